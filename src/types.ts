@@ -1,0 +1,92 @@
+/**
+ * The pipeline's interfaces (DESIGN.md). Each is implemented in a module of its own and passed
+ * in, never imported as a global, so a test can assemble the pipeline from real parts:
+ *
+ *   cli → config → { shim ← resolver ← (cache, peers, upstream) } → plan → fetch phase → reify → report
+ */
+
+/** One tarball the plan needs, as the lockfile or the packument describes it. */
+export interface TarballRef {
+  /** Package name, e.g. `@scope/pkg`. */
+  name: string
+  version: string
+  /** SRI string; may hold several algorithms (`sha1-… sha512-…`). */
+  integrity: string
+  /** The upstream tarball URL, when known (a lockfile may omit it). */
+  resolved?: string
+}
+
+/** Where a tarball's bytes came from, as the report counts them. */
+export type TarballOrigin = 'cache' | 'peers' | 'registry'
+
+export type OriginCounts = Record<TarballOrigin, number>
+
+/** A tarball's bytes, verified against its integrity, and their origin. */
+export interface FetchedTarball {
+  data: Uint8Array
+  origin: TarballOrigin
+}
+
+/** npm's content cache (cacache under `<cache>/_cacache`) as tarball storage. */
+export interface TarballCache {
+  /** Whether content matching any algorithm of `integrity` is stored. */
+  has(integrity: string): Promise<boolean>
+  /** The stored bytes (verified by cacache on read), or undefined when absent. */
+  get(integrity: string): Promise<Uint8Array | undefined>
+  /**
+   * Stores verified bytes so pacote finds them by digest, under every algorithm of the
+   * integrity. Throws an `EINTEGRITY` error, storing nothing, when the bytes do not match.
+   */
+  put(ref: TarballRef, data: Uint8Array): Promise<void>
+}
+
+/** Tarballs from IPFS peers (src/ipfs). */
+export interface PeerFetcher {
+  /**
+   * The bytes of `ref`, verified against its integrity, or undefined when no peer had them within
+   * the bounded wait. A slow, silent, lying or vanished peer is never an exception here.
+   */
+  fetch(ref: TarballRef, options?: { signal?: AbortSignal }): Promise<Uint8Array | undefined>
+  /** A root CID for a large tarball, announced by a packument's `dist.cid`; verified before use. */
+  hint?(integrity: string, cid: string): void
+}
+
+/** Starts the IPFS side on first use and says whether it started (for "no node when nothing is missing"). */
+export interface LazyPeers {
+  get(): Promise<PeerFetcher | undefined>
+  readonly started: boolean
+  stop(): Promise<void>
+}
+
+/** The upstream registries, reached as npm is configured to reach them (auth, proxies, cache). */
+export interface Upstream {
+  /** Tarball bytes from the registry; throws npm-style errors (`E404`, `ECONNREFUSED`…). Not verified. */
+  tarball(ref: TarballRef, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+  /** The registry URL (with trailing slash) that serves `name`, honouring `@scope:registry`. */
+  registryFor(name: string): string
+}
+
+/** cache → peers → registry, verified, written back to the cache. Shared by the fetch phase and the shim. */
+export interface TarballResolver {
+  resolve(ref: TarballRef, options?: { signal?: AbortSignal }): Promise<FetchedTarball>
+  /** How many tarballs each origin supplied so far. */
+  readonly counts: OriginCounts
+}
+
+/** Our own options (never npm's): flags, `IPFS_NPM_*` env vars and `.ipfs-npmrc` files. */
+export interface IpfsNpmOptions {
+  /** Multiaddrs of peers to dial (`--peer`, repeatable). */
+  peers: string[]
+  /** Multiaddrs to listen on (`--listen`). Empty: an ephemeral TCP port on all interfaces. */
+  listen: string[]
+  /** Discover LAN peers by mDNS (`--no-mdns` turns it off). */
+  mdns: boolean
+  /** Public bootstrap peers, only when asked for (`--bootstrap`). */
+  bootstrap: string[]
+  /** How long to wait for peers before falling through to the registry, in ms (`--peer-timeout`). */
+  peerTimeout: number
+  /** Path of a libp2p private-network swarm key (`--swarm-key`). */
+  swarmKey?: string
+  /** Port of `ipfs-npm serve` (`--port`). */
+  port: number
+}
