@@ -1,0 +1,43 @@
+/**
+ * The local integrity → root CID index for tarballs that are UnixFS DAGs (and sha1-only tarballs),
+ * one small file per digest under `${cacheDir}/_ipfs-npm/cids/`, written atomically so several
+ * processes can share it. Only verified mappings are written (the caller's job).
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import type ssri from 'ssri'
+import { hashesOf } from './integrity.ts'
+
+export interface CidIndex {
+  /** The CID recorded for any hash of `integrity` (strongest first), or undefined. */
+  get(integrity: string): Promise<CID | undefined>
+  /** Records `cid` under every hash of `integrity`. */
+  set(integrity: string, cid: CID): Promise<void>
+}
+
+/** Creates the index stored in `dir`. */
+export function createCidIndex (dir: string): CidIndex {
+  const fileOf = (hash: ssri.HashLike): string => join(dir, `${hash.algorithm}-${Buffer.from(hash.digest, 'base64').toString('hex')}`)
+  return {
+    async get (integrity) {
+      for (const hash of hashesOf(integrity)) {
+        try {
+          return CID.parse((await readFile(fileOf(hash), 'utf8')).trim())
+        } catch {
+          // absent or unreadable: try the next hash
+        }
+      }
+      return undefined
+    },
+    async set (integrity, cid) {
+      await mkdir(dir, { recursive: true })
+      for (const hash of hashesOf(integrity)) {
+        const file = fileOf(hash)
+        const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`
+        await writeFile(tmp, cid.toString())
+        await rename(tmp, file)
+      }
+    },
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * How a tarball's integrity becomes a CID (DESIGN.md, "Content addressing").
+ *
+ * - ≤ 1 MiB: CIDv1, codec raw, multihash sha2-512 of the tarball — read straight out of the
+ *   integrity's sha512 digest, no hashing needed.
+ * - > 1 MiB: a UnixFS file in the `unixfs-v1-2025` profile (raw leaves, 1 MiB chunks, 1024 links per
+ *   node); its root cannot be derived from the integrity, only learned (index, hint, peers) and
+ *   checked by hashing the whole tarball after fetching it.
+ */
+import { createHash } from 'node:crypto'
+import { importByteStream, type WritableStorage } from 'ipfs-unixfs-importer'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { sha256, sha512 } from 'multiformats/hashes/sha2'
+import * as raw from 'multiformats/codecs/raw'
+import ssri from 'ssri'
+
+/** The largest tarball that is one raw block; anything bigger is a UnixFS DAG. */
+export const MAX_RAW_BLOCK = 1024 * 1024
+
+/** Multihash codes we store and serve, with the name ssri/cacache give the same algorithm. */
+const ALGORITHMS: Record<number, 'sha256' | 'sha512'> = { [sha256.code]: 'sha256', [sha512.code]: 'sha512' }
+
+/** The raw-codec CID of a block whose sha2-512 digest is `digest`. */
+export function rawCidFromDigest (digest: Uint8Array): CID {
+  return CID.createV1(raw.code, Digest.create(sha512.code, digest))
+}
+
+/** The raw CID the integrity's sha512 names, or undefined when it has no sha512 (old sha1 locks). */
+export function rawCidFromIntegrity (integrity: string): CID | undefined {
+  const sha = ssri.parse(integrity).sha512?.[0]
+  return sha === undefined ? undefined : rawCidFromDigest(Buffer.from(sha.digest, 'base64'))
+}
+
+/** The raw CID of `bytes` (hashes them). */
+export function rawCidOf (bytes: Uint8Array): CID {
+  return rawCidFromDigest(createHash('sha512').update(bytes).digest())
+}
+
+/**
+ * The cacache integrity (`<algo>-<base64 digest>`) under which a block with this CID is stored,
+ * or undefined for hash functions cacache does not key content by.
+ */
+export function integrityOfCid (cid: CID): string | undefined {
+  const algorithm = ALGORITHMS[cid.multihash.code]
+  if (algorithm === undefined) return undefined
+  return `${algorithm}-${Buffer.from(cid.multihash.digest).toString('base64')}`
+}
+
+/** Whether `bytes` hash to the multihash in `cid`. */
+export function blockMatchesCid (cid: CID, bytes: Uint8Array): boolean {
+  const algorithm = ALGORITHMS[cid.multihash.code]
+  if (algorithm === undefined) return false
+  return Buffer.from(cid.multihash.digest).equals(createHash(algorithm).update(bytes).digest())
+}
+
+/** Whether `cid` is the raw sha2-512 CID the tarball's integrity derives (no DAG involved). */
+export function isRawTarballCid (cid: CID): boolean {
+  return cid.code === raw.code && cid.multihash.code === sha512.code
+}
+
+/**
+ * Imports a tarball as a `unixfs-v1-2025` UnixFS file, writing its blocks to `blockstore`, and
+ * returns the root CID. The same bytes give the same root on every peer.
+ */
+export async function importTarball (content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, blockstore: WritableStorage): Promise<CID> {
+  const { cid } = await importByteStream(content, blockstore, { profile: 'unixfs-v1-2025' })
+  return cid
+}

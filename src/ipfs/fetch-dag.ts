@@ -1,0 +1,38 @@
+/**
+ * Fetches a large tarball's UnixFS DAG block by block (all leaves wanted at once), checks the
+ * whole tarball against its integrity, and only then stores the blocks, so a lying root never
+ * leaves a byte behind.
+ */
+import { exporter } from 'ipfs-unixfs-exporter'
+import type { CID } from 'multiformats/cid'
+import type { CacheBlockstore } from './cache-blockstore.ts'
+import { matchesIntegrity } from './integrity.ts'
+
+/** Larger than any npm tarball; a DAG claiming more is not followed. */
+const MAX_TARBALL = 2 ** 31
+
+export type Want = (cid: CID, options: { signal: AbortSignal }) => Promise<Uint8Array>
+
+/** The verified tarball, `mismatch` when the DAG holds other bytes, or undefined when not a file. */
+export async function fetchDag (root: CID, integrity: string, want: Want, blockstore: CacheBlockstore, signal: AbortSignal): Promise<Uint8Array | 'mismatch' | undefined> {
+  const fetched = new Map<string, { cid: CID, bytes: Uint8Array }>()
+  const reader = {
+    async * get (cid: CID) {
+      if (await blockstore.has(cid)) {
+        yield * blockstore.get(cid)
+        return
+      }
+      const bytes = await want(cid, { signal })
+      fetched.set(cid.toString(), { cid, bytes })
+      yield bytes
+    },
+  }
+  const entry = await exporter(root, reader, { signal })
+  if ((entry.type !== 'file' && entry.type !== 'raw') || entry.size > MAX_TARBALL) return undefined
+  const chunks: Uint8Array[] = []
+  for await (const chunk of entry.content({ signal })) chunks.push(chunk)
+  const bytes = Buffer.concat(chunks)
+  if (!matchesIntegrity(bytes, integrity)) return 'mismatch'
+  for (const { cid, bytes: block } of fetched.values()) await blockstore.put(cid, block)
+  return bytes
+}

@@ -1,0 +1,260 @@
+/**
+ * The PeerFetcher: tarballs by CID from connected peers, verified against the full integrity.
+ *
+ * Per tarball, concurrently:
+ * - CIDs already known (local index, packument hint) are fetched;
+ * - the raw sha2-512 CID derived from the integrity is wanted over bitswap — one shared wantlist
+ *   for all fetches, so every tarball in flight is one want in one message per peer;
+ * - shortly after (at once for sha1-only integrities), every connected peer is asked over the CID
+ *   protocol. A peer answers the raw CID for a tarball ≤ 1 MiB (keep waiting for the want), the
+ *   root of a UnixFS DAG for a larger one (fetch it), or "absent". Only if no connected peer knows
+ *   it, DHT providers of the raw CID are asked.
+ * That is how the fetcher learns a tarball's size class without a size in the lockfile: it never
+ * has to guess, peers that have the tarball say which CID serves it, and the raw want costs
+ * nothing extra for the common small case.
+ *
+ * The wait is bounded by `peerTimeout` of silence (no block arrived and no peer answered), not
+ * by total time, so a big transfer that makes progress is not cut off. When every peer said
+ * "absent" the fetch gives up at once. A peer whose CID turns out to hold other bytes is dropped
+ * for the life of the node.
+ */
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { createHash } from 'node:crypto'
+import { CID } from 'multiformats/cid'
+import * as rawCodec from 'multiformats/codecs/raw'
+import type { PeerFetcher, TarballRef } from '../types.ts'
+import type { BitswapExchange } from './bitswap.ts'
+import type { CacheBlockstore } from './cache-blockstore.ts'
+import { isRawTarballCid, rawCidFromIntegrity } from './cid.ts'
+import type { CidIndex } from './cid-index.ts'
+import { askForCid } from './cid-protocol.ts'
+import { fetchDag } from './fetch-dag.ts'
+import { hashesOf, matchesIntegrity, sriOf } from './integrity.ts'
+import { sleep } from './sleep.ts'
+
+export interface FetcherInit {
+  libp2p: Libp2p<any>
+  bitswap: BitswapExchange
+  blockstore: CacheBlockstore
+  index: CidIndex
+  /** ms of silence after which a fetch gives up. */
+  peerTimeout: number
+  /** Settles when configured peers were dialled and the LAN had a moment to answer. */
+  ready: Promise<void>
+  /** Aborts every fetch (node stopping). */
+  stopSignal: AbortSignal
+  /** Drops a lying peer: hang up and never talk to it again. */
+  drop(peer: PeerId): void
+  isDropped(peer: PeerId): boolean
+  /** DHT providers of a CID (bounded by the signal); empty when there is no DHT to ask. */
+  findProviders(cid: CID, signal: AbortSignal): AsyncIterable<PeerId>
+  /** Announces a verified tarball we now hold. */
+  provide(cid: CID): void
+  log(msg: string): void
+}
+
+/** Tarballs in flight at once: stays under bitswap's default per-peer wantlist size (1024). */
+const MAX_IN_FLIGHT = 256
+/** Providers asked per tarball when no connected peer has it. */
+const MAX_DHT_PROVIDERS = 3
+
+/** A fetcher with a `stop` that is idempotent; `PeerFetcher` is all the pipeline sees. */
+export function createFetcher (init: FetcherInit): PeerFetcher {
+  const { libp2p, bitswap, blockstore, index, peerTimeout, log } = init
+  const hints = new Map<string, CID>()
+  let lastProgress = 0
+  let inFlight = 0
+  const waiting: Array<() => void> = []
+
+  const want = async (cid: CID, options: { signal: AbortSignal }): Promise<Uint8Array> => {
+    const bytes = await bitswap.want(cid, options)
+    lastProgress = Date.now()
+    return bytes
+  }
+
+  const acquire = async (): Promise<void> => {
+    if (inFlight < MAX_IN_FLIGHT) {
+      inFlight++
+      return
+    }
+    await new Promise<void>((resolve) => waiting.push(resolve))
+  }
+  const release = (): void => {
+    const next = waiting.shift()
+    if (next === undefined) inFlight--
+    else next()
+  }
+
+  /** An AbortController that fires after `peerTimeout` ms without progress, or with a parent. */
+  const idleController = (parents: Array<AbortSignal | undefined>): { controller: AbortController, touch: () => void, clear: () => void } => {
+    const controller = new AbortController()
+    let local = Date.now()
+    let timer: NodeJS.Timeout | undefined
+    const check = (): void => {
+      const idle = Date.now() - Math.max(local, lastProgress)
+      if (idle >= peerTimeout) controller.abort(new Error(`no peer progress for ${peerTimeout} ms`))
+      else timer = setTimeout(check, peerTimeout - idle)
+    }
+    timer = setTimeout(check, peerTimeout)
+    const onParentAbort = (): void => controller.abort()
+    for (const parent of parents) {
+      if (parent?.aborted === true) controller.abort()
+      parent?.addEventListener('abort', onParentAbort, { once: true })
+    }
+    return {
+      controller,
+      touch: () => { local = Date.now() },
+      clear: () => {
+        clearTimeout(timer)
+        for (const parent of parents) parent?.removeEventListener('abort', onParentAbort)
+      },
+    }
+  }
+
+  /** The verified bytes under `cid`, `mismatch` if they are not the tarball, or undefined. */
+  const fetchCid = async (cid: CID, integrity: string, signal: AbortSignal): Promise<Uint8Array | 'mismatch' | undefined> => {
+    if (isRawTarballCid(cid) || cid.code === rawCodec.code) {
+      const bytes = await want(cid, { signal })
+      return matchesIntegrity(bytes, integrity) ? bytes : 'mismatch'
+    }
+    return fetchDag(cid, integrity, want, blockstore, signal)
+  }
+
+  const find = async (ref: TarballRef, known: CID[], signal: AbortSignal, touch: () => void): Promise<Uint8Array | undefined> => {
+    const { integrity } = ref
+    const raw = rawCidFromIntegrity(integrity)
+    return await new Promise<Uint8Array | undefined>((resolve) => {
+      const claimants = new Map<string, PeerId[]>()
+      let pending = 0
+      let asking = true
+      let rawVouched = false
+      let settled = false
+      const finish = (bytes: Uint8Array | undefined): void => {
+        if (settled) return
+        settled = true
+        signal.removeEventListener('abort', onAbort)
+        resolve(bytes)
+      }
+      const onAbort = (): void => finish(undefined)
+      signal.addEventListener('abort', onAbort, { once: true })
+      // nobody can still deliver: every asked peer said absent and no fetch is under way
+      const maybeGiveUp = (): void => {
+        if (!asking && pending === 0 && !rawVouched) finish(undefined)
+      }
+
+      const tryCid = (cid: CID, from: PeerId | undefined): void => {
+        const key = cid.toString()
+        const vouchers = claimants.get(key)
+        if (vouchers !== undefined) {
+          if (from !== undefined) vouchers.push(from)
+          return
+        }
+        claimants.set(key, from === undefined ? [] : [from])
+        if (raw !== undefined && cid.equals(raw)) {
+          // the raw want is already out; a peer vouching for it means: keep waiting
+          rawVouched ||= from !== undefined
+          if (from === undefined) {
+            void fetchCid(cid, integrity, signal).then(onResult(cid), () => {})
+          }
+          return
+        }
+        pending++
+        fetchCid(cid, integrity, signal).then(onResult(cid), (err: Error) => {
+          if (!signal.aborted) log(`fetch ${cid} for ${ref.name}@${ref.version}: ${err.message}`)
+        }).finally(() => {
+          pending--
+          maybeGiveUp()
+        })
+      }
+
+      const onResult = (cid: CID) => (result: Uint8Array | 'mismatch' | undefined): void => {
+        if (result instanceof Uint8Array) {
+          if (raw === undefined || !cid.equals(raw)) {
+            // verified: remember it under every digest of the tarball
+            void index.set(`${integrity} sha512-${createHash('sha512').update(result).digest('base64')}`, cid).catch(() => {})
+          }
+          finish(result)
+          return
+        }
+        if (result === 'mismatch') {
+          for (const peer of claimants.get(cid.toString()) ?? []) {
+            log(`peer ${peer} answered ${cid} for ${ref.name}@${ref.version}, which holds other bytes: dropped`)
+            init.drop(peer)
+          }
+        }
+      }
+
+      const ask = async (peers: PeerId[]): Promise<void> => {
+        await Promise.all(peers.map(async (peer) => {
+          const answer = await askForCid(libp2p, peer, integrity, signal)
+          if (answer === 'unknown') {
+            // a peer that cannot answer may still hold the raw block
+            rawVouched ||= raw !== undefined
+          } else if (answer !== 'absent') {
+            touch()
+            tryCid(answer, peer)
+          }
+        }))
+      }
+
+      const askAll = async (): Promise<void> => {
+        // give the raw want a head start: most tarballs are small and arrive before any answer
+        if (raw !== undefined) await sleep(Math.min(100, peerTimeout / 4), signal)
+        if (signal.aborted) return
+        await ask(libp2p.getPeers().filter((peer) => !init.isDropped(peer)))
+        if (claimants.size > (raw === undefined ? 0 : 1) || rawVouched || raw === undefined || signal.aborted) return
+        const connected = new Set(libp2p.getPeers().map(String))
+        const providers: PeerId[] = []
+        for await (const peer of init.findProviders(raw, signal)) {
+          if (connected.has(String(peer)) || init.isDropped(peer)) continue
+          providers.push(peer)
+          if (providers.length === MAX_DHT_PROVIDERS) break
+        }
+        await ask(providers)
+      }
+
+      for (const cid of known) tryCid(cid, undefined)
+      if (raw !== undefined) tryCid(raw, undefined)
+      void askAll().catch((err: Error) => log(`asking peers for ${ref.name}@${ref.version}: ${err.message}`)).finally(() => {
+        asking = false
+        maybeGiveUp()
+      })
+    })
+  }
+
+  return {
+    async fetch (ref, options) {
+      if (init.stopSignal.aborted || hashesOf(ref.integrity).length === 0) return undefined
+      await init.ready
+      if (libp2p.getConnections().length === 0) return undefined
+      await acquire()
+      const idle = idleController([options?.signal, init.stopSignal])
+      try {
+        const known = [await index.get(ref.integrity), hintFor(ref.integrity)].filter((cid) => cid !== undefined)
+        const bytes = await find(ref, known, idle.controller.signal, idle.touch)
+        const raw = rawCidFromIntegrity(ref.integrity)
+        if (bytes !== undefined && raw !== undefined) init.provide(raw)
+        return bytes
+      } finally {
+        idle.controller.abort()
+        idle.clear()
+        release()
+      }
+    },
+    hint (integrity, cid) {
+      try {
+        for (const hash of hashesOf(integrity)) hints.set(sriOf(hash), CID.parse(cid))
+      } catch {
+        // a malformed dist.cid is ignored
+      }
+    },
+  }
+
+  function hintFor (integrity: string): CID | undefined {
+    for (const hash of hashesOf(integrity)) {
+      const cid = hints.get(sriOf(hash))
+      if (cid !== undefined) return cid
+    }
+    return undefined
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The IPFS side of ipfs-npm — the only module the rest imports, and only lazily
+ * (`await import('./ipfs/index.ts')`), so commands that need no peers never load libp2p.
+ *
+ * One node per process: libp2p (src/ipfs/libp2p.ts) + bitswap serving npm's cache as a blockstore
+ * + the integrity → CID protocol, and a PeerFetcher over them.
+ */
+import type { PeerId } from '@libp2p/interface'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { join } from 'node:path'
+import type { CID } from 'multiformats/cid'
+import type { IpfsNpmOptions, PeerFetcher } from '../types.ts'
+import { startBitswap } from './bitswap.ts'
+import { createCacheBlockstore } from './cache-blockstore.ts'
+import { createCidIndex } from './cid-index.ts'
+import { handleCidProtocol } from './cid-protocol.ts'
+import { createFetcher } from './fetcher.ts'
+import { createNodeLibp2p } from './libp2p.ts'
+import { createLocalCids } from './local-cids.ts'
+import { acquirePeerKey } from './peer-key.ts'
+import { createServingBlockstore, type ServedCounts } from './serving-blockstore.ts'
+import { sleep } from './sleep.ts'
+import { readSwarmKey } from './swarm-key.ts'
+
+export { SwarmKeyError } from './swarm-key.ts'
+
+export interface IpfsNodeInit {
+  /** npm's cache dir (the `cache` config); cacache lives in `${cacheDir}/_cacache`, node state in `${cacheDir}/_ipfs-npm/`. */
+  cacheDir: string
+  options: Pick<IpfsNpmOptions, 'peers' | 'listen' | 'mdns' | 'bootstrap' | 'peerTimeout' | 'swarmKey'>
+  /** Verbose log sink. */
+  log?: (msg: string) => void
+}
+
+export interface NodeInfo {
+  peerId: string
+  /** Full multiaddrs, with `/p2p/<peerId>`. */
+  addresses: string[]
+  /** Ids of connected peers. */
+  peers: string[]
+  /** Blocks and bytes sent to peers so far. */
+  served: ServedCounts
+}
+
+export interface IpfsNode {
+  peers: PeerFetcher
+  info(): NodeInfo
+  /** Stops everything; the process can exit right after. Idempotent. */
+  stop(): Promise<void>
+}
+
+/** A bad `--peer` or `--swarm-key`; the message is one line, fit for the user. */
+export class IpfsConfigError extends Error {
+  code = 'EUSAGE'
+}
+
+/** How long a LAN gets to answer mDNS before the first fetch decides "no peers". */
+const MDNS_GRACE = 300
+/** How long we take to answer a CID question (may build a DAG from a big tarball). */
+const ANSWER_TIMEOUT = 30_000
+
+function parsePeers (peers: string[]): Multiaddr[] {
+  return peers.map((peer) => {
+    try {
+      return multiaddr(peer)
+    } catch (err) {
+      throw new IpfsConfigError(`invalid peer address "${peer}": ${(err as Error).message}`)
+    }
+  })
+}
+
+/** Starts the node: listening, serving the cache, dialling configured peers in the background. */
+export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
+  const { options } = init
+  const log = init.log ?? (() => {})
+  const stateDir = join(init.cacheDir, '_ipfs-npm')
+  const cachePath = join(init.cacheDir, '_cacache')
+  const configuredPeers = parsePeers(options.peers)
+  const psk = options.swarmKey === undefined ? undefined : await readSwarmKey(options.swarmKey)
+  const key = await acquirePeerKey(stateDir)
+  if (!key.persisted) log('ipfs: another process uses this cache\'s peer id; using an ephemeral one')
+
+  const dropped = new Set<string>()
+  const stopController = new AbortController()
+  const libp2p = await createNodeLibp2p({
+    privateKey: key.privateKey,
+    listen: options.listen,
+    mdns: options.mdns,
+    bootstrap: options.bootstrap,
+    psk,
+    isDenied: (peer) => dropped.has(peer.toString()),
+  }).catch(async (err: Error) => {
+    await key.release()
+    throw new IpfsConfigError(`cannot set up the IPFS node: ${err.message}`)
+  })
+
+  const blockstore = createCacheBlockstore({ cachePath })
+  const index = createCidIndex(join(stateDir, 'cids'))
+  const served: ServedCounts = { blocks: 0, bytes: 0 }
+  let bitswap
+  try {
+    await libp2p.start()
+    bitswap = await startBitswap(libp2p, createServingBlockstore(blockstore, served))
+    await handleCidProtocol(libp2p, createLocalCids({ cachePath, blockstore, index }), ANSWER_TIMEOUT, log)
+  } catch (err) {
+    await libp2p.stop()
+    await key.release()
+    throw err
+  }
+
+  // libp2p reports LAN peers found by mDNS but does not connect to them by itself
+  libp2p.addEventListener('peer:discovery', (evt) => {
+    const peer = evt.detail.id
+    if (stopController.signal.aborted || dropped.has(peer.toString()) || libp2p.getConnections(peer).length > 0) return
+    libp2p.dial(peer, { signal: AbortSignal.any([stopController.signal, AbortSignal.timeout(options.peerTimeout)]) })
+      .then(() => log(`ipfs: connected to LAN peer ${peer}`), (err: Error) => log(`ipfs: LAN peer ${peer}: ${err.message}`))
+  })
+  const dials = configuredPeers.map(async (address) => {
+    try {
+      await libp2p.dial(address, { signal: AbortSignal.any([stopController.signal, AbortSignal.timeout(options.peerTimeout)]) })
+      log(`ipfs: connected to ${address}`)
+    } catch (err) {
+      log(`ipfs: cannot reach peer ${address}: ${(err as Error).message}`)
+    }
+  })
+  const ready = Promise.all([...dials, options.mdns ? sleep(MDNS_GRACE, stopController.signal) : undefined]).then(() => {})
+
+  // The DHT can only tell us about peers beyond the ones we are connected to (and already asked):
+  // on a LAN where mDNS connected everyone, a lookup would only cost time.
+  const hasDhtPeers = (): boolean => (libp2p.services.aminoDHT?.routingTable.size ?? 0) > 0 ||
+    libp2p.services.lanDHT.routingTable.size > libp2p.getPeers().length
+  const peers = createFetcher({
+    libp2p,
+    bitswap,
+    blockstore,
+    index,
+    peerTimeout: options.peerTimeout,
+    ready,
+    stopSignal: stopController.signal,
+    drop (peer: PeerId) {
+      dropped.add(peer.toString())
+      void libp2p.hangUp(peer).catch(() => {})
+    },
+    isDropped: (peer) => dropped.has(peer.toString()),
+    async * findProviders (cid: CID, signal: AbortSignal) {
+      if (!hasDhtPeers()) return
+      try {
+        for await (const provider of libp2p.contentRouting.findProviders(cid, { signal })) yield provider.id
+      } catch (err) {
+        if (!signal.aborted) log(`ipfs: DHT providers of ${cid}: ${(err as Error).message}`)
+      }
+    },
+    provide (cid: CID) {
+      if (!hasDhtPeers()) return
+      libp2p.contentRouting.provide(cid, { signal: stopController.signal })
+        .catch((err: Error) => { if (!stopController.signal.aborted) log(`ipfs: providing ${cid}: ${err.message}`) })
+    },
+    log,
+  })
+
+  let stopping: Promise<void> | undefined
+  return {
+    peers,
+    info: () => ({
+      peerId: libp2p.peerId.toString(),
+      addresses: libp2p.getMultiaddrs().map(String),
+      peers: libp2p.getPeers().map(String),
+      served: { ...served },
+    }),
+    stop () {
+      stopping ??= (async () => {
+        stopController.abort()
+        await bitswap.stop()
+        await libp2p.stop()
+        await key.release()
+      })()
+      return stopping
+    },
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The hand-picked libp2p: TCP, Noise, Yamux, identify, ping (the DHT needs it), a LAN Kademlia DHT,
+ * mDNS, and — only when asked for — bootstrap peers with the public (amino) DHT and a private
+ * network swarm key. No WebRTC, relays, UPnP, gateways or delegated routing. The datastore is
+ * libp2p's in-memory default, so processes sharing a cache never fight over a repo lock.
+ */
+import { bootstrap } from '@libp2p/bootstrap'
+import { identify } from '@libp2p/identify'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import { kadDHT, removePrivateAddressesMapper, removePublicAddressesMapper, type SingleKadDHT } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+
+export interface Libp2pInit {
+  privateKey: PrivateKey
+  /** Multiaddrs to listen on; empty: an ephemeral TCP port on all IPv4 interfaces. */
+  listen: string[]
+  mdns: boolean
+  /** Public bootstrap multiaddrs; non-empty also turns on the public DHT. */
+  bootstrap: string[]
+  /** The swarm key file's bytes (private network), if any. */
+  psk?: Uint8Array
+  /** Peers never to dial or accept (caught lying) for the life of the node. */
+  isDenied(peer: PeerId): boolean
+}
+
+/** The services our node runs; `aminoDHT` only with bootstrap peers. */
+export interface NodeServices {
+  identify: unknown
+  ping: unknown
+  lanDHT: SingleKadDHT
+  aminoDHT?: SingleKadDHT
+  [name: string]: unknown
+}
+
+/** Creates (does not start) the libp2p node. */
+export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeServices>> {
+  const services: Record<string, (components: any) => unknown> = {
+    identify: identify(),
+    ping: ping(),
+    // on a LAN every address is private: keep only those, and answer queries (server mode)
+    lanDHT: kadDHT({
+      protocol: '/ipfs/lan/kad/1.0.0',
+      peerInfoMapper: removePublicAddressesMapper,
+      clientMode: false,
+      logPrefix: 'libp2p:dht-lan',
+      datastorePrefix: '/dht-lan',
+      metricsPrefix: 'libp2p_dht_lan',
+    }),
+  }
+  if (init.bootstrap.length > 0) {
+    services.aminoDHT = kadDHT({ protocol: '/ipfs/kad/1.0.0', peerInfoMapper: removePrivateAddressesMapper })
+  }
+  const peerDiscovery = [
+    ...(init.mdns ? [mdns()] : []),
+    ...(init.bootstrap.length > 0 ? [bootstrap({ list: init.bootstrap })] : []),
+  ]
+  const psk = init.psk
+  return createLibp2p({
+    privateKey: init.privateKey,
+    start: false,
+    nodeInfo: { name: 'ipfs-npm' },
+    addresses: { listen: init.listen.length > 0 ? init.listen : ['/ip4/0.0.0.0/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(psk === undefined ? {} : { connectionProtector: preSharedKey({ psk }) }),
+    peerDiscovery,
+    connectionGater: {
+      denyDialPeer: (peer) => init.isDenied(peer),
+      denyInboundEncryptedConnection: (peer) => init.isDenied(peer),
+      denyOutboundEncryptedConnection: (peer) => init.isDenied(peer),
+    },
+    services,
+  }) as Promise<Libp2p<NodeServices>>
+}

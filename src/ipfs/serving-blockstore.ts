@@ -1,0 +1,36 @@
+/**
+ * What bitswap may hand to peers: the cache blockstore, minus raw tarball blocks over 1 MiB (those
+ * travel as UnixFS DAGs; bitswap messages top out at a few MiB), counting every block served.
+ */
+import type { Blockstore } from 'interface-blockstore'
+import { NotFoundError } from 'interface-store'
+import type { CID } from 'multiformats/cid'
+import type { CacheBlockstore } from './cache-blockstore.ts'
+import { MAX_RAW_BLOCK, isRawTarballCid } from './cid.ts'
+
+/** Blocks and bytes sent to peers so far. */
+export interface ServedCounts {
+  blocks: number
+  bytes: number
+}
+
+/** Wraps `store` for bitswap; `served` is updated in place. */
+export function createServingBlockstore (store: CacheBlockstore, served: ServedCounts): Blockstore {
+  const servable = async (cid: CID): Promise<boolean> => {
+    if (!isRawTarballCid(cid)) return store.has(cid)
+    const size = await store.size(cid)
+    return size !== undefined && size <= MAX_RAW_BLOCK
+  }
+  return {
+    ...store,
+    has: servable,
+    async * get (cid) {
+      if (!await servable(cid)) throw new NotFoundError(`not serving ${cid}`)
+      for await (const bytes of store.get(cid)) {
+        served.blocks++
+        served.bytes += bytes.byteLength
+        yield bytes
+      }
+    },
+  }
+}
