@@ -1,0 +1,67 @@
+/**
+ * npm's content cache (cacache) as tarball storage. pacote looks tarballs up by digest, so a
+ * tarball written here under every algorithm of its lockfile integrity is one Arborist extracts
+ * without a request. sha512 is always written too: it is the digest peers ask for.
+ */
+import { createRequire } from 'node:module'
+import type { TarballCache, TarballRef } from './types.ts'
+
+const require = createRequire(import.meta.url)
+
+interface Integrity { pickAlgorithm(): string, [algorithm: string]: unknown }
+interface Ssri {
+  parse(sri: string): Integrity
+  checkData(data: Uint8Array, sri: string | Integrity): Integrity | false
+}
+interface Cacache {
+  put(cache: string, key: string, data: Uint8Array, opts: { integrity?: string, algorithms?: string[] }): Promise<string>
+  get: {
+    byDigest(cache: string, integrity: string): Promise<Buffer>
+    hasContent(cache: string, integrity: string): Promise<false | { sri: unknown }>
+  }
+}
+
+const ALGORITHMS = ['sha512', 'sha384', 'sha256', 'sha1']
+
+/** An `EINTEGRITY` error as npm reports it. */
+export function integrityError (ref: TarballRef, source: string): Error {
+  return Object.assign(new Error(`Integrity check failed for ${ref.name}@${ref.version} from ${source}: the bytes do not match ${ref.integrity}`), { code: 'EINTEGRITY' })
+}
+
+/**
+ * @param init.cachePath npm's content cache, `<cache>/_cacache`
+ *
+ * @example
+ * const cache = createTarballCache({ cachePath: join(config.get('cache'), '_cacache') })
+ * if (!await cache.has(ref.integrity)) await cache.put(ref, bytes)
+ */
+export function createTarballCache (init: { cachePath: string }): TarballCache {
+  const cacache = require('cacache') as Cacache
+  const ssri = require('ssri') as Ssri
+  const { cachePath } = init
+
+  return {
+    async has (integrity) {
+      return (await cacache.get.hasContent(cachePath, integrity)) !== false
+    },
+    async get (integrity) {
+      try {
+        return new Uint8Array(await cacache.get.byDigest(cachePath, integrity))
+      } catch (err) {
+        // absent, or a corrupt entry cacache refused to return: either way not a source
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'ENOENT' || code === 'EINTEGRITY') return undefined
+        throw err
+      }
+    },
+    async put (ref, data) {
+      const parsed = ssri.parse(ref.integrity)
+      if (ssri.checkData(data, parsed) === false) throw integrityError(ref, 'its source')
+      const algorithms = ALGORITHMS.filter((algorithm) => algorithm === 'sha512' || parsed[algorithm] !== undefined)
+      // one write per algorithm: cacache files content under one digest per write
+      for (const algorithm of algorithms) {
+        await cacache.put(cachePath, `ipfs-npm:tarball:${algorithm}:${ref.name}@${ref.version}`, data, { algorithms: [algorithm] })
+      }
+    },
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The CLI dispatch (DESIGN step 1). `install` and `ci` (with npm's aliases) and `serve` are ours;
+ * everything else is handed to the user's npm before anything heavy is loaded.
+ */
+import { derefCommand, mayBeOurs, type OurCommand } from './commands/index.ts'
+import type { CommandContext } from './commands/context.ts'
+import { loadNpmConfig, type NpmConfig } from './config.ts'
+import { findUserNpm } from './npm-location.ts'
+import { extractFlags, resolveOptions } from './options.ts'
+import { handToNpm } from './passthrough.ts'
+import { createReporter } from './reporter.ts'
+
+const started = Date.now()
+
+/** Settings npm handles in ways we do not reproduce: such runs go to npm as they are. */
+function npmShouldRun (config: NpmConfig): boolean {
+  return config.get('global') === true || config.get('location') === 'global' ||
+    config.get('usage') === true || config.get('json') === true ||
+    config.get('version', 'cli') === true || config.get('versions', 'cli') === true
+}
+
+async function runCommand (command: OurCommand, ctx: CommandContext): Promise<void> {
+  switch (command) {
+    case 'install': return (await import('./commands/install.ts')).install(ctx)
+    case 'ci': return (await import('./commands/ci.ts')).ci(ctx)
+    case 'serve': return (await import('./commands/serve.ts')).serve(ctx)
+  }
+}
+
+/** Runs ipfs-npm; resolves to the exit code, or undefined once npm has taken over. */
+async function main (argv: string[]): Promise<number | undefined> {
+  const npm = findUserNpm()
+  if (npm === undefined) {
+    process.stderr.write('ipfs-npm: cannot find npm (looked on PATH and beside node); set IPFS_NPM_NPM to its bin/npm-cli.js\n')
+    return 1
+  }
+  const earlyReporter = createReporter({ loglevel: 'notice' })
+  let parsed
+  try {
+    parsed = extractFlags(argv)
+  } catch (err) {
+    return earlyReporter.error(err)
+  }
+  if (!mayBeOurs(parsed.rest)) {
+    earlyReporter.close()
+    handToNpm(npm, parsed.rest)
+    return undefined
+  }
+  let config: NpmConfig
+  try {
+    config = await loadNpmConfig({ npm, argv: parsed.rest })
+  } catch (err) {
+    return earlyReporter.error(err)
+  }
+  earlyReporter.close()
+  const command = derefCommand(config.command)
+  if (command === undefined || (command !== 'serve' && npmShouldRun(config))) {
+    handToNpm(npm, parsed.rest)
+    return undefined
+  }
+  process.env.npm_command = command === 'serve' ? 'serve' : command
+  const reporter = createReporter({ loglevel: config.get('loglevel') as string })
+  try {
+    const options = resolveOptions({ flags: parsed.flags, env: process.env, home: config.home, projectDir: config.localPrefix })
+    await runCommand(command, { config, options, reporter, npm, started })
+    return typeof process.exitCode === 'number' ? process.exitCode : 0
+  } catch (err) {
+    return reporter.error(err)
+  } finally {
+    reporter.close()
+  }
+}
+
+const code = await main(process.argv.slice(2))
+if (code !== undefined) {
+  process.exitCode = code
+  // libp2p and sockets are closed on the way out; should anything linger, don't hang the shell
+  setTimeout(() => process.exit(), 2000).unref()
+}

@@ -1,0 +1,52 @@
+/**
+ * The parts of `@npmcli/arborist` the commands use (it ships no types). Arborist is loaded with
+ * `require` only once a command runs, so passthrough commands never pay for it.
+ */
+export interface TreeNode {
+  name: string
+  packageName?: string
+  version?: string
+  location: string
+  path: string
+  resolved: string | null
+  integrity: string | null
+  package: Record<string, unknown> & { name?: string, version?: string, allowScripts?: unknown }
+  isProjectRoot: boolean
+  isWorkspace: boolean
+  isLink: boolean
+  isRegistryDependency: boolean
+  inBundle: boolean
+  inert?: boolean
+  isInStore?: boolean
+  dev?: boolean
+  optional?: boolean
+  inventory: Map<string, TreeNode>
+}
+
+export interface DiffNode {
+  action: 'ADD' | 'REMOVE' | 'CHANGE' | null
+  actual?: TreeNode
+  ideal?: TreeNode
+  children: DiffNode[]
+}
+
+export interface ArboristOptions extends Record<string, unknown> {
+  path: string
+  allowScripts?: Record<string, boolean> | null
+  ignoreScripts?: boolean
+}
+
+export interface ArboristLike {
+  options: ArboristOptions
+  idealTree?: TreeNode
+  actualTree?: TreeNode
+  virtualTree?: TreeNode
+  diff?: DiffNode
+  auditReport?: unknown
+  loadVirtual(opts?: Record<string, unknown>): Promise<TreeNode>
+  loadActual(opts?: Record<string, unknown>): Promise<TreeNode>
+  buildIdealTree(opts?: Record<string, unknown>): Promise<TreeNode>
+  reify(opts?: Record<string, unknown>): Promise<TreeNode>
+}
+
+export type ArboristClass = new (options: ArboristOptions) => ArboristLike

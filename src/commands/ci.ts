@@ -1,0 +1,68 @@
+/**
+ * `ipfs-npm ci`: npm's clean install (npm 11's `lib/commands/ci.js`): the lockfile must exist and
+ * be in sync with package.json, node_modules is emptied, nothing is saved.
+ */
+import procLog from 'proc-log'
+import { missingFromCache } from '../fetch-phase.ts'
+import type { ArboristLike, TreeNode } from './arborist-types.ts'
+import type { CommandContext } from './context.ts'
+import { plannedTarballs } from './plan.ts'
+import { emptyNodeModules, runReify, usageError } from './reify.ts'
+
+const { log } = procLog
+
+/** npm's `validate-lockfile.js`: every ideal package must be the lockfile's version. */
+function lockfileErrors (virtual: Map<string, TreeNode>, ideal: Map<string, TreeNode>): string[] {
+  const errors: string[] = []
+  for (const [key, entry] of ideal) {
+    const lock = virtual.get(key)
+    if (!lock) errors.push(`Missing: ${entry.name}@${entry.version} from lock file`)
+    else if (entry.version !== lock.version) errors.push(`Invalid: lock file's ${lock.name}@${lock.version} does not satisfy ${entry.name}@${entry.version}`)
+  }
+  return errors
+}
+
+export async function ci (ctx: CommandContext): Promise<void> {
+  const { config } = ctx
+  if (config.get('global') || config.get('location') === 'global') {
+    throw Object.assign(new Error('`npm ci` does not work for global packages'), { code: 'ECIGLOBAL' })
+  }
+  await runReify(ctx, {
+    name: 'ci',
+    options: { packageLock: true, save: false },
+    runRootScripts: true,
+    async plan (baseOptions, pipeline, Arborist) {
+      const virtualArb: ArboristLike = new Arborist(baseOptions)
+      let virtual: TreeNode
+      try {
+        virtual = await virtualArb.loadVirtual()
+      } catch (err) {
+        log.verbose('loadVirtual', (err as Error).stack)
+        throw usageError('The `npm ci` command can only install with an existing package-lock.json or\n' +
+          'npm-shrinkwrap.json with lockfileVersion >= 1. Run an install with npm@5 or\n' +
+          'later to generate a package-lock.json file, then try again.')
+      }
+      const inventory = new Map(virtual.inventory)
+      // the lockfile is the plan: if peers will be needed, start the node while Arborist works
+      const omit = new Set(config.flat.omit as string[])
+      const locked = plannedTarballs(virtual, undefined, { omit, registryFor: pipeline.upstream.registryFor, fillResolved: false })
+      void missingFromCache(pipeline.cache, locked.map((item) => item.ref)).then((missing) => {
+        if (missing.length > 0) return pipeline.peers.node()
+      }).catch(() => {})
+      // A lockfile written under omit-lockfile-registry-resolved has no registry URL at all; npm's
+      // hidden lockfile then has none either, which the same option keeps so once we fill them in.
+      const registryNodes = [...inventory.values()].filter((node) => node.isRegistryDependency && !node.isProjectRoot)
+      const fillResolved = registryNodes.length > 0 && registryNodes.every((node) => node.resolved === null)
+      const options = fillResolved ? { ...baseOptions, omitLockfileRegistryResolved: true } : baseOptions
+      const arb = new Arborist(options)
+      await arb.buildIdealTree()
+      const errors = lockfileErrors(inventory, (arb.idealTree as TreeNode).inventory)
+      if (errors.length) {
+        throw usageError('`npm ci` can only install packages when your package.json and package-lock.json or npm-shrinkwrap.json are in sync. ' +
+          'Please update your lock file with `npm install` before continuing.\n\n' + errors.join('\n'))
+      }
+      if (!config.flat.dryRun) await emptyNodeModules(config.localPrefix)
+      return { arb, options, actual: undefined, fillResolved }
+    },
+  })
+}

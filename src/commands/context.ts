@@ -1,0 +1,16 @@
+/**
+ * What every command of ours is given: npm's config, our options, the reporter and the user's npm.
+ */
+import type { NpmConfig } from '../config.ts'
+import type { NpmLocation } from '../npm-location.ts'
+import type { Reporter } from '../reporter.ts'
+import type { IpfsNpmOptions } from '../types.ts'
+
+export interface CommandContext {
+  config: NpmConfig
+  options: IpfsNpmOptions
+  reporter: Reporter
+  npm: NpmLocation
+  /** When the command started, for npm's `in 3s`. */
+  started: number
+}

@@ -1,0 +1,110 @@
+/**
+ * npm's error messages (a port of the cases of npm's `lib/utils/error-message.js` that install and
+ * ci can meet), so a failure reads and exits exactly as it would under npm.
+ */
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+
+/** An error as npm's libraries throw them: a Node.js Error with npm's extra fields. */
+export type NpmError = Error & {
+  code?: string | number
+  errno?: number
+  syscall?: string
+  file?: string
+  path?: string
+  dest?: string
+  pkgid?: string
+  cause?: unknown
+}
+
+/** What to print: `[title, message]` pairs, each printed as `npm error <title> <message>`. */
+export interface ErrorReport {
+  exitCode: number
+  lines: Array<[string, string]>
+}
+
+const NETWORK = new Set(['ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'ERR_SOCKET_TIMEOUT', 'EAI_FAIL'])
+const PROXY_HINT = `If you are behind a proxy, please make sure that the 'proxy' config is set properly.  See: 'npm help config'`
+
+function redact (text: string): string {
+  const { redactLog } = require('@npmcli/redact') as { redactLog: (s: string) => string }
+  return redactLog(text)
+}
+
+function messageLines (er: NpmError): { summary: Array<[string, string]>, detail: Array<[string, string]> } {
+  const summary: Array<[string, string]> = []
+  const detail: Array<[string, string]> = []
+  const message = redact(er.message)
+  switch (er.code) {
+    case 'ENOLOCK':
+      summary.push(['', 'This command requires an existing lockfile.'])
+      detail.push(['', 'Try creating one first with: npm i --package-lock-only'])
+      detail.push(['', `Original error: ${message}`])
+      break
+    case 'ECONNREFUSED':
+      summary.push(['', String(er)])
+      detail.push(['', `\n${PROXY_HINT}`])
+      break
+    case 'EJSONPARSE':
+      summary.push(['JSON.parse', message])
+      detail.push(['JSON.parse', 'Failed to parse JSON data.\nNote: package.json must be actual JSON, not just JavaScript.'])
+      break
+    case 'E404':
+      summary.push(['404', message.replace(/^404\s+/, '')])
+      if (er.pkgid && er.pkgid !== '-') {
+        detail.push(['404', ''])
+        detail.push(['404', ` The requested resource '${redact(er.pkgid)}' could not be found or you do not have permission to access it.`])
+        detail.push(['404', ''])
+        detail.push(['404', 'Note that you can also install from a'])
+        detail.push(['404', 'tarball, folder, http url, or git url.'])
+      }
+      break
+    case 'ETARGET':
+      summary.push(['notarget', message])
+      detail.push(['notarget', `In most cases you or one of your dependencies are requesting a package version that doesn't exist.`])
+      break
+    case 'ENOSPC':
+      summary.push(['nospc', message])
+      detail.push(['nospc', 'There appears to be insufficient space on your system to finish.\nClear up some disk space and try again.'])
+      break
+    case 'ENOENT':
+      summary.push(['enoent', message])
+      detail.push(['enoent', `This is related to npm not being able to find a file.${er.file ? `\n\nCheck if the file '${er.file}' is present.` : '\n'}`])
+      break
+    case 'ERESOLVE':
+      summary.push(['ERESOLVE', message])
+      detail.push(['', ''])
+      detail.push(['', `Fix the upstream dependency conflict, or retry\nthis command with --force or --legacy-peer-deps\nto accept an incorrect (and potentially broken) dependency resolution.`])
+      break
+    default:
+      if (NETWORK.has(String(er.code))) {
+        summary.push(['network', message])
+        detail.push(['network', `This is a problem related to network connectivity.\nIn most cases you are behind a proxy or have bad network settings.\n\n${PROXY_HINT}`])
+        break
+      }
+      summary.push(['', message])
+      if (er.cause instanceof Error) detail.push(['cause', redact(er.cause.message)])
+  }
+  return { summary, detail }
+}
+
+/** npm's exit code for an error: its errno when numeric (ENOENT → 254), else 1. */
+export function exitCodeOf (er: NpmError): number {
+  if (typeof er.errno === 'number') return er.errno & 0xff
+  if (typeof er.code === 'number') return er.code & 0xff
+  return 1
+}
+
+/** The lines npm prints for `er` (`npm error code …` first), and the exit code. */
+export function reportError (er: unknown): ErrorReport {
+  if (!(er instanceof Error)) return { exitCode: 1, lines: [['', String(er)]] }
+  const e = er as NpmError
+  e.code ??= /^(?:Error: )?(E[A-Z]+)/.exec(e.message)?.[1]
+  const head: Array<[string, string]> = []
+  for (const key of ['code', 'syscall', 'file', 'path', 'dest', 'errno'] as const) {
+    if (e[key] !== undefined && e[key] !== '') head.push([key, String(e[key])])
+  }
+  const { summary, detail } = messageLines(e)
+  return { exitCode: exitCodeOf(e), lines: [...head, ...summary, ...detail] }
+}

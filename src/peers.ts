@@ -1,0 +1,46 @@
+/**
+ * The IPFS side, started on first need. Nothing of Helia or libp2p is imported until a tarball
+ * is actually missing from npm's cache, so a warm install, and every passthrough command, costs
+ * nothing extra (DESIGN: "the node is started only if something is missing").
+ */
+import type { IpfsNpmOptions, LazyPeers, PeerFetcher } from './types.ts'
+import type { IpfsNode } from './ipfs/index.ts'
+
+export interface LazyPeersInit {
+  /** npm's cache dir (the `cache` config): node state lives in `<cache>/_ipfs-npm/`. */
+  cacheDir: string
+  options: IpfsNpmOptions
+  /** npm's `--offline`: the cache only, no peers. */
+  offline: boolean
+  log: (message: string) => void
+}
+
+/**
+ * @example
+ * const peers = createLazyPeers({ cacheDir, options, offline: false, log })
+ * const fetcher = await peers.get() // starts the node now, once
+ */
+export function createLazyPeers (init: LazyPeersInit): LazyPeers & { node(): Promise<IpfsNode | undefined> } {
+  let starting: Promise<IpfsNode | undefined> | undefined
+
+  const node = (): Promise<IpfsNode | undefined> => {
+    if (init.offline) return Promise.resolve(undefined)
+    starting ??= import('./ipfs/index.ts').then(({ createIpfsNode }) =>
+      createIpfsNode({ cacheDir: init.cacheDir, options: init.options, log: init.log }))
+    return starting
+  }
+
+  return {
+    node,
+    get started () {
+      return starting !== undefined
+    },
+    async get (): Promise<PeerFetcher | undefined> {
+      return (await node())?.peers
+    },
+    async stop () {
+      const started = await starting?.catch(() => undefined)
+      await started?.stop()
+    },
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Assembles the pipeline from its parts (DESIGN steps 2–4): npm's cache, the upstream
+ * registries, the lazily started IPFS node, the resolver and the loopback shim — and the options
+ * that point Arborist at the shim. Parts are created here and passed down; none reaches back up.
+ */
+import { join } from 'node:path'
+import { createTarballCache } from './cache.ts'
+import type { FlatOptions, NpmConfig } from './config.ts'
+import { createLazyPeers } from './peers.ts'
+import { startShim, type Shim } from './registry/shim.ts'
+import { createUpstream, type RegistryUpstream } from './registry/upstream.ts'
+import { createTarballResolver } from './resolver.ts'
+import type { IpfsNpmOptions, LazyPeers, TarballCache, TarballResolver } from './types.ts'
+
+export interface Pipeline {
+  /** The user's npm options, untouched (for upstream requests and scripts). */
+  flat: FlatOptions
+  cache: TarballCache
+  upstream: RegistryUpstream
+  peers: LazyPeers & { node: ReturnType<typeof createLazyPeers>['node'] }
+  resolver: TarballResolver
+  shim: Shim
+  /** npm's flat options with every registry pointed at the shim, for Arborist. */
+  arboristOptions: Record<string, unknown>
+  stop(): Promise<void>
+}
+
+export interface PipelineInit {
+  config: NpmConfig
+  options: IpfsNpmOptions
+  log: (message: string) => void
+  /** Port for the shim; 0 (default) for a random one. */
+  port?: number
+  extraRoutes?: Record<string, () => unknown>
+}
+
+/**
+ * What Arborist's `replaceRegistryHost` must be for tarball URLs to reach the shim when npm
+ * would have sent them to the configured registry (npm's `npmjs` default names the public host).
+ */
+function replaceRegistryHostFor (value: unknown): string {
+  if (value === 'never' || value === 'always') return value
+  return typeof value === 'string' && value !== 'npmjs' ? value : 'registry.npmjs.org'
+}
+
+/**
+ * @example
+ * const pipeline = await startPipeline({ config, options, log })
+ * const arb = new Arborist({ ...pipeline.arboristOptions, path })
+ */
+export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
+  const flat = init.config.flat
+  const offline = flat.offline === true
+  const cacheDir = init.config.get('cache') as string
+  const cache = createTarballCache({ cachePath: join(cacheDir, '_cacache') })
+  const upstream = createUpstream({ flat })
+  const peers = createLazyPeers({ cacheDir, options: init.options, offline, log: init.log })
+  const resolver = createTarballResolver({ cache, peers, upstream, offline })
+  const shim = await startShim({
+    upstream,
+    resolver,
+    port: init.port,
+    extraRoutes: init.extraRoutes,
+    onCidHint: (integrity, cid) => {
+      if (peers.started) void peers.get().then((fetcher) => fetcher?.hint?.(integrity, cid), () => {})
+    },
+  })
+
+  const scoped = Object.fromEntries(Object.keys(flat).filter((key) => /^@.*:registry$/i.test(key)).map((key) => [key, shim.url]))
+  const arboristOptions: Record<string, unknown> = {
+    ...flat,
+    ...scoped,
+    registry: shim.url,
+    replaceRegistryHost: replaceRegistryHostFor(flat.replaceRegistryHost),
+    // the shim answers at once and has already retried upstream as npm would; a retry of the
+    // shim's answer would only multiply npm's back-off
+    fetchRetries: 0,
+    // the shim reads npm's HTTP cache itself, honouring offline and prefer-offline
+    offline: false,
+    preferOffline: false,
+    preferOnline: false,
+  }
+
+  return {
+    flat,
+    cache,
+    upstream,
+    peers,
+    resolver,
+    shim,
+    arboristOptions,
+    async stop () {
+      await Promise.all([shim.close(), peers.stop()])
+    },
+  }
+}

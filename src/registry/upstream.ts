@@ -1,0 +1,102 @@
+/**
+ * The upstream registries, reached exactly as npm reaches them: npm-registry-fetch with the
+ * user's flattened npm options, so scoped registries, auth (sent only to the host its nerf dart
+ * names), proxies, TLS settings, retries and npm's HTTP cache all behave as in npm. One process
+ * shares make-fetch-happen's keep-alive agents, so a host is resolved once, not per request.
+ */
+import { createRequire } from 'node:module'
+import type { Readable } from 'node:stream'
+import type { FlatOptions } from '../config.ts'
+import type { TarballRef, Upstream } from '../types.ts'
+
+const require = createRequire(import.meta.url)
+
+/** The parts of a fetch Response (minipass-fetch) we use. */
+interface FetchResponse {
+  status: number
+  headers: { raw(): Record<string, string[]> }
+  body: Readable
+  buffer(): Promise<Buffer>
+}
+
+/** An upstream answer to hand to a client: any status, headers, and the body as a stream or bytes. */
+export interface UpstreamResponse {
+  status: number
+  headers: Record<string, string[]>
+  body: Readable | Buffer
+}
+
+/** npm-registry-fetch's HttpError: the status, headers and (parsed) body of a failed response. */
+interface HttpError extends Error {
+  statusCode?: number
+  headers?: Record<string, string[]>
+  body?: unknown
+}
+
+type RegistryFetch = ((uri: string, opts: Record<string, unknown>) => Promise<FetchResponse>) & {
+  pickRegistry(spec: string, opts: Record<string, unknown>): string
+}
+
+export interface ProxyRequest {
+  method: string
+  /** Path and query relative to the registry root, without the leading slash. */
+  path: string
+  /** Package the path is about, to pick `@scope:registry`; undefined for registry-wide paths. */
+  name?: string
+  headers: Record<string, string>
+  body?: Readable
+  signal?: AbortSignal
+}
+
+/** An Upstream that can also proxy any request (packuments, publish, audit, search…). */
+export interface RegistryUpstream extends Upstream {
+  /** The default registry (`registry` config), with a trailing slash. */
+  readonly registry: string
+  /** Sends a request to the registry that serves `name`, with npm's auth and cache; an HTTP error status is an answer, not a throw. */
+  request(req: ProxyRequest): Promise<UpstreamResponse>
+}
+
+const withSlash = (url: string): string => url.endsWith('/') ? url : `${url}/`
+
+/** The tarball URL npm would use for a registry package whose lockfile entry has no `resolved`. */
+export function registryTarballUrl (registry: string, name: string, version: string): string {
+  const base = name.startsWith('@') ? name.split('/')[1] : name
+  return `${withSlash(registry)}${name}/-/${base}-${version}.tgz`
+}
+
+/**
+ * Creates the upstream over the user's npm options.
+ *
+ * @example
+ * const upstream = createUpstream({ flat: config.flat })
+ * const bytes = await upstream.tarball({ name: 'lodash', version: '4.17.21', integrity })
+ */
+export function createUpstream (init: { flat: FlatOptions }): RegistryUpstream {
+  const fetch = require('npm-registry-fetch') as RegistryFetch
+  const flat = init.flat
+  const registryFor = (name: string): string => withSlash(fetch.pickRegistry(name.startsWith('@') ? `${name}@*` : name, flat))
+
+  return {
+    registry: withSlash(flat.registry),
+    registryFor,
+    async tarball (ref: TarballRef, options = {}) {
+      const url = ref.resolved ?? registryTarballUrl(registryFor(ref.name), ref.name, ref.version)
+      // our cache writes the verified bytes by digest itself; make-fetch-happen need not keep a copy
+      const res = await fetch(url, { ...flat, cache: undefined, signal: options.signal, spec: `${ref.name}@${ref.version}` })
+      return new Uint8Array(await res.buffer())
+    },
+    async request (req) {
+      const url = `${req.name === undefined ? withSlash(flat.registry) : registryFor(req.name)}${req.path}`
+      try {
+        const res = await fetch(url, { ...flat, method: req.method, headers: req.headers, body: req.body, signal: req.signal })
+        return { status: res.status, headers: res.headers.raw(), body: res.body }
+      } catch (err) {
+        // statuses are the client's to judge: hand the registry's answer over as it was
+        const { statusCode, headers = {}, body } = err as HttpError
+        if (statusCode === undefined) throw err
+        const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body === undefined || body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body))
+        return { status: statusCode, headers, body: bytes }
+      }
+    },
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The reporter: npm's terminal output. It shows what npm's libraries log through proc-log
+ * (`npm warn …` on stderr, filtered by `loglevel`), their output on stdout, the summary npm prints
+ * after a reify, our one line saying where the tarballs came from, and errors as npm prints them.
+ */
+import type { Writable } from 'node:stream'
+import { formatWithOptions } from 'node:util'
+import { reportError } from './errors.ts'
+import type { OriginCounts } from './types.ts'
+
+const LEVELS = ['silent', 'error', 'warn', 'notice', 'http', 'info', 'verbose', 'silly'] as const
+
+export interface Reporter {
+  /** Prints the `[title, message]` lines of an error as npm does, and returns npm's exit code. */
+  error(er: unknown): number
+  /** Writes a line to stdout (npm's `output.standard`). */
+  output(text?: string): void
+  /** Where the tarballs came from: `79 from cache, 0 from peers, 0 from registry`. */
+  origins(counts: OriginCounts): void
+  /** Stops listening to proc-log. */
+  close(): void
+}
+
+export interface ReporterInit {
+  loglevel: string
+  stdout?: Writable
+  stderr?: Writable
+}
+
+/** Formats args like npm's display: every line of the message prefixed with the heading. */
+function format (prefix: string[], args: unknown[]): string {
+  const text = formatWithOptions({ colors: false }, ...args)
+  const head = prefix.filter(Boolean).join(' ')
+  return text.split(/\r?\n/).map((line) => `${head}${line ? ' ' : ''}${line}\n`).join('')
+}
+
+/**
+ * Creates the reporter and starts showing proc-log events.
+ *
+ * @example
+ * const reporter = createReporter({ loglevel: config.get('loglevel') as string })
+ * reporter.origins({ cache: 79, peers: 0, registry: 0 })
+ */
+export function createReporter (init: ReporterInit): Reporter {
+  const stdout = init.stdout ?? process.stdout
+  const stderr = init.stderr ?? process.stderr
+  const index = Math.max(0, LEVELS.indexOf(init.loglevel as typeof LEVELS[number]))
+  const seenNotices = new Set<string>()
+
+  const onLog = (level: string, ...args: unknown[]): void => {
+    const levelIndex = LEVELS.indexOf(level as typeof LEVELS[number])
+    if (levelIndex < 1 || levelIndex > index) return
+    if (level === 'notice') {
+      const key = JSON.stringify(args)
+      if (seenNotices.has(key)) return
+      seenNotices.add(key)
+    }
+    const title = args.shift()
+    stderr.write(format(['npm', level, title ? String(title) : ''], args))
+  }
+  const onOutput = (kind: string, ...args: unknown[]): void => {
+    if (index === 0) return
+    if (kind === 'standard') stdout.write(formatWithOptions({ colors: false }, ...args) + '\n')
+    else if (kind === 'error') stderr.write(formatWithOptions({ colors: false }, ...args) + '\n')
+  }
+  process.on('log', onLog)
+  process.on('output', onOutput)
+
+  return {
+    error (er) {
+      const { exitCode, lines } = reportError(er)
+      for (const [title, message] of lines) onLog('error', title, message)
+      return exitCode
+    },
+    output (text = '') {
+      onOutput('standard', text)
+    },
+    origins (counts) {
+      onOutput('standard', `${counts.cache} from cache, ${counts.peers} from peers, ${counts.registry} from registry`)
+    },
+    close () {
+      process.off('log', onLog)
+      process.off('output', onOutput)
+    },
+  }
+}
