@@ -97,6 +97,14 @@ function cidHints (text: string, onHint: (integrity: string, cid: string) => voi
   }
 }
 
+/** The whole body of an upstream answer (a minipass stream, which async-iterates, or bytes). */
+async function bodyBytes (answer: UpstreamResponse): Promise<Buffer> {
+  if (Buffer.isBuffer(answer.body)) return answer.body
+  const chunks: Buffer[] = []
+  for await (const chunk of answer.body) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
 function sha1Integrity (shasum: unknown): string | undefined {
   return typeof shasum === 'string' && /^[0-9a-f]{40}$/i.test(shasum) ? `sha1-${Buffer.from(shasum, 'hex').toString('base64')}` : undefined
 }
@@ -118,7 +126,7 @@ export async function startShim (init: ShimInit): Promise<Shim> {
   async function describeFromPackument (name: string, file: string): Promise<TarballRef | undefined> {
     const answer = await upstream.request({ method: 'GET', path: encodeURIComponent(name).replace(/^%40/, '@'), name, headers: { accept: 'application/json' } })
     if (answer.status !== 200) return undefined
-    const body = Buffer.isBuffer(answer.body) ? answer.body : Buffer.concat(await answer.body.toArray())
+    const body = await bodyBytes(answer)
     const packument = JSON.parse(body.toString('utf8')) as { versions?: Record<string, { version: string, dist?: { tarball?: string, integrity?: string, shasum?: string } }> }
     for (const manifest of Object.values(packument.versions ?? {})) {
       const tarball = manifest.dist?.tarball
@@ -151,7 +159,7 @@ export async function startShim (init: ShimInit): Promise<Shim> {
       await sendUpstream(req, res, answer)
       return
     }
-    const body = Buffer.isBuffer(answer.body) ? answer.body : Buffer.concat(await answer.body.toArray())
+    const body = await bodyBytes(answer)
     cidHints(body.toString('utf8'), init.onCidHint)
     await sendUpstream(req, res, answer, body)
   }
