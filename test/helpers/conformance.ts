@@ -1,0 +1,215 @@
+/**
+ * Conformance runs: the same project and command line given to the machine's real `npm` and to
+ * `ipfs-npm`, each in its own copy of the project with its own fresh cache and the same fresh
+ * user config, then compared: exit code, output (normalised, ipfs-npm's origins line aside),
+ * and every file of the project tree — package.json, package-lock.json and each file under every
+ * node_modules (bytes, executable bit, symlink targets).
+ */
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { basename, isAbsolute, join } from 'node:path'
+import type { FixtureRegistries } from './fixture-registries.ts'
+import { privateScope } from './fixture-registries.ts'
+import { runCommand } from './run-command.ts'
+import type { CommandResult } from './run-command.ts'
+import { diffTrees, snapshotTree } from './tree-snapshot.ts'
+import type { TreeSnapshot } from './tree-snapshot.ts'
+
+/** The ipfs-npm entry point, as users run it. */
+export const ipfsNpmBin = join(import.meta.dirname, '..', '..', 'bin', 'ipfs-npm.js')
+/** Fixture projects (test/fixtures/projects). */
+export const fixtureProjectsDir = join(import.meta.dirname, '..', 'fixtures', 'projects')
+
+/** Which CLI a run used. */
+export type Tool = 'npm' | 'ipfs-npm'
+
+/** What a case may do to its project before the two copies are made. */
+export interface PrepareContext {
+  registries: FixtureRegistries
+  /** The user config file both tools get. */
+  userconfig: string
+  /** Runs the real npm with the case's user config and a scratch cache, e.g. a prior install. */
+  npm(args: string[], cwd: string): Promise<CommandResult>
+}
+
+export interface ConformanceCase {
+  /** A fixture project's name, or an absolute path to a project folder. */
+  project: string
+  /** The command line after `npm`/`ipfs-npm`; `--userconfig` and `--cache` are appended. */
+  args: string[]
+  /** Changes the base copy (both tools get the result): fill `resolved`, break a file… */
+  prepare?(dir: string, context: PrepareContext): Promise<void>
+  /** Extra user config lines for both tools. */
+  userconfig?: string[]
+  /** Extra environment for both tools. */
+  env?: Record<string, string>
+  /** A user config that names the real registry instead of the fixture registries. */
+  npmrc?: string
+  timeoutMs?: number
+}
+
+/** One tool's run of a case. */
+export interface ToolRun extends CommandResult {
+  tool: Tool
+  /** Its copy of the project. */
+  dir: string
+  cache: string
+  /** The project tree after the run. */
+  tree: TreeSnapshot
+}
+
+export interface ConformanceResult {
+  /** The project tree both tools started from. */
+  before: TreeSnapshot
+  npm: ToolRun
+  ipfsNpm: ToolRun
+  /** Every way ipfs-npm's run differs from npm's; empty when they conform. */
+  differences: string[]
+}
+
+export interface Conformance {
+  run(testCase: ConformanceCase): Promise<ConformanceResult>
+  /** Removes every temp dir this instance made. */
+  cleanup(): Promise<void>
+}
+
+/** The line ipfs-npm adds to npm's output: `N from cache, M from peers, K from registry`. */
+const originsPattern = /(\d+) from cache, (\d+) from peers, (\d+) from registry/
+
+/** Where ipfs-npm's tarballs came from, read from its output, or undefined without the line. */
+export function parseOrigins (run: CommandResult): { cache: number, peers: number, registry: number } | undefined {
+  const match = originsPattern.exec(`${run.stdout}\n${run.stderr}`)
+  if (match === null) return undefined
+  return { cache: Number(match[1]), peers: Number(match[2]), registry: Number(match[3]) }
+}
+
+export interface ConformanceInit {
+  registries: FixtureRegistries
+  /**
+   * The command that stands for ipfs-npm; default `node bin/ipfs-npm.js`. The harness's own
+   * tests put `['npm']` here to show that npm against npm conforms.
+   */
+  ipfsNpmCommand?: string[]
+}
+
+/** Conformance runs against `registries`, with temp dirs under one root per instance. */
+export function createConformance (init: ConformanceInit): Conformance {
+  const [ipfsNpmExe, ...ipfsNpmArgs] = init.ipfsNpmCommand ?? [process.execPath, ipfsNpmBin]
+  const roots: string[] = []
+  let counter = 0
+
+  const run = async (testCase: ConformanceCase): Promise<ConformanceResult> => {
+    const root = await mkdtemp(join(tmpdir(), `ipfs-npm-conformance-${counter++}-`))
+    roots.push(root)
+    const source = isAbsolute(testCase.project) ? testCase.project : join(fixtureProjectsDir, testCase.project)
+    // Both copies share the project folder's name: npm names an unnamed root after it.
+    const name = basename(source)
+    const userconfig = join(root, 'npmrc')
+    await writeFile(userconfig, testCase.npmrc ?? init.registries.npmrc(testCase.userconfig))
+
+    const base = join(root, 'base', name)
+    await cp(source, base, { recursive: true, verbatimSymlinks: true })
+    const context: PrepareContext = {
+      registries: init.registries,
+      userconfig,
+      npm: (args, cwd) => runCommand('npm', [...args, '--userconfig', userconfig, '--cache', join(root, 'prepare-cache')], { cwd, env: testCase.env }),
+    }
+    await testCase.prepare?.(base, context)
+    const before = await snapshotTree(base)
+
+    const runTool = async (tool: Tool): Promise<ToolRun> => {
+      const dir = join(root, tool, name)
+      const cache = join(root, tool, 'cache')
+      await mkdir(join(root, tool), { recursive: true })
+      await cp(base, dir, { recursive: true, verbatimSymlinks: true })
+      const args = [...testCase.args, '--userconfig', userconfig, '--cache', cache]
+      const [command, argv] = tool === 'npm' ? ['npm', args] : [ipfsNpmExe!, [...ipfsNpmArgs, ...args]]
+      const result = await runCommand(command, argv, { cwd: dir, env: testCase.env, timeoutMs: testCase.timeoutMs })
+      return { ...result, tool, dir, cache, tree: await snapshotTree(dir) }
+    }
+    const [npm, ipfsNpm] = await Promise.all([runTool('npm'), runTool('ipfs-npm')])
+    return { before, npm, ipfsNpm, differences: await compareRuns(npm, ipfsNpm) }
+  }
+
+  return {
+    run,
+    cleanup: async () => {
+      await Promise.all(roots.splice(0).map(r => rm(r, { recursive: true, force: true })))
+    },
+  }
+}
+
+/** Every difference between the two runs, most telling first. */
+async function compareRuns (npm: ToolRun, ipfsNpm: ToolRun): Promise<string[]> {
+  const differences: string[] = []
+  if (npm.code !== ipfsNpm.code) differences.push(`exit code: ${npm.code} (npm) vs ${ipfsNpm.code} (ipfs-npm)`)
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const a = normaliseOutput(npm, stream)
+    const b = normaliseOutput(ipfsNpm, stream)
+    if (a !== b) differences.push(`${stream} differs:\n${lineDiff(a, b)}`)
+  }
+  const treeLines = diffTrees(npm.tree, ipfsNpm.tree, ['npm', 'ipfs-npm'])
+  differences.push(...treeLines)
+  // For the files users read, show how they differ, not only that they do.
+  for (const file of ['package.json', 'package-lock.json']) {
+    if (!treeLines.some(line => line.startsWith(`${file}: `))) continue
+    const [a, b] = await Promise.all([npm, ipfsNpm].map(run => readFile(join(run.dir, file), 'utf8')))
+    differences.push(`${file} differs:\n${lineDiff(a!, b!)}`)
+  }
+  return differences
+}
+
+/**
+ * A run's output with what legitimately differs between two runs made uniform: timings, its own
+ * project and cache paths, log file names; ipfs-npm's origins line is dropped (it is npm's
+ * output plus that line).
+ */
+export function normaliseOutput (run: ToolRun, stream: 'stdout' | 'stderr'): string {
+  return run[stream]
+    .split(run.cache).join('<cache>')
+    .split(run.dir).join('<project>')
+    .replace(/_logs\/[^\s]+-debug-\d+\.log/g, '_logs/<log>')
+    .replace(/\bin \d+(\.\d+)?(ms|s|m)\b/g, 'in <time>')
+    .split('\n')
+    .filter(line => !originsPattern.test(line))
+    .join('\n')
+}
+
+/** A short line diff: the first differing line with a little context from each side. */
+export function lineDiff (a: string, b: string): string {
+  const x = a.split('\n')
+  const y = b.split('\n')
+  let first = 0
+  while (first < x.length && first < y.length && x[first] === y[first]) first++
+  const from = Math.max(0, first - 3)
+  const show = (lines: string[], label: string): string =>
+    lines.slice(from, first + 6).map((line, i) => `  ${label} ${String(from + i + 1).padStart(4)}| ${line}`).join('\n')
+  return `${show(x, 'npm     ')}\n  ---\n${show(y, 'ipfs-npm')}`
+}
+
+/** Fills every registry package of the project's lockfile with its `resolved` URL (after `version`, where npm puts it). */
+export async function addResolvedUrls (dir: string, registries: FixtureRegistries): Promise<void> {
+  const path = join(dir, 'package-lock.json')
+  const lock = JSON.parse(await readFile(path, 'utf8')) as { packages: Record<string, Record<string, unknown>> }
+  for (const [key, entry] of Object.entries(lock.packages)) {
+    if (!key.includes('node_modules/') || entry.link === true || entry.inBundle === true || entry.integrity === undefined) continue
+    const name = typeof entry.name === 'string' ? entry.name : key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length)
+    const registry = name.startsWith(`${privateScope}/`) ? registries.scoped : registries.main
+    const resolved = registry.tarballUrl(name, String(entry.version))
+    lock.packages[key] = Object.fromEntries(Object.entries(entry).flatMap(([k, v]) =>
+      k === 'version' ? [[k, v], ['resolved', resolved]] : k === 'resolved' ? [] : [[k, v]]))
+  }
+  await writeFile(path, `${JSON.stringify(lock, null, 2)}\n`)
+}
+
+/** Readable failure text for a result: the differences and both runs' raw output. */
+export function describeResult (result: ConformanceResult): string {
+  const output = (run: ToolRun): string =>
+    `--- ${run.tool} exit ${run.code} in ${run.ms} ms\n[stdout]\n${run.stdout.trimEnd()}\n[stderr]\n${run.stderr.trimEnd()}`
+  return [
+    `${result.differences.length} difference(s) between npm and ipfs-npm:`,
+    ...result.differences.map(d => `  - ${d}`),
+    output(result.npm),
+    output(result.ipfsNpm),
+  ].join('\n')
+}
