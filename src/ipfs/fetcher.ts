@@ -144,18 +144,17 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
 
       const tryCid = (cid: CID, from: PeerId | undefined): void => {
         const key = cid.toString()
+        const isRaw = raw !== undefined && cid.equals(raw)
+        // a peer vouching for the raw CID means: keep waiting for the raw want
+        if (isRaw && from !== undefined) rawVouched = true
         const vouchers = claimants.get(key)
         if (vouchers !== undefined) {
           if (from !== undefined) vouchers.push(from)
           return
         }
         claimants.set(key, from === undefined ? [] : [from])
-        if (raw !== undefined && cid.equals(raw)) {
-          // the raw want is already out; a peer vouching for it means: keep waiting
-          rawVouched ||= from !== undefined
-          if (from === undefined) {
-            void fetchCid(cid, integrity, signal).then(onResult(cid), () => {})
-          }
+        if (isRaw) {
+          void fetchCid(cid, integrity, signal).then(onResult(cid), () => {})
           return
         }
         pending++
@@ -167,11 +166,12 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
         })
       }
 
-      const onResult = (cid: CID) => (result: Uint8Array | 'mismatch' | undefined): void => {
+      const onResult = (cid: CID) => async (result: Uint8Array | 'mismatch' | undefined): Promise<void> => {
         if (result instanceof Uint8Array) {
           if (raw === undefined || !cid.equals(raw)) {
             // verified: remember it under every digest of the tarball
-            void index.set(`${integrity} sha512-${createHash('sha512').update(result).digest('base64')}`, cid).catch(() => {})
+            await index.set(`${integrity} sha512-${createHash('sha512').update(result).digest('base64')}`, cid)
+              .catch((err: Error) => log(`ipfs: indexing ${cid}: ${err.message}`))
           }
           finish(result)
           return
