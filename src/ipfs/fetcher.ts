@@ -44,7 +44,7 @@ export interface FetcherInit {
   /** Aborts every fetch (node stopping). */
   stopSignal: AbortSignal
   /** Drops a lying peer: hang up and never talk to it again. */
-  drop(peer: PeerId): void
+  drop(peer: PeerId): Promise<void>
   isDropped(peer: PeerId): boolean
   /** DHT providers of a CID (bounded by the signal); empty when there is no DHT to ask. */
   findProviders(cid: CID, signal: AbortSignal): AsyncIterable<PeerId>
@@ -177,10 +177,10 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
           return
         }
         if (result === 'mismatch') {
-          for (const peer of claimants.get(cid.toString()) ?? []) {
-            log(`peer ${peer} answered ${cid} for ${ref.name}@${ref.version}, which holds other bytes: dropped`)
-            init.drop(peer)
-          }
+          await Promise.all((claimants.get(cid.toString()) ?? []).map(async (peer) => {
+            log(`ipfs: peer ${peer} answered ${cid} for ${ref.name}@${ref.version}, which holds other bytes: dropped`)
+            await init.drop(peer)
+          }))
         }
       }
 

@@ -137,9 +137,9 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     peerTimeout: options.peerTimeout,
     ready,
     stopSignal: stopController.signal,
-    drop (peer: PeerId) {
+    async drop (peer: PeerId) {
       dropped.add(peer.toString())
-      void libp2p.hangUp(peer).catch(() => {})
+      await libp2p.hangUp(peer).catch(() => {})
     },
     isDropped: (peer) => dropped.has(peer.toString()),
     async * findProviders (cid: CID, signal: AbortSignal) {

@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import cacache from 'cacache'
+import ssri from 'ssri'
+import { createCacheBlockstore } from '../../src/ipfs/cache-blockstore.ts'
+import { importTarball, rawCidFromIntegrity } from '../../src/ipfs/cid.ts'
+import { createCidIndex } from '../../src/ipfs/cid-index.ts'
+import { createIpfsNode, type IpfsNode } from '../../src/ipfs/index.ts'
+import { SwarmKeyError } from '../../src/ipfs/swarm-key.ts'
+import type { TarballRef } from '../../src/types.ts'
+import { LOOPBACK, npmCiCache, putTarball, runCleanup, spawnPeer, startNode, tempDir, waitForPeers } from './helpers.ts'
+
+const cleanup: Array<() => Promise<void>> = []
+const PEER_TIMEOUT = 1000
+let dir: string
+let cacheA: string
+let refs: TarballRef[]
+
+before(async () => {
+  dir = await tempDir(cleanup)
+  ;({ cacheDir: cacheA, refs } = await npmCiCache(dir))
+})
+after(async () => runCleanup(cleanup))
+
+async function connectedTo (cacheDir: string, addresses: string[], options = {}): Promise<IpfsNode> {
+  const node = await startNode(cleanup, cacheDir, { peers: addresses, peerTimeout: PEER_TIMEOUT, ...options })
+  await waitForPeers(node, addresses.length)
+  return node
+}
+
+function randomTarball (name: string, size: number): { ref: TarballRef, data: Buffer } {
+  const data = randomBytes(size)
+  return { ref: { name, version: '1.0.0', integrity: ssri.fromData(data, { algorithms: ['sha512'] }).toString() }, data }
+}
+
+/** Every block and index entry we ever wrote into a cache (tarballs are the resolver's to write). */
+async function ourEntries (cacheDir: string): Promise<string[]> {
+  const entries = await cacache.ls(join(cacheDir, '_cacache')).catch(() => ({}))
+  return Object.keys(entries).filter((key) => key.startsWith('ipfs-npm:'))
+}
+
+test('no peer at all: undefined at once', async () => {
+  const lonely = await startNode(cleanup, join(dir, 'lonely'))
+  const start = performance.now()
+  assert.equal(await lonely.peers.fetch(refs[0]!), undefined)
+  assert.ok(performance.now() - start < 50, `took ${performance.now() - start} ms`)
+})
+
+test('a peer that has nothing: every fetch gives up quickly (it says so), well within the bound', async () => {
+  const empty = await startNode(cleanup, join(dir, 'empty'))
+  const b = await connectedTo(join(dir, 'b-empty'), [empty.info().addresses[0]!])
+  const start = performance.now()
+  const results = await Promise.all(refs.slice(0, 20).map(async (ref) => b.peers.fetch(ref)))
+  const ms = performance.now() - start
+  assert.deepEqual(results, results.map(() => undefined))
+  assert.ok(ms < PEER_TIMEOUT, `took ${ms} ms`)
+})
+
+test('a tampered cache file is neither served nor cached; the fetch ends within the bound', async () => {
+  const tamperedCache = join(dir, 'tampered')
+  const victim = randomTarball('victim', 50_000)
+  await putTarball(tamperedCache, victim.ref, victim.data)
+  const info = await cacache.get.hasContent(join(tamperedCache, '_cacache'), victim.ref.integrity)
+  assert.ok(info !== false)
+  const file = join(tamperedCache, '_cacache', 'content-v2', 'sha512', ...(() => {
+    const hex = Buffer.from(ssri.parse(victim.ref.integrity).sha512![0]!.digest, 'base64').toString('hex')
+    return [hex.slice(0, 2), hex.slice(2, 4), hex.slice(4)]
+  })())
+  const bytes = await readFile(file)
+  bytes[100] = bytes[100]! ^ 0xff
+  await writeFile(file, bytes)
+  const seeder = await startNode(cleanup, tamperedCache)
+  const bCache = join(dir, 'b-tampered')
+  const b = await connectedTo(bCache, [seeder.info().addresses[0]!])
+  const start = performance.now()
+  assert.equal(await b.peers.fetch(victim.ref), undefined)
+  const ms = performance.now() - start
+  assert.ok(ms < PEER_TIMEOUT + 1000, `took ${ms} ms`)
+  assert.equal(seeder.info().served.blocks, 0, 'the corrupted block was not served')
+  assert.deepEqual(await ourEntries(bCache), [])
+})
+
+test('a peer that answers the CID protocol with a wrong CID is dropped; the honest peer delivers', async () => {
+  const real = randomTarball('real-big', 3 * 1024 * 1024)
+  const decoy = randomTarball('decoy-big', 3 * 1024 * 1024)
+  const honestCache = join(dir, 'honest')
+  await putTarball(honestCache, real.ref, real.data)
+  // the liar holds another big tarball's DAG and claims it is `real`
+  const liarCache = join(dir, 'liar')
+  const decoyRoot = await importTarball([decoy.data], createCacheBlockstore({ cachePath: join(liarCache, '_cacache') }))
+  await createCidIndex(join(liarCache, '_ipfs-npm', 'cids')).set(real.ref.integrity, decoyRoot)
+  const honest = await startNode(cleanup, honestCache)
+  const liar = await startNode(cleanup, liarCache)
+
+  // with only the liar: nothing verifiable, the liar is dropped and nothing is cached
+  const aloneCache = join(dir, 'b-liar-only')
+  const alone = await connectedTo(aloneCache, [liar.info().addresses[0]!])
+  assert.equal(await alone.peers.fetch(real.ref), undefined)
+  assert.deepEqual(alone.info().peers, [], 'hung up on the liar')
+  assert.deepEqual(await ourEntries(aloneCache), [], 'no block of the wrong DAG was stored')
+  assert.equal(await createCidIndex(join(aloneCache, '_ipfs-npm', 'cids')).get(real.ref.integrity), undefined)
+
+  // with both: the fetch succeeds from the honest peer, the liar is dropped for the run
+  const b = await connectedTo(join(dir, 'b-liar'), [honest.info().addresses[0]!, liar.info().addresses[0]!])
+  const data = await b.peers.fetch(real.ref)
+  assert.ok(data !== undefined && Buffer.from(data).equals(real.data))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  assert.deepEqual(b.info().peers, [honest.info().peerId])
+  const root = await createCidIndex(join(dir, 'b-liar', '_ipfs-npm', 'cids')).get(real.ref.integrity)
+  assert.ok(root !== undefined && !root.equals(decoyRoot), 'only the verified mapping was indexed')
+})
+
+test('a sha1 lie (raw CID of other bytes) is caught by the sha1 check', async () => {
+  const other = randomTarball('other', 10_000)
+  const wanted = randomBytes(10_000)
+  const wantedRef = { name: 'wanted', version: '1.0.0', integrity: ssri.fromData(wanted, { algorithms: ['sha1'] }).toString() }
+  const liarCache = join(dir, 'sha1-liar')
+  await putTarball(liarCache, other.ref, other.data)
+  await createCidIndex(join(liarCache, '_ipfs-npm', 'cids')).set(wantedRef.integrity, rawCidFromIntegrity(other.ref.integrity)!)
+  const liar = await startNode(cleanup, liarCache)
+  const b = await connectedTo(join(dir, 'b-sha1-liar'), [liar.info().addresses[0]!])
+  assert.equal(await b.peers.fetch(wantedRef), undefined)
+  assert.deepEqual(b.info().peers, [])
+})
+
+test('a peer that dies mid-transfer costs a bounded wait and leaves nothing behind', async () => {
+  const seederCache = join(dir, 'dying')
+  const huge = randomTarball('huge', 48 * 1024 * 1024)
+  await putTarball(seederCache, huge.ref, huge.data)
+  const seeder = spawnPeer(cleanup, { cacheDir: seederCache, options: LOOPBACK, reportServed: true })
+  const { info } = await seeder.next<{ info: { addresses: string[] } }>((line) => line.info !== undefined)
+  const bCache = join(dir, 'b-dying')
+  const b = await connectedTo(bCache, [info.addresses[0]!])
+  const fetching = b.peers.fetch(huge.ref)
+  await seeder.next((line) => line.served?.blocks > 1)
+  seeder.child.kill('SIGKILL')
+  const killedAt = performance.now()
+  assert.equal(await fetching, undefined)
+  const ms = performance.now() - killedAt
+  assert.ok(ms < PEER_TIMEOUT + 1000, `gave up ${ms} ms after the peer died`)
+  assert.deepEqual(await ourEntries(bCache), [], 'no partial DAG was stored')
+})
+
+test('private network: only nodes with the same swarm key connect; a malformed key is a one-line error', async () => {
+  const key = (hex: string): string => `/key/swarm/psk/1.0.0/\n/base16/\n${hex}\n`
+  const keyFile = join(dir, 'swarm.key')
+  const otherKeyFile = join(dir, 'other.key')
+  await writeFile(keyFile, key(randomBytes(32).toString('hex')))
+  await writeFile(otherKeyFile, key(randomBytes(32).toString('hex')))
+  const member = await startNode(cleanup, cacheA, { swarmKey: keyFile })
+  const address = member.info().addresses[0]!
+
+  const friend = await connectedTo(join(dir, 'friend'), [address], { swarmKey: keyFile })
+  assert.ok(await friend.peers.fetch(refs[0]!) !== undefined, 'same key: fetched')
+
+  for (const [name, swarmKey] of [['outsider', undefined], ['stranger', otherKeyFile]] as const) {
+    const node = await startNode(cleanup, join(dir, name), { peers: [address], peerTimeout: PEER_TIMEOUT, ...(swarmKey === undefined ? {} : { swarmKey }) })
+    assert.equal(await node.peers.fetch(refs[0]!), undefined, `${name}: nothing`)
+    assert.deepEqual(node.info().peers, [], `${name}: not connected`)
+  }
+
+  const bad = join(dir, 'bad.key')
+  await writeFile(bad, '/key/swarm/psk/1.0.0/\n/base16/\nnot-hex\n')
+  await assert.rejects(createIpfsNode({ cacheDir: join(dir, 'bad'), options: { ...LOOPBACK, swarmKey: bad } }), (err: Error) => {
+    assert.ok(err instanceof SwarmKeyError)
+    assert.match(err.message, /^malformed swarm key .*bad\.key: /)
+    assert.ok(!err.message.includes('\n'))
+    return true
+  })
+})
+
+test('two processes on one cache: the second gets an ephemeral peer id; the persisted one comes back', async () => {
+  const shared = join(dir, 'shared')
+  const first = await createIpfsNode({ cacheDir: shared, options: LOOPBACK })
+  const second = await createIpfsNode({ cacheDir: shared, options: LOOPBACK })
+  try {
+    assert.notEqual(first.info().peerId, second.info().peerId)
+    // and they can talk to each other
+    const third = await connectedTo(join(dir, 'third'), [first.info().addresses[0]!, second.info().addresses[0]!])
+    assert.equal(third.info().peers.length, 2)
+  } finally {
+    await second.stop()
+    await first.stop()
+  }
+  const again = await createIpfsNode({ cacheDir: shared, options: LOOPBACK })
+  assert.equal(again.info().peerId, first.info().peerId)
+  await again.stop()
+})
