@@ -25,7 +25,7 @@ export type Tool = 'npm' | 'ipfs-npm'
 
 /** What a case may do to its project before the two copies are made. */
 export interface PrepareContext {
-  registries: FixtureRegistries
+  registries: FixtureRegistries | undefined
   /** The user config file both tools get. */
   userconfig: string
   /** Runs the real npm with the case's user config and a scratch cache, e.g. a prior install. */
@@ -43,8 +43,8 @@ export interface ConformanceCase {
   userconfig?: string[]
   /** Extra environment for both tools. */
   env?: Record<string, string>
-  /** A user config that names the real registry instead of the fixture registries. */
-  npmrc?: string
+  /** The whole user config instead of the fixture registries' (a real registry, a wrong token…). */
+  npmrc?: string | ((registries: FixtureRegistries | undefined) => string)
   timeoutMs?: number
 }
 
@@ -84,7 +84,8 @@ export function parseOrigins (run: CommandResult): { cache: number, peers: numbe
 }
 
 export interface ConformanceInit {
-  registries: FixtureRegistries
+  /** The fixture registries; without them every case must bring its own `npmrc`. */
+  registries?: FixtureRegistries
   /**
    * The command that stands for ipfs-npm; default `node bin/ipfs-npm.js`. The harness's own
    * tests put `['npm']` here to show that npm against npm conforms.
@@ -105,7 +106,7 @@ export function createConformance (init: ConformanceInit): Conformance {
     // Both copies share the project folder's name: npm names an unnamed root after it.
     const name = basename(source)
     const userconfig = join(root, 'npmrc')
-    await writeFile(userconfig, testCase.npmrc ?? init.registries.npmrc(testCase.userconfig))
+    await writeFile(userconfig, userconfigText(testCase, init.registries))
 
     const base = join(root, 'base', name)
     await cp(source, base, { recursive: true, verbatimSymlinks: true })
@@ -137,6 +138,13 @@ export function createConformance (init: ConformanceInit): Conformance {
       await Promise.all(roots.splice(0).map(r => rm(r, { recursive: true, force: true })))
     },
   }
+}
+
+function userconfigText (testCase: ConformanceCase, registries: FixtureRegistries | undefined): string {
+  if (typeof testCase.npmrc === 'function') return testCase.npmrc(registries)
+  if (testCase.npmrc !== undefined) return testCase.npmrc
+  if (registries === undefined) throw new Error('a conformance case without fixture registries needs its own npmrc')
+  return registries.npmrc(testCase.userconfig)
 }
 
 /** Every difference between the two runs, most telling first. */
@@ -188,7 +196,8 @@ export function lineDiff (a: string, b: string): string {
 }
 
 /** Fills every registry package of the project's lockfile with its `resolved` URL (after `version`, where npm puts it). */
-export async function addResolvedUrls (dir: string, registries: FixtureRegistries): Promise<void> {
+export async function addResolvedUrls (dir: string, registries: FixtureRegistries | undefined): Promise<void> {
+  if (registries === undefined) throw new Error('addResolvedUrls needs the fixture registries')
   const path = join(dir, 'package-lock.json')
   const lock = JSON.parse(await readFile(path, 'utf8')) as { packages: Record<string, Record<string, unknown>> }
   for (const [key, entry] of Object.entries(lock.packages)) {
