@@ -10,7 +10,8 @@ import type { TarballRef } from '../../src/types.ts'
 import { matchesIntegrity } from '../../src/ipfs/integrity.ts'
 
 const config = JSON.parse(process.argv[2] ?? '{}') as { cacheDir: string, options: any, fetch?: TarballRef[], minPeers?: number, reportServed?: boolean }
-const node = await createIpfsNode({ cacheDir: config.cacheDir, options: config.options, log: (msg) => process.stderr.write(`[peer ${process.pid}] ${msg}\n`) })
+const log = process.env.IPFS_NPM_TEST_LOG === undefined ? undefined : (msg: string) => { process.stderr.write(`[peer ${process.pid}] ${msg}\n`) }
+const node = await createIpfsNode({ cacheDir: config.cacheDir, options: config.options, log })
 const print = (value: object): void => { process.stdout.write(JSON.stringify(value) + '\n') }
 print({ info: node.info() })
 if (config.reportServed === true) setInterval(() => print({ served: node.info().served }), 20).unref()
