@@ -2,6 +2,8 @@
  * The CLI dispatch (DESIGN step 1). `install` and `ci` (with npm's aliases) and `serve` are ours;
  * everything else is handed to the user's npm before anything heavy is loaded.
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { derefCommand, mayBeOurs, type OurCommand } from './commands/index.ts'
 import type { CommandContext } from './commands/context.ts'
 import { loadNpmConfig, type NpmConfig } from './config.ts'
@@ -12,11 +14,21 @@ import { createReporter } from './reporter.ts'
 
 const started = Date.now()
 
+/** Whether the project declares `devEngines`, which npm checks before install in ways we do not reproduce. */
+function declaresDevEngines (prefix: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(prefix, 'package.json'), 'utf8')) as { devEngines?: unknown }).devEngines !== undefined
+  } catch {
+    return false
+  }
+}
+
 /** Settings npm handles in ways we do not reproduce: such runs go to npm as they are. */
 function npmShouldRun (config: NpmConfig): boolean {
   return config.get('global') === true || config.get('location') === 'global' ||
     config.get('usage') === true || config.get('json') === true ||
-    config.get('version', 'cli') === true || config.get('versions', 'cli') === true
+    config.get('version', 'cli') === true || config.get('versions', 'cli') === true ||
+    declaresDevEngines(config.localPrefix)
 }
 
 async function runCommand (command: OurCommand, ctx: CommandContext): Promise<void> {

@@ -20,18 +20,28 @@ export interface LazyPeersInit {
  * const peers = createLazyPeers({ cacheDir, options, offline: false, log })
  * const fetcher = await peers.get() // starts the node now, once
  */
-export function createLazyPeers (init: LazyPeersInit): LazyPeers & { node(): Promise<IpfsNode | undefined> } {
+export function createLazyPeers (init: LazyPeersInit): LazyPeers & { node(): Promise<IpfsNode | undefined>, hint(integrity: string, cid: string): void } {
   let starting: Promise<IpfsNode | undefined> | undefined
+  // `dist.cid` hints seen before the node starts; they must not start it themselves
+  const hints = new Map<string, string>()
 
   const node = (): Promise<IpfsNode | undefined> => {
     if (init.offline) return Promise.resolve(undefined)
-    starting ??= import('./ipfs/index.ts').then(({ createIpfsNode }) =>
-      createIpfsNode({ cacheDir: init.cacheDir, options: init.options, log: init.log }))
+    starting ??= import('./ipfs/index.ts').then(async ({ createIpfsNode }) => {
+      const started = await createIpfsNode({ cacheDir: init.cacheDir, options: init.options, log: init.log })
+      for (const [integrity, cid] of hints) started.peers.hint?.(integrity, cid)
+      hints.clear()
+      return started
+    })
     return starting
   }
 
   return {
     node,
+    hint (integrity, cid) {
+      if (starting === undefined) hints.set(integrity, cid)
+      else void starting.then((started) => started?.peers.hint?.(integrity, cid), () => {})
+    },
     get started () {
       return starting !== undefined
     },

@@ -61,9 +61,7 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
     resolver,
     port: init.port,
     extraRoutes: init.extraRoutes,
-    onCidHint: (integrity, cid) => {
-      if (peers.started) void peers.get().then((fetcher) => fetcher?.hint?.(integrity, cid), () => {})
-    },
+    onCidHint: peers.hint,
   })
 
   const scoped = Object.fromEntries(Object.keys(flat).filter((key) => /^@.*:registry$/i.test(key)).map((key) => [key, shim.url]))
