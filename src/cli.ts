@@ -71,7 +71,11 @@ async function main (argv: string[]): Promise<number | undefined> {
     return undefined
   }
   process.env.npm_command = command === 'serve' ? 'serve' : command
-  const reporter = createReporter({ loglevel: config.get('loglevel') as string })
+  const logsMax = config.get('logs-max') as number
+  const reporter = createReporter({
+    loglevel: config.get('loglevel') as string,
+    logsDir: logsMax > 0 ? (config.get('logs-dir') as string | undefined) ?? join(config.get('cache') as string, '_logs') : undefined,
+  })
   try {
     const options = resolveOptions({ flags: parsed.flags, env: process.env, home: config.home, projectDir: config.localPrefix })
     await runCommand(command, { config, options, reporter, npm, started })

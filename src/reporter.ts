@@ -3,6 +3,8 @@
  * (`npm warn …` on stderr, filtered by `loglevel`), their output on stdout, the summary npm prints
  * after a reify, our one line saying where the tarballs came from, and errors as npm prints them.
  */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { formatWithOptions } from 'node:util'
 import { reportError } from './errors.ts'
@@ -25,6 +27,8 @@ export interface ReporterInit {
   loglevel: string
   stdout?: Writable
   stderr?: Writable
+  /** Where npm keeps its debug logs (`logs-dir`, default `<cache>/_logs`); none: no log file. */
+  logsDir?: string
 }
 
 /** Formats args like npm's display: every line of the message prefixed with the heading. */
@@ -46,8 +50,26 @@ export function createReporter (init: ReporterInit): Reporter {
   const stderr = init.stderr ?? process.stderr
   const index = Math.max(0, LEVELS.indexOf(init.loglevel as typeof LEVELS[number]))
   const seenNotices = new Set<string>()
+  // everything logged, at every level, for the debug log npm leaves behind after a failure
+  const journal: string[] = []
+
+  /** Writes npm's debug log; its path, or undefined when it could not be written. */
+  const writeLog = (): string | undefined => {
+    if (init.logsDir === undefined) return undefined
+    const file = join(init.logsDir, `${new Date().toISOString().replace(/[.:]/g, '_')}-debug-0.log`)
+    try {
+      mkdirSync(init.logsDir, { recursive: true })
+      writeFileSync(file, journal.join(''))
+      return file
+    } catch {
+      return undefined
+    }
+  }
 
   const onLog = (level: string, ...args: unknown[]): void => {
+    if (level !== 'timing' && level !== 'pause' && level !== 'resume') {
+      journal.push(format([String(journal.length), level, args[0] ? String(args[0]) : ''], args.slice(1)))
+    }
     const levelIndex = LEVELS.indexOf(level as typeof LEVELS[number])
     if (levelIndex < 1 || levelIndex > index) return
     if (level === 'notice') {
@@ -70,6 +92,8 @@ export function createReporter (init: ReporterInit): Reporter {
     error (er) {
       const { exitCode, lines } = reportError(er)
       for (const [title, message] of lines) onLog('error', title, message)
+      const file = writeLog()
+      if (file !== undefined) onLog('error', '', `A complete log of this run can be found in: ${file}`)
       return exitCode
     },
     output (text = '') {

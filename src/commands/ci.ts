@@ -7,7 +7,8 @@ import { missingFromCache } from '../fetch-phase.ts'
 import type { ArboristLike, TreeNode } from './arborist-types.ts'
 import type { CommandContext } from './context.ts'
 import { plannedTarballs } from './plan.ts'
-import { emptyNodeModules, runReify, usageError } from './reify.ts'
+import { emptyNodeModules, runReify } from './reify.ts'
+import { usageError } from './usage.ts'
 
 const { log } = procLog
 
@@ -38,7 +39,7 @@ export async function ci (ctx: CommandContext): Promise<void> {
         virtual = await virtualArb.loadVirtual()
       } catch (err) {
         log.verbose('loadVirtual', (err as Error).stack)
-        throw usageError('The `npm ci` command can only install with an existing package-lock.json or\n' +
+        throw usageError('ci', 'The `npm ci` command can only install with an existing package-lock.json or\n' +
           'npm-shrinkwrap.json with lockfileVersion >= 1. Run an install with npm@5 or\n' +
           'later to generate a package-lock.json file, then try again.')
       }
@@ -58,7 +59,7 @@ export async function ci (ctx: CommandContext): Promise<void> {
       await arb.buildIdealTree()
       const errors = lockfileErrors(inventory, (arb.idealTree as TreeNode).inventory)
       if (errors.length) {
-        throw usageError('`npm ci` can only install packages when your package.json and package-lock.json or npm-shrinkwrap.json are in sync. ' +
+        throw usageError('ci', '`npm ci` can only install packages when your package.json and package-lock.json or npm-shrinkwrap.json are in sync. ' +
           'Please update your lock file with `npm install` before continuing.\n\n' + errors.join('\n'))
       }
       if (!config.flat.dryRun) await emptyNodeModules(config.localPrefix)

@@ -21,11 +21,6 @@ const { log } = procLog
 /** The lifecycle scripts npm runs for the root package after install and ci, in npm's order. */
 const ROOT_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepublish', 'preprepare', 'prepare', 'postprepare']
 
-/** A usage error as npm's commands throw it (`npm error code EUSAGE`, exit 1). */
-export function usageError (message: string): Error {
-  return Object.assign(new Error(message), { code: 'EUSAGE' })
-}
-
 /** The workspaces `-w`/`--workspaces` select, as npm's `setWorkspaces()` finds them; undefined when none. */
 async function selectedWorkspaces (ctx: CommandContext): Promise<Map<string, string> | undefined> {
   const { config } = ctx
