@@ -1,8 +1,10 @@
 /**
- * `/ipfs-npm/integrity-cid/1.0.0`: ask a connected peer which CID holds the tarball with a given
- * integrity. One length-prefixed JSON request `{"integrity":"sha512-…"}` and one answer per stream:
- * `{"cid":"bafk…"}` or `{}` (not here). The answer for a tarball ≤ 1 MiB is its raw CID, for a
- * larger one the root of its UnixFS DAG (built on demand by the answering peer). Answers are
+ * `/ipfs-npm/integrity-cid/1.0.0`: ask a peer which CID holds the tarball with a given integrity.
+ * One length-prefixed JSON request and one answer per stream, batched: the asks made within a few
+ * ms go to each peer together (`{"integrities":["sha512-…",…]}` → `{"cids":["bafk…"|null,…]}`), as
+ * bitswap batches its wants — one stream per tarball made a large install several times slower.
+ * The answer for a tarball ≤ 1 MiB is its raw CID, for a larger one the root of its UnixFS DAG
+ * (built on demand by the answering peer), null when the peer does not have it. Answers are
  * claims: the asker hashes what it fetches against the integrity before believing them.
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -11,15 +13,18 @@ import { CID } from 'multiformats/cid'
 
 export const CID_PROTOCOL = '/ipfs-npm/integrity-cid/1.0.0'
 
-/** Enough for one stream per tarball in flight to every peer. */
-const MAX_STREAMS = 1024
-const MAX_MESSAGE = 16 * 1024
+const MAX_BATCH = 256
+const MAX_MESSAGE = 128 * 1024
+const BATCH_DEBOUNCE = 10
 
 /** What the peer said: a CID, `absent` (it has no such tarball) or `unknown` (no answer). */
 export type CidAnswer = CID | 'absent' | 'unknown'
 
 /** Looks an integrity up locally; undefined when we do not have the tarball. */
-export type CidLookup = (integrity: string, options: { signal: AbortSignal }) => Promise<CID | undefined>
+export type CidLookup = (integrity: string) => Promise<CID | undefined>
+
+const encode = (value: object): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
+const decode = (bytes: { subarray(): Uint8Array }): any => JSON.parse(new TextDecoder().decode(bytes.subarray()))
 
 /** Answers the protocol from `lookup` until libp2p stops. */
 export async function handleCidProtocol (libp2p: Libp2p<any>, lookup: CidLookup, timeout: number, log: (msg: string) => void): Promise<void> {
@@ -27,30 +32,87 @@ export async function handleCidProtocol (libp2p: Libp2p<any>, lookup: CidLookup,
     const signal = AbortSignal.timeout(timeout)
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
-      const request = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray())) as { integrity?: unknown }
-      if (typeof request.integrity !== 'string') throw new Error('no integrity in request')
-      const cid = await lookup(request.integrity, { signal })
-      await lp.write(new TextEncoder().encode(JSON.stringify(cid === undefined ? {} : { cid: cid.toString() })), { signal })
+      const { integrities } = decode(await lp.read({ signal })) as { integrities?: unknown }
+      if (!Array.isArray(integrities) || integrities.length > MAX_BATCH || !integrities.every((i) => typeof i === 'string')) {
+        throw new Error('malformed request')
+      }
+      const cids = await Promise.all(integrities.map(async (integrity: string) => {
+        try {
+          return (await lookup(integrity))?.toString() ?? null
+        } catch (err) {
+          log(`ipfs: looking up ${integrity}: ${(err as Error).message}`)
+          return null
+        }
+      }))
+      await lp.write(encode({ cids }), { signal })
       await stream.close({ signal })
     } catch (err) {
-      log(`cid protocol: ${(err as Error).message}`)
+      log(`ipfs: cid protocol: ${(err as Error).message}`)
       stream.abort(err as Error)
     }
-  }, { maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS })
+  }, { maxInboundStreams: 64, maxOutboundStreams: 64 })
 }
 
-/** Asks `peer` for the CID of `integrity`. Never throws: a failure is `unknown`. */
-export async function askForCid (libp2p: Libp2p<any>, peer: PeerId, integrity: string, signal: AbortSignal): Promise<CidAnswer> {
-  let stream
-  try {
-    stream = await libp2p.dialProtocol(peer, CID_PROTOCOL, { signal, maxOutboundStreams: MAX_STREAMS })
-    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
-    await lp.write(new TextEncoder().encode(JSON.stringify({ integrity })), { signal })
-    const answer = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray())) as { cid?: unknown }
-    await stream.close({ signal }).catch(() => {})
-    return typeof answer.cid === 'string' ? CID.parse(answer.cid) : 'absent'
-  } catch (err) {
-    stream?.abort(err as Error)
-    return 'unknown'
+export interface CidAsker {
+  /** Asks `peer` for the CID of `integrity`. Never throws: a failure or an abort is `unknown`. */
+  ask(peer: PeerId, integrity: string, signal: AbortSignal): Promise<CidAnswer>
+}
+
+interface Pending {
+  integrity: string
+  resolve(answer: CidAnswer): void
+}
+
+/** Batches asks per peer; a batch gets `timeout` ms to be answered. */
+export function createCidAsker (libp2p: Libp2p<any>, timeout: number): CidAsker {
+  const queues = new Map<string, { peer: PeerId, pending: Pending[] }>()
+
+  const send = async (peer: PeerId, batch: Pending[]): Promise<void> => {
+    const signal = AbortSignal.timeout(timeout)
+    let stream
+    try {
+      stream = await libp2p.dialProtocol(peer, CID_PROTOCOL, { signal })
+      const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
+      await lp.write(encode({ integrities: batch.map((p) => p.integrity) }), { signal })
+      const { cids } = decode(await lp.read({ signal })) as { cids?: unknown }
+      await stream.close({ signal }).catch(() => {})
+      if (!Array.isArray(cids) || cids.length !== batch.length) throw new Error('malformed answer')
+      batch.forEach((p, i) => p.resolve(typeof cids[i] === 'string' ? CID.parse(cids[i]) : 'absent'))
+    } catch (err) {
+      stream?.abort(err as Error)
+      for (const p of batch) p.resolve('unknown')
+    }
+  }
+
+  const flush = (key: string): void => {
+    const queue = queues.get(key)
+    queues.delete(key)
+    if (queue === undefined) return
+    for (let i = 0; i < queue.pending.length; i += MAX_BATCH) void send(queue.peer, queue.pending.slice(i, i + MAX_BATCH))
+  }
+
+  return {
+    async ask (peer, integrity, signal) {
+      if (signal.aborted) return 'unknown'
+      const key = peer.toString()
+      let queue = queues.get(key)
+      if (queue === undefined) {
+        queue = { peer, pending: [] }
+        queues.set(key, queue)
+        setTimeout(() => flush(key), BATCH_DEBOUNCE)
+      }
+      const pending = queue.pending
+      return await new Promise<CidAnswer>((resolve) => {
+        const onAbort = (): void => resolve('unknown')
+        signal.addEventListener('abort', onAbort, { once: true })
+        pending.push({
+          integrity,
+          resolve: (answer) => {
+            signal.removeEventListener('abort', onAbort)
+            resolve(answer)
+          },
+        })
+      })
+    },
   }
 }

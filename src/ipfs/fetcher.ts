@@ -27,7 +27,7 @@ import type { BitswapExchange } from './bitswap.ts'
 import type { CacheBlockstore } from './cache-blockstore.ts'
 import { isRawTarballCid, rawCidFromIntegrity } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
-import { askForCid } from './cid-protocol.ts'
+import type { CidAsker } from './cid-protocol.ts'
 import { fetchDag } from './fetch-dag.ts'
 import { hashesOf, matchesIntegrity, sriOf } from './integrity.ts'
 import { sleep } from './sleep.ts'
@@ -35,6 +35,7 @@ import { sleep } from './sleep.ts'
 export interface FetcherInit {
   libp2p: Libp2p<any>
   bitswap: BitswapExchange
+  asker: CidAsker
   blockstore: CacheBlockstore
   index: CidIndex
   /** ms of silence after which a fetch gives up. */
@@ -186,7 +187,7 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
 
       const ask = async (peers: PeerId[]): Promise<void> => {
         await Promise.all(peers.map(async (peer) => {
-          const answer = await askForCid(libp2p, peer, integrity, signal)
+          const answer = await init.asker.ask(peer, integrity, signal)
           if (answer === 'unknown') {
             // a peer that cannot answer may still hold the raw block
             rawVouched ||= raw !== undefined

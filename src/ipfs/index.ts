@@ -13,7 +13,7 @@ import type { IpfsNpmOptions, PeerFetcher } from '../types.ts'
 import { startBitswap } from './bitswap.ts'
 import { createCacheBlockstore } from './cache-blockstore.ts'
 import { createCidIndex } from './cid-index.ts'
-import { handleCidProtocol } from './cid-protocol.ts'
+import { createCidAsker, handleCidProtocol } from './cid-protocol.ts'
 import { createFetcher } from './fetcher.ts'
 import { createNodeLibp2p } from './libp2p.ts'
 import { createLocalCids } from './local-cids.ts'
@@ -132,6 +132,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   const peers = createFetcher({
     libp2p,
     bitswap,
+    asker: createCidAsker(libp2p, options.peerTimeout),
     blockstore,
     index,
     peerTimeout: options.peerTimeout,

@@ -103,12 +103,12 @@ test('a peer that answers the CID protocol with a wrong CID is dropped; the hone
   assert.deepEqual(await ourEntries(aloneCache), [], 'no block of the wrong DAG was stored')
   assert.equal(await createCidIndex(join(aloneCache, '_ipfs-npm', 'cids')).get(real.ref.integrity), undefined)
 
-  // with both: the fetch succeeds from the honest peer, the liar is dropped for the run
+  // with both: the fetch succeeds from the honest peer (whichever DAG arrives first is checked:
+  // the liar is dropped if its DAG was checked, else the fetch simply ended before it)
   const b = await connectedTo(join(dir, 'b-liar'), [honest.info().addresses[0]!, liar.info().addresses[0]!])
   const data = await b.peers.fetch(real.ref)
   assert.ok(data !== undefined && Buffer.from(data).equals(real.data))
-  await new Promise((resolve) => setTimeout(resolve, 100))
-  assert.deepEqual(b.info().peers, [honest.info().peerId])
+  assert.ok(b.info().peers.includes(honest.info().peerId), 'the honest peer stays')
   const root = await createCidIndex(join(dir, 'b-liar', '_ipfs-npm', 'cids')).get(real.ref.integrity)
   assert.ok(root !== undefined && !root.equals(decoyRoot), 'only the verified mapping was indexed')
 })
@@ -130,6 +130,9 @@ test('a peer that dies mid-transfer costs a bounded wait and leaves nothing behi
   const seederCache = join(dir, 'dying')
   const huge = randomTarball('huge', 48 * 1024 * 1024)
   await putTarball(seederCache, huge.ref, huge.data)
+  // a seeder that served it before has its DAG built already (building one takes a while under load)
+  const root = await importTarball([huge.data], createCacheBlockstore({ cachePath: join(seederCache, '_cacache') }))
+  await createCidIndex(join(seederCache, '_ipfs-npm', 'cids')).set(huge.ref.integrity, root)
   const seeder = spawnPeer(cleanup, { cacheDir: seederCache, options: LOOPBACK, reportServed: true })
   const { info } = await seeder.next<{ info: { addresses: string[] } }>((line) => line.info !== undefined)
   const bCache = join(dir, 'b-dying')
