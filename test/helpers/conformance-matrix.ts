@@ -56,7 +56,7 @@ export function describeConformance (title: string, cases: MatrixCase[], options
 }
 
 /** The assertions every case makes; failures print both runs' output and every difference. */
-export function assertConforms (result: ConformanceResult, expected: Omit<MatrixCase, 'name'>): void {
+export function assertConforms (result: ConformanceResult, expected: Pick<MatrixCase, 'npmExit' | 'origins' | 'keepsUserFiles'>): void {
   const npmExit = expected.npmExit ?? 0
   assert.equal(result.npm.code, npmExit, `npm itself exited ${result.npm.code}, not ${npmExit}: the case is wrong\n${describeResult(result)}`)
   if (expected.keepsUserFiles === true) {

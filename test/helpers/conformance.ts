@@ -28,7 +28,7 @@ export interface PrepareContext {
   registries: FixtureRegistries | undefined
   /** The user config file both tools get. */
   userconfig: string
-  /** Runs the real npm with the case's user config and a scratch cache, e.g. a prior install. */
+  /** Runs the real npm with the fixture registries' user config and a scratch cache, e.g. a prior install. */
   npm(args: string[], cwd: string): Promise<CommandResult>
 }
 
@@ -61,6 +61,8 @@ export interface ToolRun extends CommandResult {
 export interface ConformanceResult {
   /** The project tree both tools started from. */
   before: TreeSnapshot
+  /** The user config file both tools got. */
+  userconfig: string
   npm: ToolRun
   ipfsNpm: ToolRun
   /** Every way ipfs-npm's run differs from npm's; empty when they conform. */
@@ -110,10 +112,13 @@ export function createConformance (init: ConformanceInit): Conformance {
 
     const base = join(root, 'base', name)
     await cp(source, base, { recursive: true, verbatimSymlinks: true })
+    // What the user did before runs with a working config, even when the case's is broken.
+    const prepareUserconfig = init.registries === undefined ? userconfig : join(root, 'npmrc-prepare')
+    if (init.registries !== undefined) await writeFile(prepareUserconfig, init.registries.npmrc())
     const context: PrepareContext = {
       registries: init.registries,
       userconfig,
-      npm: (args, cwd) => runCommand('npm', [...args, '--userconfig', userconfig, '--cache', join(root, 'prepare-cache')], { cwd, env: testCase.env }),
+      npm: (args, cwd) => runCommand('npm', [...args, '--userconfig', prepareUserconfig, '--cache', join(root, 'prepare-cache')], { cwd, env: testCase.env }),
     }
     await testCase.prepare?.(base, context)
     const before = await snapshotTree(base)
@@ -129,7 +134,7 @@ export function createConformance (init: ConformanceInit): Conformance {
       return { ...result, tool, dir, cache, tree: await snapshotTree(dir) }
     }
     const [npm, ipfsNpm] = await Promise.all([runTool('npm'), runTool('ipfs-npm')])
-    return { before, npm, ipfsNpm, differences: await compareRuns(npm, ipfsNpm) }
+    return { before, userconfig, npm, ipfsNpm, differences: await compareRuns(npm, ipfsNpm) }
   }
 
   return {
@@ -183,16 +188,46 @@ export function normaliseOutput (run: ToolRun, stream: 'stdout' | 'stderr'): str
     .join('\n')
 }
 
-/** A short line diff: the first differing line with a little context from each side. */
+/**
+ * A unified line diff (`-` npm, `+` ipfs-npm) of every hunk, with two lines of context, so one
+ * look shows all the ways two outputs or lockfiles differ.
+ */
 export function lineDiff (a: string, b: string): string {
   const x = a.split('\n')
   const y = b.split('\n')
-  let first = 0
-  while (first < x.length && first < y.length && x[first] === y[first]) first++
-  const from = Math.max(0, first - 3)
-  const show = (lines: string[], label: string): string =>
-    lines.slice(from, first + 6).map((line, i) => `  ${label} ${String(from + i + 1).padStart(4)}| ${line}`).join('\n')
-  return `${show(x, 'npm     ')}\n  ---\n${show(y, 'ipfs-npm')}`
+  // Longest common subsequence table, from the ends; outputs and lockfiles here are small.
+  const common: number[][] = Array.from({ length: x.length + 1 }, () => new Array<number>(y.length + 1).fill(0))
+  for (let i = x.length - 1; i >= 0; i--) {
+    for (let j = y.length - 1; j >= 0; j--) {
+      common[i]![j] = x[i] === y[j] ? common[i + 1]![j + 1]! + 1 : Math.max(common[i + 1]![j]!, common[i]![j + 1]!)
+    }
+  }
+  const ops: Array<{ mark: ' ' | '-' | '+', line: string }> = []
+  let i = 0
+  let j = 0
+  while (i < x.length || j < y.length) {
+    if (i < x.length && j < y.length && x[i] === y[j]) {
+      ops.push({ mark: ' ', line: x[i++]! })
+      j++
+    } else if (i < x.length && (j === y.length || common[i + 1]![j]! >= common[i]![j + 1]!)) {
+      ops.push({ mark: '-', line: x[i++]! })
+    } else {
+      ops.push({ mark: '+', line: y[j++]! })
+    }
+  }
+  const near = (k: number): boolean => ops.slice(Math.max(0, k - 2), k + 3).some(op => op.mark !== ' ')
+  const lines: string[] = ['  (- npm, + ipfs-npm)']
+  let skipped = false
+  ops.forEach((op, k) => {
+    if (near(k)) {
+      if (skipped) lines.push('  ...')
+      lines.push(`  ${op.mark} ${op.line}`)
+      skipped = false
+    } else {
+      skipped = true
+    }
+  })
+  return lines.join('\n')
 }
 
 /** Fills every registry package of the project's lockfile with its `resolved` URL (after `version`, where npm puts it). */

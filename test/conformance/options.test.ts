@@ -1,0 +1,132 @@
+/**
+ * `ci` and `install` with npm's options and arguments: omit, scripts and the script policy,
+ * dry runs, lockfile-only, adding packages to an installed project, workspaces, aliases, an
+ * out-of-sync lockfile and `ci` over a previous install. ipfs-npm must do what npm does.
+ */
+import assert from 'node:assert/strict'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { PrepareContext } from '../helpers/conformance.ts'
+import { describeConformance } from '../helpers/conformance-matrix.ts'
+import type { MatrixCase } from '../helpers/conformance-matrix.ts'
+import { editJson, npmBefore, removePaths } from '../helpers/project-edits.ts'
+
+/** The project as a user has it after `npm ci`: node_modules in place. */
+const installed = (dir: string, context: PrepareContext): Promise<void> => npmBefore(dir, context, ['ci'])
+
+/** What scripts.log says ran, in order, in one tool's copy. */
+const scriptsLog = async (dir: string): Promise<string> => readFile(join(dir, 'scripts.log'), 'utf8').catch(() => '')
+
+const cases: MatrixCase[] = [
+  // omit
+  { name: 'basic: ci --omit=dev', project: 'basic', args: ['ci', '--omit=dev'] },
+  { name: 'basic: install --omit=dev', project: 'basic', args: ['install', '--omit=dev'] },
+  { name: 'basic: ci --omit=optional', project: 'basic', args: ['ci', '--omit=optional'] },
+  { name: 'workspaces: ci --omit=dev', project: 'workspaces', args: ['ci', '--omit=dev'] },
+
+  // root lifecycle scripts and the dependency script policy
+  {
+    name: 'scripts: ci runs root scripts in npm order',
+    project: 'scripts',
+    args: ['ci'],
+    check: async ({ npm }) => {
+      assert.equal(await scriptsLog(npm.dir), 'preinstall\ninstall\npostinstall\npreprepare\nprepare\npostprepare\n')
+    },
+  },
+  {
+    name: 'scripts: ci --ignore-scripts',
+    project: 'scripts',
+    args: ['ci', '--ignore-scripts'],
+    check: async ({ npm }) => assert.equal(await scriptsLog(npm.dir), ''),
+  },
+  { name: 'scripts: install --ignore-scripts', project: 'scripts', args: ['install', '--ignore-scripts'] },
+  {
+    name: 'scripts: ci with allowScripts denying the dependency script',
+    project: 'scripts',
+    args: ['ci'],
+    prepare: dir => editJson(dir, 'package.json', pkg => { pkg.allowScripts = { 'with-script': false } }),
+  },
+  {
+    name: 'scripts: ci with allowScripts approving the dependency script',
+    project: 'scripts',
+    args: ['ci'],
+    prepare: dir => editJson(dir, 'package.json', pkg => { pkg.allowScripts = { 'with-script': true } }),
+  },
+
+  // dry runs and lockfile-only
+  { name: 'basic: install --dry-run', project: 'basic', args: ['install', '--dry-run'], origins: false },
+  { name: 'basic: ci --dry-run', project: 'basic', args: ['ci', '--dry-run'], origins: false },
+  { name: 'basic: install --package-lock-only', project: 'basic', args: ['install', '--package-lock-only'], origins: false },
+  {
+    name: 'basic: install --package-lock-only without a lockfile',
+    project: 'basic',
+    args: ['install', '--package-lock-only'],
+    origins: false,
+    prepare: dir => removePaths(dir, 'package-lock.json'),
+  },
+
+  // adding packages to an installed project
+  { name: 'installed basic: install beta', project: 'basic', args: ['install', 'beta'], prepare: installed },
+  { name: 'installed basic: install -D gamma@1.0.0', project: 'basic', args: ['install', '-D', 'gamma@1.0.0'], prepare: installed },
+  { name: 'installed basic: install -E bundled-dep', project: 'basic', args: ['install', '-E', 'bundled-dep'], prepare: installed },
+  { name: 'installed basic: install --no-save alpha@2.0.0', project: 'basic', args: ['install', '--no-save', 'alpha@2.0.0'], prepare: installed },
+  { name: 'installed basic: install @fix/scoped-b (scoped registry, token)', project: 'basic', args: ['install', '@fix/scoped-b'], prepare: installed },
+  { name: 'installed basic: install "beta@>=1.0.0 <1.1.0"', project: 'basic', args: ['install', 'beta@>=1.0.0 <1.1.0'], prepare: installed },
+  { name: 'installed basic: install big (> 1 MiB tarball)', project: 'basic', args: ['install', 'big'], prepare: installed },
+  { name: 'installed basic: install with-script (dependency script)', project: 'basic', args: ['install', 'with-script'], prepare: installed },
+  { name: 'basic: install beta, not installed before', project: 'basic', args: ['install', 'beta'] },
+
+  // workspaces
+  { name: 'workspaces: install beta -w ws-c', project: 'workspaces', args: ['install', 'beta', '-w', 'ws-c'] },
+  { name: 'workspaces: install -w packages/ws-a', project: 'workspaces', args: ['install', '-w', 'packages/ws-a'] },
+  { name: 'workspaces: ci -w ws-b', project: 'workspaces', args: ['ci', '-w', 'ws-b'] },
+  { name: 'installed workspaces: install gamma@1.0.0 -w ws-a', project: 'workspaces', args: ['install', 'gamma@1.0.0', '-w', 'ws-a'], prepare: installed },
+
+  // npm's aliases
+  { name: 'basic: i', project: 'basic', args: ['i'] },
+  { name: 'basic: clean-install', project: 'basic', args: ['clean-install'] },
+  { name: 'basic: add beta', project: 'basic', args: ['add', 'beta'] },
+  { name: 'basic: isntall', project: 'basic', args: ['isntall'] },
+
+  // lockfile state
+  {
+    name: 'basic: ci on an out-of-sync lockfile fails as npm fails',
+    project: 'basic',
+    args: ['ci'],
+    npmExit: 1,
+    keepsUserFiles: true,
+    prepare: dir => editJson(dir, 'package.json', pkg => {
+      (pkg.dependencies as Record<string, string>)['bundled-dep'] = '^1.0.0'
+    }),
+    check: ({ ipfsNpm }) => assert.match(ipfsNpm.stderr, /npm error code EUSAGE/),
+  },
+  {
+    name: 'basic: ci with a peer conflict warns (ERESOLVE) and fails out of sync, as npm does',
+    project: 'basic',
+    args: ['ci'],
+    npmExit: 1,
+    keepsUserFiles: true,
+    prepare: dir => editJson(dir, 'package.json', pkg => {
+      (pkg.dependencies as Record<string, string>).gamma = '^2.0.0'
+    }),
+    check: ({ npm }) => assert.match(npm.stderr, /npm warn ERESOLVE overriding peer dependency\nnpm warn While resolving/),
+  },
+  {
+    name: 'installed basic: ci empties node_modules and installs again',
+    project: 'basic',
+    args: ['ci'],
+    prepare: async (dir, context) => {
+      await installed(dir, context)
+      await writeFile(join(dir, 'node_modules', 'stray.txt'), 'ci must remove me\n')
+    },
+    check: ({ ipfsNpm }) => assert.equal(ipfsNpm.tree.has('node_modules/stray.txt'), false),
+  },
+  {
+    name: 'installed basic: install with everything in place',
+    project: 'basic',
+    args: ['install'],
+    prepare: installed,
+  },
+]
+
+describeConformance('ci and install with options', cases)
