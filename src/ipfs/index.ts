@@ -105,7 +105,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   } catch (err) {
     await libp2p.stop()
     await key.release()
-    throw err
+    throw new IpfsConfigError(`cannot start the IPFS node: ${(err as Error).message.split('\n')[0]}`)
   }
 
   // libp2p reports LAN peers found by mDNS but does not connect to them by itself

@@ -106,3 +106,24 @@ test('a large set: 400 tarballs of 4–200 KB', async () => {
   assert.equal(results.filter((data) => data !== undefined).length, set.length)
   console.log(`# large set A→B: ${set.length} tarballs, ${(bytes / 1e6).toFixed(1)} MB in ${ms.toFixed(0)} ms = ${(set.length / ms * 1000).toFixed(0)} tarballs/s, ${(bytes / 1e3 / ms).toFixed(1)} MB/s`)
 })
+
+test('a packument hint (dist.cid) is used when right and harmless when wrong', async () => {
+  const root = await createCidIndex(join(cacheA, '_ipfs-npm', 'cids')).get(big.ref.integrity)
+  assert.ok(root !== undefined, 'A built the DAG in an earlier test')
+  for (const [name, hint] of [['right', root.toString()], ['wrong', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'], ['malformed', 'not a cid']]) {
+    const b = await connectedTo(join(dir, `cache-hint-${name}`), a)
+    b.peers.hint?.(big.ref.integrity, hint!)
+    const data = await b.peers.fetch(big.ref)
+    assert.ok(data !== undefined && Buffer.from(data).equals(big.data), `${name} hint`)
+  }
+})
+
+test('a node that cannot listen is a one-line error', async () => {
+  const port = a.info().addresses[0]!.split('/')[4]
+  await assert.rejects(startNode(cleanup, join(dir, 'cache-port'), { listen: [`/ip4/127.0.0.1/tcp/${port}`] }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'EUSAGE')
+    assert.match(err.message, /^cannot start the IPFS node: /)
+    assert.ok(!err.message.includes('\n'))
+    return true
+  })
+})
