@@ -173,9 +173,19 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
         stopController.abort()
         await bitswap.stop()
         await libp2p.stop()
+        clearAddressDebounce(libp2p)
         await key.release()
       })()
       return stopping
     },
   }
+}
+
+/**
+ * libp2p's address manager re-arms a 1 s debounce timer when its transports close on stop and
+ * never clears it, which kept a finished `ipfs-npm ci` alive for an extra second.
+ */
+function clearAddressDebounce (libp2p: object): void {
+  const internals = libp2p as { components?: { addressManager?: { _updatePeerStoreAddresses?: { stop?: () => void } } } }
+  internals.components?.addressManager?._updatePeerStoreAddresses?.stop?.()
 }

@@ -192,3 +192,12 @@ test('two processes on one cache: the second gets an ephemeral peer id; the pers
   assert.equal(again.info().peerId, first.info().peerId)
   await again.stop()
 })
+
+test('stop leaves nothing running: the process exits right after', async () => {
+  const lonely = spawnPeer(cleanup, { cacheDir: join(dir, 'exit'), options: { ...LOOPBACK, mdns: true, peers: ['/ip4/127.0.0.1/tcp/1'] }, fetch: refs.slice(0, 3) })
+  const exited = new Promise((resolve) => lonely.child.once('exit', resolve))
+  await lonely.next((line) => line.fetched !== undefined)
+  const start = performance.now()
+  await exited
+  assert.ok(performance.now() - start < 500, `exited ${performance.now() - start} ms after stop`)
+})
