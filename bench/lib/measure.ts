@@ -1,0 +1,32 @@
+/**
+ * One timed run: the command under `/usr/bin/time -v` for its peak RSS (the largest of the
+ * process tree's waited-for processes), wall time measured around it.
+ */
+import { readFile, rm } from 'node:fs/promises'
+import { runCommand } from '../../test/helpers/run-command.ts'
+
+export interface Invocation {
+  command: string
+  args: string[]
+  cwd: string
+  env: Record<string, string>
+}
+
+export interface RunResult {
+  ms: number
+  /** Peak resident set size in KiB, or undefined when time(1) could not tell. */
+  rssKb: number | undefined
+  code: number
+  /** The last lines of output, kept for failures. */
+  tail: string
+}
+
+/** Runs `inv` once under time(1); `timeFile` is scratch space. */
+export async function measure (inv: Invocation, timeFile: string, timeoutMs = 600_000): Promise<RunResult> {
+  await rm(timeFile, { force: true })
+  const res = await runCommand('/usr/bin/time', ['-v', '-o', timeFile, inv.command, ...inv.args], { cwd: inv.cwd, env: inv.env, timeoutMs })
+  const report = await readFile(timeFile, 'utf8').catch(() => '')
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(report)
+  const tail = `${res.stdout}\n${res.stderr}`.trim().split('\n').slice(-8).join('\n')
+  return { ms: res.ms, rssKb: rss === null ? undefined : Number(rss[1]), code: res.code, tail }
+}

@@ -1,0 +1,93 @@
+/**
+ * The bench's results as one markdown document: medians and ratios to `npm ci`, the targets
+ * with their measured values, and where the numbers come from (machine, versions, commit).
+ */
+import { pairedRatios, summarize } from './stats.ts'
+import type { RunResult } from './measure.ts'
+
+/** All runs of one scenario on one project. */
+export interface ScenarioResult {
+  project: string
+  id: string
+  label: string
+  /** The scenario that `× npm ci` divides by (same project, same registry). */
+  baseline: string
+  runs: RunResult[]
+  /** Why it has no (or fewer) runs. */
+  error?: string
+}
+
+export interface TargetCheck {
+  name: string
+  project: string
+  measured: string
+  limit: string
+  met: boolean | undefined
+  detail?: string
+}
+
+export interface ReportInit {
+  title: string
+  facts: Array<[string, string]>
+  results: ScenarioResult[]
+  targets: TargetCheck[]
+  notes: string[]
+}
+
+const sec = (ms: number): string => (ms / 1000).toFixed(2)
+const okRuns = (r: ScenarioResult): RunResult[] => r.runs.filter((x) => x.code === 0)
+
+/** The successful runs' wall times of `id` on `project`, in round order. */
+export function times (results: readonly ScenarioResult[], project: string, id: string): number[] {
+  const r = results.find((x) => x.project === project && x.id === id)
+  return r === undefined ? [] : okRuns(r).map((x) => x.ms)
+}
+
+/** Median peak RSS (MiB) of `id` on `project`. */
+export function medianRss (results: readonly ScenarioResult[], project: string, id: string): number | undefined {
+  const r = results.find((x) => x.project === project && x.id === id)
+  const rss = r === undefined ? [] : okRuns(r).flatMap((x) => x.rssKb === undefined ? [] : [x.rssKb / 1024])
+  return rss.length === 0 ? undefined : summarize(rss).median
+}
+
+/** `a`'s median over `b`'s, with the per-round ratios; undefined when either has no run. */
+export function ratio (results: readonly ScenarioResult[], project: string, a: string, b: string): { value: number, rounds: number[] } | undefined {
+  const ta = times(results, project, a)
+  const tb = times(results, project, b)
+  if (ta.length === 0 || tb.length === 0) return undefined
+  return { value: summarize(ta).median / summarize(tb).median, rounds: pairedRatios(ta, tb) }
+}
+
+export function renderReport (init: ReportInit): string {
+  const lines = [`# ${init.title}`, '']
+  for (const [k, v] of init.facts) lines.push(`- **${k}:** ${v}`)
+  lines.push('', '## Wall time (s) and peak RSS', '',
+    '`× npm ci` = this median / the median of `npm ci` cold on the same project and registry. Runs alternate (A B C … A B C …).', '',
+    '| project | scenario | ok runs | min | median | max | × npm ci | peak RSS MiB (median) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+  for (const r of init.results) {
+    const t = okRuns(r).map((x) => x.ms)
+    if (t.length === 0) {
+      lines.push(`| ${r.project} | ${r.label} | 0/${r.runs.length} | – | – | – | – | – |`)
+      continue
+    }
+    const s = summarize(t)
+    const x = ratio(init.results, r.project, r.id, r.baseline)
+    const rss = medianRss(init.results, r.project, r.id)
+    lines.push(`| ${r.project} | ${r.label} | ${t.length}/${r.runs.length} | ${sec(s.min)} | ${sec(s.median)} | ${sec(s.max)} | ${x === undefined ? '–' : x.value.toFixed(2)} | ${rss === undefined ? '–' : rss.toFixed(0)} |`)
+  }
+  lines.push('', '## Targets', '', '| target | project | measured | limit | met | per-round / detail |', '| --- | --- | ---: | ---: | :---: | --- |')
+  for (const t of init.targets) {
+    const met = t.met === undefined ? 'n/a' : t.met ? 'yes' : '**no**'
+    lines.push(`| ${t.name} | ${t.project} | ${t.measured} | ${t.limit} | ${met} | ${t.detail ?? ''} |`)
+  }
+  const failures = init.results.filter((r) => r.error !== undefined || r.runs.some((x) => x.code !== 0))
+  if (failures.length > 0 || init.notes.length > 0) lines.push('', '## Notes', '')
+  for (const r of failures) {
+    const bad = r.runs.find((x) => x.code !== 0)
+    const why = r.error ?? `exit ${bad?.code}: ${bad?.tail.split('\n').slice(-3).join(' / ')}`
+    lines.push(`- ${r.project} / ${r.label}: ${why.replace(/\s+/g, ' ').slice(0, 400)}`)
+  }
+  for (const n of init.notes) lines.push(`- ${n}`)
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,36 @@
+/**
+ * Peer transfer throughput: a fresh node with an empty cache fetches every tarball of a lockfile
+ * from one peer, as the fetch phase does (32 at once), verified, and nothing else: no plan, no
+ * reify, no cache writes. Prints `{ ms, bytes, count, missing }` as JSON.
+ *
+ *   node bench/peer-transfer.ts --peer MULTIADDR --lock package-lock.json --cache EMPTY_DIR
+ */
+import { parseArgs } from 'node:util'
+import { createIpfsNode } from '../src/ipfs/index.ts'
+import { readLockTarballs } from './lib/lockfile.ts'
+
+const { values } = parseArgs({ options: { peer: { type: 'string' }, lock: { type: 'string' }, cache: { type: 'string' } } })
+if (values.peer === undefined || values.lock === undefined || values.cache === undefined) {
+  process.stderr.write('peer-transfer: --peer, --lock and --cache are required\n')
+  process.exit(1)
+}
+const refs = (await readLockTarballs(values.lock)).filter((t) => !t.optional)
+const node = await createIpfsNode({
+  cacheDir: values.cache,
+  options: { peers: [values.peer], listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap: [], peerTimeout: 5000, swarmKey: undefined },
+})
+const started = performance.now()
+let bytes = 0
+let missing = 0
+const queue = [...refs]
+await Promise.all(Array.from({ length: 32 }, async () => {
+  for (let ref = queue.shift(); ref !== undefined; ref = queue.shift()) {
+    const data = await node.peers.fetch(ref)
+    if (data === undefined) missing++
+    else bytes += data.byteLength
+  }
+}))
+const ms = performance.now() - started
+await node.stop()
+process.stdout.write(`${JSON.stringify({ ms, bytes, count: refs.length - missing, missing })}\n`)
+process.exit(0)

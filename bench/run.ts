@@ -1,0 +1,417 @@
+/**
+ * `npm run bench`: where ipfs-npm stands against npm, pnpm and bun, in one run on one machine.
+ * See bench/README.md for what is measured and how.
+ *
+ *   node bench/run.ts [--runs 3] [--projects small,large] [--no-wan] [--keep]
+ */
+import { execFile } from 'node:child_process'
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { cpus, freemem, loadavg, totalmem, release } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, promisify } from 'node:util'
+import { runCommand } from '../test/helpers/run-command.ts'
+import { readLockTarballs } from './lib/lockfile.ts'
+import { measure, type RunResult } from './lib/measure.ts'
+import { fillMirror } from './lib/mirror-fill.ts'
+import { startWan, type Wan } from './lib/network.ts'
+import { startPeer, type Peer } from './lib/peers.ts'
+import { medianRss, ratio, renderReport, type ScenarioResult, type TargetCheck } from './lib/report.ts'
+import { startService, type Service } from './lib/service.ts'
+import { summarize } from './lib/stats.ts'
+import { installCommand, toolEnv, writeUserconfig, type InstallSpec, type Toolchain } from './lib/tools.ts'
+
+const run = promisify(execFile)
+const benchDir = dirname(fileURLToPath(import.meta.url))
+const repo = resolve(benchDir, '..')
+const { values: opts } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    projects: { type: 'string', default: 'small,large' },
+    wan: { type: 'boolean', default: true },
+    keep: { type: 'boolean', default: false },
+  },
+  allowNegative: true,
+})
+const RUNS = Math.max(1, Number(opts.runs))
+const PASSTHROUGH_RUNS = 10
+const WAN_MBIT = 20
+const WAN_RTT_MS = 80
+const PROJECTS: Record<string, string> = {
+  small: resolve(repo, '../shared/fixtures/small'),
+  large: join(benchDir, 'projects/large'),
+}
+
+const started = performance.now()
+const say = (msg: string): void => {
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`)
+}
+
+interface Scenario {
+  id: string
+  label: string
+  baseline: string
+  /** Cache (and pnpm store) emptied before every run. */
+  cold: boolean
+  spec: InstallSpec
+}
+
+/** Runs a preparation step (not timed); throws with its output when it fails. */
+async function untimed (what: string, command: string, args: string[], cwd: string, env: Record<string, string>): Promise<string> {
+  const res = await runCommand(command, args, { cwd, env, timeoutMs: 600_000 })
+  if (res.code !== 0) throw new Error(`${what} failed (exit ${res.code}): ${`${res.stdout}\n${res.stderr}`.trim().split('\n').slice(-6).join(' / ')}`)
+  return res.stdout
+}
+
+async function copyProject (from: string, to: string, files: string[]): Promise<string> {
+  await mkdir(to, { recursive: true })
+  for (const f of files) await cp(join(from, f), join(to, f))
+  return to
+}
+
+async function findTools (): Promise<{ tools: Toolchain, notes: string[] }> {
+  const notes: string[] = []
+  const npm = (await run('sh', ['-c', 'command -v npm'])).stdout.trim()
+  let bun: string | undefined = join(repo, 'node_modules/.bin/bun')
+  try {
+    await run(bun, ['--version'])
+  } catch (err) {
+    notes.push(`bun skipped: node_modules/.bin/bun does not run here (${(err as Error).message.split('\n')[0]})`)
+    bun = undefined
+  }
+  return { tools: { node: process.execPath, npm, ipfsNpm: join(repo, 'bin/ipfs-npm.js'), pnpm: join(repo, 'node_modules/.bin/pnpm'), bun }, notes }
+}
+
+async function versionOf (command: string, args: string[]): Promise<string> {
+  try {
+    return (await run(command, args, { env: toolEnv('/nonexistent') })).stdout.trim().split('\n')[0]
+  } catch {
+    return 'unavailable'
+  }
+}
+
+interface Registries {
+  /** The loopback mirror. */
+  lo: string
+  /** The mirror behind the shaped link, when the WAN could be set up. */
+  wan?: string
+}
+
+interface ProjectRun {
+  scenarios: Scenario[]
+  peers: Peer[]
+}
+
+/** Everything a project's timed runs need, prepared untimed: lockfiles for pnpm/bun, warm caches, peers. */
+async function setupProject (name: string, src: string, root: string, tools: Toolchain, registries: Registries): Promise<ProjectRun> {
+  const home = join(root, 'home')
+  await mkdir(home, { recursive: true })
+  const env = toolEnv(home)
+  const uc = {
+    lo: await writeUserconfig(join(root, 'npmrc-lo'), registries.lo),
+    dead: await writeUserconfig(join(root, 'npmrc-dead'), 'http://127.0.0.1:9/'),
+    wan: registries.wan === undefined ? undefined : await writeUserconfig(join(root, 'npmrc-wan'), registries.wan),
+  }
+  const npmFiles = ['package.json', 'package-lock.json']
+
+  // the other tools' lockfiles, converted once per registry (bun's records tarball URLs)
+  const profiles = Object.entries(registries).filter((e): e is [string, string] => e[1] !== undefined)
+  const converted = new Map<string, string>()
+  for (const [profile, registry] of profiles) {
+    const pnpmDir = await copyProject(src, join(root, `convert-${profile}-pnpm`), npmFiles)
+    await untimed('pnpm import', tools.pnpm, ['import', '--registry', registry, '--store-dir', join(root, 'convert-store'), '--cache-dir', join(root, 'convert-cache')], pnpmDir, env)
+    converted.set(`pnpm-${profile}`, pnpmDir)
+    if (tools.bun !== undefined) {
+      const bunDir = await copyProject(src, join(root, `convert-${profile}-bun`), npmFiles)
+      await untimed('bun pm migrate', tools.bun, ['pm', 'migrate', '--registry', registry], bunDir, env)
+      converted.set(`bun-${profile}`, bunDir)
+    }
+  }
+
+  const scenarios: Scenario[] = []
+  const add = async (id: string, label: string, baseline: string, cold: boolean, spec: Omit<InstallSpec, 'cwd' | 'home' | 'cache' | 'store'> & { cache?: string }, lockFrom?: string): Promise<void> => {
+    const cwd = lockFrom === undefined
+      ? await copyProject(src, join(root, id), npmFiles)
+      : await copyProject(lockFrom, join(root, id), ['package.json', spec.tool === 'pnpm' ? 'pnpm-lock.yaml' : 'bun.lock'])
+    scenarios.push({ id, label, baseline, cold, spec: { ...spec, cwd, home, cache: spec.cache ?? join(root, `cache-${id}`), store: join(root, `store-${id}`) } })
+  }
+
+  // warm caches, filled the way each tool fills its own
+  const npmWarm = join(root, 'cache-npm-warm')
+  const ipfsWarm = join(root, 'cache-ipfs-warm')
+  say(`${name}: warming caches (untimed)`)
+  const warmDir = await copyProject(src, join(root, 'warm'), npmFiles)
+  await untimed('npm ci (warming)', tools.npm, ['ci', '--userconfig', uc.lo, '--cache', npmWarm], warmDir, env)
+  await untimed('ipfs-npm ci (warming)', tools.node, [tools.ipfsNpm, 'ci', '--no-mdns', '--userconfig', uc.lo, '--cache', ipfsWarm], warmDir, env)
+
+  // three LAN peers, each with its own copy of npm's warm cache
+  const peers: Peer[] = []
+  try {
+    for (let i = 0; i < 3; i++) {
+      const cache = join(root, `peer-${i}`, 'cache')
+      await cp(npmWarm, cache, { recursive: true })
+      peers.push(await startPeer({ tools, cache, userconfig: uc.lo, home, cwd: join(root, `peer-${i}`) }))
+    }
+  } catch (err) {
+    say(`${name}: peers unavailable: ${(err as Error).message.split('\n')[0]}`)
+  }
+  const onePeer = peers.slice(0, 1).map((p) => p.address)
+  const threePeers = peers.map((p) => p.address)
+
+  const lo = registries.lo
+  await add('npm-cold', '1. npm ci, cold', 'npm-cold', true, { tool: 'npm', userconfig: uc.lo, registry: lo })
+  await add('npm-prefer-offline', '2. npm ci --prefer-offline, warm', 'npm-cold', false, { tool: 'npm', userconfig: uc.lo, registry: lo, cache: npmWarm, npmFlags: ['--prefer-offline'] })
+  await add('npm-offline', '3. npm ci --offline, warm', 'npm-cold', false, { tool: 'npm', userconfig: uc.lo, registry: lo, cache: npmWarm, npmFlags: ['--offline'] })
+  await add('ipfs-cold', '4. ipfs-npm ci, cold, no peers', 'npm-cold', true, { tool: 'ipfs-npm', userconfig: uc.lo, registry: lo })
+  await add('ipfs-warm', '5. ipfs-npm ci, warm', 'npm-cold', false, { tool: 'ipfs-npm', userconfig: uc.lo, registry: lo, cache: ipfsWarm })
+  if (peers.length >= 1) await add('ipfs-1peer', '6. ipfs-npm ci, empty cache, 1 LAN peer, registry unreachable', 'npm-cold', true, { tool: 'ipfs-npm', userconfig: uc.dead, registry: 'http://127.0.0.1:9/', peers: onePeer })
+  if (peers.length === 3) await add('ipfs-3peers', '7. ipfs-npm ci, empty cache, 3 LAN peers, registry unreachable', 'npm-cold', true, { tool: 'ipfs-npm', userconfig: uc.dead, registry: 'http://127.0.0.1:9/', peers: threePeers })
+  await add('pnpm-cold', '8. pnpm install --frozen-lockfile, cold', 'npm-cold', true, { tool: 'pnpm', userconfig: uc.lo, registry: lo }, converted.get('pnpm-lo'))
+  if (tools.bun !== undefined) await add('bun-cold', '9. bun install --frozen-lockfile, cold', 'npm-cold', true, { tool: 'bun', userconfig: uc.lo, registry: lo }, converted.get('bun-lo'))
+  if (registries.wan !== undefined && uc.wan !== undefined) {
+    const wan = registries.wan
+    const w = `WAN ${WAN_MBIT} Mbit/s ${WAN_RTT_MS} ms`
+    await add('wan-npm-cold', `W1. npm ci, cold, ${w} registry`, 'wan-npm-cold', true, { tool: 'npm', userconfig: uc.wan, registry: wan })
+    await add('wan-ipfs-cold', `W4. ipfs-npm ci, cold, no peers, ${w} registry`, 'wan-npm-cold', true, { tool: 'ipfs-npm', userconfig: uc.wan, registry: wan })
+    if (peers.length >= 1) await add('wan-ipfs-1peer', `W6. ipfs-npm ci, empty cache, 1 LAN peer + ${w} registry`, 'wan-npm-cold', true, { tool: 'ipfs-npm', userconfig: uc.wan, registry: wan, peers: onePeer })
+    await add('wan-pnpm-cold', `W8. pnpm install --frozen-lockfile, cold, ${w} registry`, 'wan-npm-cold', true, { tool: 'pnpm', userconfig: uc.wan, registry: wan }, converted.get('pnpm-wan'))
+    if (tools.bun !== undefined) await add('wan-bun-cold', `W9. bun install --frozen-lockfile, cold, ${w} registry`, 'wan-npm-cold', true, { tool: 'bun', userconfig: uc.wan, registry: wan }, converted.get('bun-wan'))
+  }
+  return { scenarios, peers }
+}
+
+async function prepareRun (s: Scenario): Promise<void> {
+  await rm(join(s.spec.cwd, 'node_modules'), { recursive: true, force: true })
+  if (s.cold) {
+    await rm(s.spec.cache, { recursive: true, force: true })
+    await rm(s.spec.store, { recursive: true, force: true })
+  }
+}
+
+/** Alternating rounds: every scenario once per round, in the same order. */
+async function runRounds (project: string, scenarios: Scenario[], tools: Toolchain, scratch: string): Promise<ScenarioResult[]> {
+  const results = scenarios.map((s): ScenarioResult => ({ project, id: s.id, label: s.label, baseline: s.baseline, runs: [] }))
+  // one untimed run of the peer scenarios first: the peers build their large tarballs' DAGs on the first ask
+  for (const s of scenarios.filter((x) => x.spec.peers !== undefined)) {
+    await prepareRun(s)
+    const r = await measure(installCommand(tools, s.spec), join(scratch, 'time.txt'))
+    say(`${project}: warm-up ${s.id}: ${r.code === 0 ? `${(r.ms / 1000).toFixed(1)} s` : `exit ${r.code}`}`)
+  }
+  for (let round = 1; round <= RUNS; round++) {
+    for (const [i, s] of scenarios.entries()) {
+      const result = results[i]
+      if (result.runs.some((r) => r.code !== 0)) continue
+      await prepareRun(s)
+      let r: RunResult
+      try {
+        r = await measure(installCommand(tools, s.spec), join(scratch, 'time.txt'))
+      } catch (err) {
+        result.error = (err as Error).message
+        continue
+      }
+      result.runs.push(r)
+      say(`${project} round ${round}/${RUNS} ${s.id}: ${r.code === 0 ? `${(r.ms / 1000).toFixed(2)} s, ${((r.rssKb ?? 0) / 1024).toFixed(0)} MiB` : `FAILED exit ${r.code}: ${r.tail.split('\n').slice(-2).join(' / ')}`}`)
+    }
+  }
+  return results
+}
+
+interface PeerTransfer { mbPerS: number, tarballsPerS: number, runs: number, missing: number }
+
+async function measurePeerTransfer (peer: Peer, lock: string, root: string, tools: Toolchain): Promise<PeerTransfer | string> {
+  const rates: Array<{ mb: number, tb: number, missing: number }> = []
+  for (let i = 0; i < RUNS; i++) {
+    const cache = join(root, `transfer-cache-${i}`)
+    const res = await runCommand(tools.node, [join(benchDir, 'peer-transfer.ts'), '--peer', peer.address, '--lock', lock, '--cache', cache], { cwd: root, env: toolEnv(join(root, 'home')), timeoutMs: 300_000 })
+    await rm(cache, { recursive: true, force: true })
+    if (res.code !== 0) return `peer-transfer failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' / ')}`
+    const out = JSON.parse(res.stdout) as { ms: number, bytes: number, count: number, missing: number }
+    rates.push({ mb: out.bytes / 1e6 / (out.ms / 1000), tb: out.count / (out.ms / 1000), missing: out.missing })
+    say(`peer transfer ${i + 1}/${RUNS}: ${out.count} tarballs, ${(out.bytes / 1e6).toFixed(1)} MB in ${(out.ms / 1000).toFixed(2)} s, ${out.missing} missing`)
+  }
+  return { mbPerS: summarize(rates.map((r) => r.mb)).median, tarballsPerS: summarize(rates.map((r) => r.tb)).median, runs: rates.length, missing: Math.max(...rates.map((r) => r.missing)) }
+}
+
+/** `ipfs-npm --version` against `npm --version`, alternating; the overhead of the median. */
+async function measurePassthrough (tools: Toolchain, root: string): Promise<{ ipfs: number, npm: number }> {
+  const home = join(root, 'home')
+  await mkdir(home, { recursive: true })
+  const env = toolEnv(home)
+  const ipfs: number[] = []
+  const npm: number[] = []
+  for (let i = 0; i < PASSTHROUGH_RUNS; i++) {
+    ipfs.push((await measure({ command: tools.node, args: [tools.ipfsNpm, '--version'], cwd: root, env }, join(root, 'time.txt'))).ms)
+    npm.push((await measure({ command: tools.npm, args: ['--version'], cwd: root, env }, join(root, 'time.txt'))).ms)
+  }
+  return { ipfs: summarize(ipfs).median, npm: summarize(npm).median }
+}
+
+/** The production install's size: `npm pack` this package, install the tarball with --omit=dev, du. */
+async function measureFootprint (tools: Toolchain, root: string, upstream: string): Promise<number> {
+  const home = join(root, 'home')
+  await mkdir(home, { recursive: true })
+  const env = toolEnv(home)
+  const uc = await writeUserconfig(join(root, 'npmrc-upstream'), upstream)
+  const packDir = join(root, 'pack')
+  const target = join(root, 'footprint')
+  await mkdir(packDir, { recursive: true })
+  await mkdir(target, { recursive: true })
+  const packed = await untimed('npm pack', tools.npm, ['pack', '--pack-destination', packDir, '--userconfig', uc, '--cache', join(root, 'cache-pack'), '--loglevel', 'error'], repo, env)
+  const tgz = join(packDir, packed.trim().split('\n').pop() ?? '')
+  await writeFile(join(target, 'package.json'), '{"name":"footprint","version":"1.0.0","private":true}\n')
+  await untimed('npm install --omit=dev', tools.npm, ['install', '--omit=dev', '--ignore-scripts', '--userconfig', uc, '--cache', join(benchDir, 'work/footprint-cache'), '--prefer-offline', tgz], target, env)
+  const du = await run('du', ['-sb', join(target, 'node_modules')])
+  return Number(du.stdout.split(/\s/)[0])
+}
+
+function targetChecks (results: ScenarioResult[], projects: string[], extras: { passthrough?: { ipfs: number, npm: number }, footprint?: number | string, transfer?: PeerTransfer | string }): TargetCheck[] {
+  const checks: TargetCheck[] = []
+  const fmt = (x: number[]): string => `rounds ${x.map((v) => v.toFixed(2)).join(', ')}`
+  const ratioCheck = (name: string, project: string, a: string, b: string, limit: number): void => {
+    const r = ratio(results, project, a, b)
+    checks.push(r === undefined
+      ? { name, project, measured: 'not measured', limit: `≤ ${limit.toFixed(2)}`, met: undefined, detail: `${a} or ${b} has no successful run` }
+      : { name, project, measured: r.value.toFixed(2), limit: `≤ ${limit.toFixed(2)}`, met: r.value <= limit, detail: fmt(r.rounds) })
+  }
+  for (const p of projects) {
+    ratioCheck('warm: ipfs-npm ci / npm ci --prefer-offline', p, 'ipfs-warm', 'npm-prefer-offline', 1.05)
+    ratioCheck('cold, no peers: ipfs-npm ci / npm ci', p, 'ipfs-cold', 'npm-cold', 1.05)
+    ratioCheck('LAN peer, empty cache: ipfs-npm ci / npm ci --offline warm', p, 'ipfs-1peer', 'npm-offline', 1.10)
+    ratioCheck('3 LAN peers, empty cache: ipfs-npm ci / npm ci --offline warm', p, 'ipfs-3peers', 'npm-offline', 1.10)
+    for (const other of ['wan-pnpm-cold', 'wan-bun-cold']) {
+      const r = ratio(results, p, 'wan-ipfs-1peer', other)
+      const name = `LAN peer + WAN registry: ipfs-npm ci / ${other.includes('pnpm') ? 'pnpm' : 'bun'} cold (WAN)`
+      checks.push(r === undefined
+        ? { name, project: p, measured: 'not measured', limit: '< 1', met: undefined }
+        : { name, project: p, measured: r.value.toFixed(2), limit: '< 1', met: r.value < 1, detail: fmt(r.rounds) })
+    }
+    for (const [a, b] of [['ipfs-cold', 'npm-cold'], ['ipfs-warm', 'npm-prefer-offline'], ['ipfs-1peer', 'npm-offline']]) {
+      const ra = medianRss(results, p, a)
+      const rb = medianRss(results, p, b)
+      const name = `peak RSS: ${a} − ${b}`
+      checks.push(ra === undefined || rb === undefined
+        ? { name, project: p, measured: 'not measured', limit: '≤ 100 MiB', met: undefined }
+        : { name, project: p, measured: `${(ra - rb).toFixed(0)} MiB`, limit: '≤ 100 MiB', met: ra - rb <= 100, detail: `${ra.toFixed(0)} vs ${rb.toFixed(0)} MiB` })
+    }
+  }
+  const pt = extras.passthrough
+  checks.push(pt === undefined
+    ? { name: 'passthrough overhead (`--version`)', project: '–', measured: 'not measured', limit: '≤ 50 ms', met: undefined }
+    : { name: 'passthrough overhead (`--version`)', project: '–', measured: `${(pt.ipfs - pt.npm).toFixed(0)} ms`, limit: '≤ 50 ms', met: pt.ipfs - pt.npm <= 50, detail: `medians of ${PASSTHROUGH_RUNS}: ipfs-npm ${pt.ipfs.toFixed(0)} ms, npm ${pt.npm.toFixed(0)} ms` })
+  const fp = extras.footprint
+  checks.push(typeof fp !== 'number'
+    ? { name: 'production dependency footprint', project: '–', measured: 'not measured', limit: '≤ 40 MB', met: undefined, detail: fp }
+    : { name: 'production dependency footprint', project: '–', measured: `${(fp / 1e6).toFixed(1)} MB`, limit: '≤ 40 MB', met: fp <= 40e6, detail: 'npm pack + npm install --omit=dev, du -sb node_modules' })
+  const tr = extras.transfer
+  if (typeof tr !== 'object') {
+    checks.push({ name: 'peer transfer, one peer, loopback', project: 'large', measured: 'not measured', limit: '≥ 50 MB/s, ≥ 300 tarballs/s', met: undefined, detail: tr })
+  } else {
+    checks.push({ name: 'peer transfer, one peer, loopback: MB/s', project: 'large', measured: tr.mbPerS.toFixed(1), limit: '≥ 50', met: tr.mbPerS >= 50 && tr.missing === 0, detail: `median of ${tr.runs}; ${tr.missing} tarballs missing` })
+    checks.push({ name: 'peer transfer, one peer, loopback: tarballs/s', project: 'large', measured: tr.tarballsPerS.toFixed(0), limit: '≥ 300', met: tr.tarballsPerS >= 300 && tr.missing === 0, detail: `median of ${tr.runs}` })
+  }
+  return checks
+}
+
+async function main (): Promise<void> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const work = join(benchDir, 'work', stamp)
+  const mirrorDir = join(benchDir, 'work', 'mirror')
+  await mkdir(work, { recursive: true })
+  const loadBefore = loadavg()
+  const notes: string[] = []
+  const services: Service[] = []
+  let wan: Wan | undefined
+  const peersToStop: Peer[] = []
+  const cleanup = async (): Promise<void> => {
+    for (const p of peersToStop.splice(0)) await p.service.stop()
+    for (const s of services.splice(0)) await s.stop()
+    await wan?.stop()
+    wan = undefined
+  }
+  process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
+
+  try {
+    say('building ipfs-npm')
+    await untimed('npm run build', process.execPath, ['scripts/build.js'], repo, toolEnv(process.env.HOME ?? '/root'))
+    const { tools, notes: toolNotes } = await findTools()
+    notes.push(...toolNotes)
+    const upstream = (await run(tools.npm, ['config', 'get', 'registry'], { cwd: work })).stdout.trim().replace(/\/?$/, '/')
+
+    const projects = opts.projects.split(',').filter((p) => p in PROJECTS)
+    const lockStats = new Map<string, Awaited<ReturnType<typeof fillMirror>>>()
+    for (const p of projects) {
+      say(`${p}: filling the registry mirror (untimed)`)
+      lockStats.set(p, await fillMirror({ dir: mirrorDir, upstream, tarballs: await readLockTarballs(join(PROJECTS[p], 'package-lock.json')), log: say }))
+    }
+    const mirror = await startService({ command: process.execPath, args: [join(benchDir, 'mirror-server.ts'), '--dir', mirrorDir], ready: /listening (\S+)/ })
+    services.push(mirror)
+    const registries: Registries = { lo: mirror.match[1] }
+    if (opts.wan) {
+      try {
+        wan = await startWan({ mbit: WAN_MBIT, rttMs: WAN_RTT_MS, mirrorDir, node: process.execPath, benchDir })
+        registries.wan = wan.registry
+      } catch (err) {
+        notes.push(`WAN scenarios skipped: cannot set up the shaped link (${(err as Error).message.split('\n')[0]}); it needs root, ip and tc`)
+      }
+    }
+
+    const results: ScenarioResult[] = []
+    let transfer: PeerTransfer | string = 'the large project was not run'
+    for (const p of projects) {
+      const root = join(work, p)
+      say(`${p}: setting up`)
+      const setup = await setupProject(p, PROJECTS[p], root, tools, registries)
+      peersToStop.push(...setup.peers)
+      if (setup.peers.length < 3) notes.push(`${p}: only ${setup.peers.length} of 3 peers started (\`ipfs-npm serve\`); the peer scenarios that need them were not run`)
+      results.push(...await runRounds(p, setup.scenarios, tools, root))
+      if (p === 'large') {
+        transfer = setup.peers.length === 0 ? 'no peer could be started' : await measurePeerTransfer(setup.peers[0], join(PROJECTS[p], 'package-lock.json'), root, tools)
+      }
+      for (const peer of setup.peers) {
+        await peer.service.stop()
+        peersToStop.splice(peersToStop.indexOf(peer), 1)
+      }
+    }
+
+    say('passthrough')
+    const passthrough = await measurePassthrough(tools, join(work, 'passthrough'))
+    say('footprint')
+    let footprint: number | string
+    try {
+      footprint = await measureFootprint(tools, join(work, 'footprint'), upstream)
+    } catch (err) {
+      footprint = (err as Error).message.split('\n')[0]
+    }
+    await cleanup()
+
+    const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo })).stdout.trim()
+    const dirty = (await run('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: repo })).stdout.trim() === '' ? '' : ' (with uncommitted changes)'
+    const pkg = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { version: string }
+    const mib = (b: number): string => (b / 1048576).toFixed(1)
+    const facts: Array<[string, string]> = [
+      ['date', new Date().toISOString()],
+      ['machine', `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM (${(freemem() / 2 ** 30).toFixed(0)} GiB free at the end), Linux ${release()}`],
+      ['load average', `${loadBefore.map((x) => x.toFixed(1)).join(' ')} before, ${loadavg().map((x) => x.toFixed(1)).join(' ')} after (other processes compete for the 2 cores: compare ratios within a round, not absolute times across runs)`],
+      ['versions', `ipfs-npm ${pkg.version} at ${commit}${dirty}; node ${process.version}; npm ${await versionOf(tools.npm, ['--version'])}; pnpm ${await versionOf(tools.pnpm, ['--version'])}; bun ${tools.bun === undefined ? 'unavailable' : await versionOf(tools.bun, ['--version'])}`],
+      ['projects', projects.map((p) => { const s = lockStats.get(p); return s === undefined ? p : `${p}: ${s.count} tarballs, ${mib(s.bytes)} MiB, largest ${mib(s.largest)} MiB, ${s.overOneMiB} over 1 MiB` }).join('; ')],
+      ['registry', 'a local mirror of the npm registry (bench/mirror-server.ts, abbreviated packuments + tarballs, filled once from the npm registry outside timing); scenarios 1–9 reach it on loopback'],
+      ['WAN', registries.wan === undefined ? 'not run' : `the same mirror in a network namespace behind a veth limited to ${WAN_MBIT} Mbit/s each way (tc tbf) and ${WAN_RTT_MS} ms RTT (bench/delay-line.ts; this kernel has no netem); LAN peers on loopback, unshaped`],
+      ['runs', `${RUNS} per scenario, alternating rounds (every scenario once per round, same order), after an untimed warm-up of the peer scenarios; every tool gets its own userconfig (registry, audit=false, fund=false), its own cache/store and an empty HOME; ipfs-npm runs with --no-mdns (other nodes on this machine must not join in)`],
+      ['total bench time', `${((performance.now() - started) / 60000).toFixed(1)} min`],
+    ]
+    const report = renderReport({ title: `ipfs-npm bench, ${new Date().toISOString().slice(0, 10)}`, facts, results, targets: targetChecks(results, projects, { passthrough, footprint, transfer }), notes })
+    const out = join(benchDir, 'results', `${new Date().toISOString().slice(0, 10)}.md`)
+    await mkdir(dirname(out), { recursive: true })
+    await writeFile(out, report)
+    process.stdout.write(report)
+    say(`written to ${out}`)
+  } finally {
+    await cleanup()
+    if (!opts.keep) await rm(work, { recursive: true, force: true })
+  }
+}
+
+main().then(() => process.exit(0), (err: Error) => {
+  process.stderr.write(`bench: ${err.message}\n`)
+  process.exit(1)
+})
