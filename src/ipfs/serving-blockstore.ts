@@ -25,8 +25,9 @@ export function createServingBlockstore (store: CacheBlockstore, served: ServedC
     ...store,
     has: servable,
     async * get (cid) {
-      if (!await servable(cid)) throw new NotFoundError(`not serving ${cid}`)
       for await (const bytes of store.get(cid)) {
+        // bitswap asked has() first; the size check here only spares a re-stat
+        if (isRawTarballCid(cid) && bytes.byteLength > MAX_RAW_BLOCK) throw new NotFoundError(`not serving ${cid}`)
         served.blocks++
         served.bytes += bytes.byteLength
         yield bytes
