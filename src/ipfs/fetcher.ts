@@ -25,7 +25,7 @@ import * as rawCodec from 'multiformats/codecs/raw'
 import type { PeerFetcher, TarballRef } from '../types.ts'
 import type { BitswapExchange } from './bitswap.ts'
 import type { CacheBlockstore } from './cache-blockstore.ts'
-import { isRawTarballCid, rawCidFromIntegrity } from './cid.ts'
+import { rawCidFromIntegrity } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
 import type { CidAsker } from './cid-protocol.ts'
 import { fetchDag } from './fetch-dag.ts'
@@ -59,7 +59,7 @@ const MAX_IN_FLIGHT = 256
 /** Providers asked per tarball when no connected peer has it. */
 const MAX_DHT_PROVIDERS = 3
 
-/** A fetcher with a `stop` that is idempotent; `PeerFetcher` is all the pipeline sees. */
+/** Creates the fetcher; it lives as long as the node (`stopSignal`). */
 export function createFetcher (init: FetcherInit): PeerFetcher {
   const { libp2p, bitswap, blockstore, index, peerTimeout, log } = init
   const hints = new Map<string, CID>()
@@ -114,7 +114,7 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
 
   /** The verified bytes under `cid`, `mismatch` if they are not the tarball, or undefined. */
   const fetchCid = async (cid: CID, integrity: string, signal: AbortSignal): Promise<Uint8Array | 'mismatch' | undefined> => {
-    if (isRawTarballCid(cid) || cid.code === rawCodec.code) {
+    if (cid.code === rawCodec.code) {
       const bytes = await want(cid, { signal })
       return matchesIntegrity(bytes, integrity) ? bytes : 'mismatch'
     }

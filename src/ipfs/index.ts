@@ -6,12 +6,14 @@
  * + the integrity → CID protocol, and a PeerFetcher over them.
  */
 import type { PeerId } from '@libp2p/interface'
+import { isPrivate } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { IpfsNpmOptions, PeerFetcher } from '../types.ts'
 import { startBitswap } from './bitswap.ts'
 import { createCacheBlockstore } from './cache-blockstore.ts'
+import { rawCidFromIntegrity } from './cid.ts'
 import { createCidIndex } from './cid-index.ts'
 import { createCidAsker, handleCidProtocol } from './cid-protocol.ts'
 import { createFetcher } from './fetcher.ts'
@@ -94,6 +96,16 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     throw new IpfsConfigError(`cannot set up the IPFS node: ${err.message}`)
   })
 
+  // The DHT can only tell us about peers beyond the ones we are connected to (and already asked):
+  // on a LAN where mDNS connected everyone, a lookup or an announcement would only cost time.
+  const hasDhtPeers = (): boolean => (libp2p.services.aminoDHT?.routingTable.size ?? 0) > 0 ||
+    libp2p.services.lanDHT.routingTable.size > libp2p.getPeers().length
+  const provide = (cid: CID): void => {
+    if (stopController.signal.aborted || !hasDhtPeers()) return
+    libp2p.contentRouting.provide(cid, { signal: stopController.signal })
+      .catch((err: Error) => { if (!stopController.signal.aborted) log(`ipfs: providing ${cid}: ${err.message}`) })
+  }
+
   const blockstore = createCacheBlockstore({ cachePath })
   const index = createCidIndex(join(stateDir, 'cids'))
   const served: ServedCounts = { blocks: 0, bytes: 0 }
@@ -101,17 +113,26 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   try {
     await libp2p.start()
     bitswap = await startBitswap(libp2p, createServingBlockstore(blockstore, served))
-    await handleCidProtocol(libp2p, createLocalCids({ cachePath, blockstore, index }), ANSWER_TIMEOUT, log)
+    const localCids = createLocalCids({ cachePath, blockstore, index })
+    await handleCidProtocol(libp2p, async (integrity) => {
+      const cid = await localCids(integrity)
+      // a peer asked for something we have: cheap moment to announce it beyond our connections
+      const raw = cid === undefined ? undefined : rawCidFromIntegrity(integrity)
+      if (raw !== undefined) provide(raw)
+      return cid
+    }, ANSWER_TIMEOUT, log)
   } catch (err) {
     await libp2p.stop()
     await key.release()
     throw new IpfsConfigError(`cannot start the IPFS node: ${(err as Error).message.split('\n')[0]}`)
   }
 
-  // libp2p reports LAN peers found by mDNS but does not connect to them by itself
+  // libp2p reports peers found by mDNS or the LAN DHT but does not connect to them by itself. Only
+  // peers with a LAN address are dialled: the public DHT would hand us hundreds.
   libp2p.addEventListener('peer:discovery', (evt) => {
     const peer = evt.detail.id
     if (stopController.signal.aborted || dropped.has(peer.toString()) || libp2p.getConnections(peer).length > 0) return
+    if (!evt.detail.multiaddrs.some((address) => isPrivate(address))) return
     libp2p.dial(peer, { signal: AbortSignal.any([stopController.signal, AbortSignal.timeout(options.peerTimeout)]) })
       .then(() => log(`ipfs: connected to LAN peer ${peer}`), (err: Error) => log(`ipfs: LAN peer ${peer}: ${err.message}`))
   })
@@ -125,10 +146,6 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   })
   const ready = Promise.all([...dials, options.mdns ? sleep(MDNS_GRACE, stopController.signal) : undefined]).then(() => {})
 
-  // The DHT can only tell us about peers beyond the ones we are connected to (and already asked):
-  // on a LAN where mDNS connected everyone, a lookup would only cost time.
-  const hasDhtPeers = (): boolean => (libp2p.services.aminoDHT?.routingTable.size ?? 0) > 0 ||
-    libp2p.services.lanDHT.routingTable.size > libp2p.getPeers().length
   const peers = createFetcher({
     libp2p,
     bitswap,
@@ -151,11 +168,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
         if (!signal.aborted) log(`ipfs: DHT providers of ${cid}: ${(err as Error).message}`)
       }
     },
-    provide (cid: CID) {
-      if (!hasDhtPeers()) return
-      libp2p.contentRouting.provide(cid, { signal: stopController.signal })
-        .catch((err: Error) => { if (!stopController.signal.aborted) log(`ipfs: providing ${cid}: ${err.message}`) })
-    },
+    provide,
     log,
   })
 

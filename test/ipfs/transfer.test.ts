@@ -127,3 +127,12 @@ test('a node that cannot listen is a one-line error', async () => {
     return true
   })
 })
+
+test('the LAN DHT finds a peer two hops away (C knows only B; A has the tarball)', async () => {
+  const b = await connectedTo(join(dir, 'cache-hop-b'), a)
+  const c = await connectedTo(join(dir, 'cache-hop-c'), b)
+  await waitForPeers(c, 2, 15_000)
+  assert.ok(c.info().peers.includes(a.info().peerId), 'C connected to A')
+  const data = await c.peers.fetch(refs[1]!)
+  assert.ok(data !== undefined && matchesIntegrity(data, refs[1]!.integrity))
+})
