@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Readable } from 'node:stream'
+import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { TarballRef, TarballResolver } from '../types.ts'
 import { parseRoute, versionFromFile, type Route } from './routes.ts'
@@ -61,10 +61,41 @@ function pickHeaders (req: IncomingMessage): Record<string, string> {
   return out
 }
 
-function sendJson (res: ServerResponse, status: number, body: unknown): void {
+/** Answers with a JSON body; `close` ends the connection too (the request was not read to its end). */
+function sendJson (res: ServerResponse, status: number, body: unknown, close = false): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...(close ? { connection: 'close' } : {}) })
   res.end(text)
+}
+
+/**
+ * The request body as a stream that fails with a 413 error once more than `limit` bytes came
+ * through: a body is passed on as it arrives, never buffered whole, so its size costs no memory.
+ */
+function limitedBody (req: IncomingMessage, limit: number): Readable & { tooLarge?: boolean } {
+  let size = 0
+  const counted: Transform & { tooLarge?: boolean } = new Transform({
+    transform (chunk: Buffer, _encoding, callback) {
+      size += chunk.length
+      if (size > limit) {
+        counted.tooLarge = true
+        callback(new Error('request body too large'))
+      }
+      else callback(null, chunk)
+    },
+  })
+  req.on('error', (err) => counted.destroy(err))
+  req.pipe(counted)
+  return counted
+}
+
+/**
+ * Whether a browser sent the request: browsers add `Origin` to cross-origin and non-GET requests
+ * and `Sec-Fetch-*` to all; npm clients send neither. A web page must not reach the user's
+ * registry credentials through the shim (CSRF, or CORS preflights answered upstream).
+ */
+function fromBrowser (req: IncomingMessage): boolean {
+  return req.headers.origin !== undefined || req.headers['sec-fetch-mode'] !== undefined || req.headers['sec-fetch-site'] !== undefined
 }
 
 async function sendUpstream (req: IncomingMessage, res: ServerResponse, answer: UpstreamResponse, body?: Buffer): Promise<void> {
@@ -165,25 +196,22 @@ export async function startShim (init: ShimInit): Promise<Shim> {
   }
 
   async function forward (req: IncomingMessage, res: ServerResponse, path: string, name: string | undefined): Promise<void> {
-    const length = Number(req.headers['content-length'] ?? 0)
-    if (length > MAX_BODY) {
-      sendJson(res, 413, { error: 'request body too large' })
-      req.resume()
-      return
-    }
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD'
-    const body = hasBody ? Buffer.concat(await req.toArray()) : undefined
-    if (body !== undefined && body.length > MAX_BODY) {
-      sendJson(res, 413, { error: 'request body too large' })
+    if (hasBody && Number(req.headers['content-length'] ?? 0) > MAX_BODY) {
+      sendJson(res, 413, { error: 'request body too large' }, true)
       return
     }
-    const answer = await upstream.request({
-      method: req.method ?? 'GET',
-      path,
-      name,
-      headers: pickHeaders(req),
-      body: body === undefined ? undefined : Readable.from([body]),
-    })
+    const headers = pickHeaders(req)
+    if (hasBody && typeof req.headers['content-length'] === 'string') headers['content-length'] = req.headers['content-length']
+    const body = hasBody ? limitedBody(req, MAX_BODY) : undefined
+    let answer: UpstreamResponse
+    try {
+      answer = await upstream.request({ method: req.method ?? 'GET', path, name, headers, body })
+    } catch (err) {
+      if (body?.tooLarge !== true) throw err
+      sendJson(res, 413, { error: 'request body too large' }, true)
+      return
+    }
     await sendUpstream(req, res, answer)
   }
 
@@ -193,7 +221,20 @@ export async function startShim (init: ShimInit): Promise<Shim> {
       req.resume()
       return
     }
-    const url = new URL(req.url ?? '/', 'http://shim')
+    if (fromBrowser(req)) {
+      sendJson(res, 403, { error: 'this registry does not answer web pages' })
+      req.resume()
+      return
+    }
+    // the path as sent: URL parsing would resolve `/%2e%2e/` and hide a traversal attempt
+    const target = req.url ?? '/'
+    const queryAt = target.indexOf('?')
+    const url = { pathname: queryAt === -1 ? target : target.slice(0, queryAt), search: queryAt === -1 ? '' : target.slice(queryAt) }
+    if (!url.pathname.startsWith('/')) {
+      sendJson(res, 400, { error: 'malformed request target' })
+      req.resume()
+      return
+    }
     const extra = url.pathname.startsWith('/-/ipfs-npm/') ? init.extraRoutes?.[url.pathname.slice('/-/ipfs-npm/'.length)] : undefined
     if (extra !== undefined && req.method === 'GET') {
       sendJson(res, 200, extra())
