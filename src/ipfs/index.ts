@@ -11,7 +11,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { IpfsNpmOptions, PeerFetcher } from '../types.ts'
-import { startBitswap } from './bitswap.ts'
+import { startBitswap, type BitswapExchange } from './bitswap.ts'
 import { createCacheBlockstore } from './cache-blockstore.ts'
 import { rawCidFromIntegrity } from './cid.ts'
 import { createCidIndex } from './cid-index.ts'
@@ -109,7 +109,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   const blockstore = createCacheBlockstore({ cachePath })
   const index = createCidIndex(join(stateDir, 'cids'))
   const served: ServedCounts = { blocks: 0, bytes: 0 }
-  let bitswap
+  let bitswap: BitswapExchange | undefined
   try {
     await libp2p.start()
     bitswap = await startBitswap(libp2p, createServingBlockstore(blockstore, served))
@@ -122,6 +122,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       return cid
     }, ANSWER_TIMEOUT, log)
   } catch (err) {
+    await bitswap?.stop()
     await libp2p.stop()
     await key.release()
     throw new IpfsConfigError(`cannot start the IPFS node: ${(err as Error).message.split('\n')[0]}`)
