@@ -15,8 +15,11 @@ import type { CommandResult } from './run-command.ts'
 import { diffTrees, snapshotTree } from './tree-snapshot.ts'
 import type { TreeSnapshot } from './tree-snapshot.ts'
 
-/** The ipfs-npm entry point, as users run it. */
-export const ipfsNpmBin = join(import.meta.dirname, '..', '..', 'bin', 'ipfs-npm.js')
+/**
+ * The ipfs-npm entry point, as users run it. `IPFS_NPM_BIN` may name another entry script, e.g.
+ * a copy of a build taken so that others rebuilding dist/ meanwhile cannot break a long run.
+ */
+export const ipfsNpmBin = process.env.IPFS_NPM_BIN ?? join(import.meta.dirname, '..', '..', 'bin', 'ipfs-npm.js')
 /** Fixture projects (test/fixtures/projects). */
 export const fixtureProjectsDir = join(import.meta.dirname, '..', 'fixtures', 'projects')
 

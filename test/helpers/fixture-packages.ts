@@ -12,7 +12,7 @@
  *   packing, for `bundleDependencies`.
  */
 import { createHash } from 'node:crypto'
-import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -49,7 +49,7 @@ const Arborist: unknown = require('@npmcli/arborist')
 const pacoteVersion = (require('pacote/package.json') as { version: string }).version
 
 /** Bumped when the packing recipe changes, so stale cached tarballs are not reused. */
-const recipeVersion = 1
+const recipeVersion = 2
 
 /**
  * Packs every fixture package under `dir` (default: the committed fixtures). Memoised per
@@ -146,9 +146,22 @@ async function pack (source: string, folder: string, extras: FixtureExtras, bund
       const manifest = JSON.parse(await readFile(join(b, 'package.json'), 'utf8')) as { name: string }
       await cp(b, join(staging, 'node_modules', manifest.name), { recursive: true })
     }
+    await normaliseModes(staging)
     return await pacote.tarball(`file:${staging}`, { Arborist, ignoreScripts: true })
   } finally {
     await rm(staging, { recursive: true, force: true })
+  }
+}
+
+/**
+ * 644 for files, 755 for executables and folders: the tar records modes, and a checkout under
+ * another umask must not change the tarballs the committed lockfiles' integrities describe.
+ */
+async function normaliseModes (root: string): Promise<void> {
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name)
+    const executable = entry.isDirectory() || ((await stat(path)).mode & 0o111) !== 0
+    await chmod(path, executable ? 0o755 : 0o644)
   }
 }
 
