@@ -54,9 +54,9 @@ function parseValue (name: string, raw: string, source: string): unknown {
     case 'bool':
       if (/^(true|1|yes)$/i.test(raw)) return true
       if (/^(false|0|no)$/i.test(raw)) return false
-      throw new OptionsError(`${source}: ${name} must be true or false, not "${raw}"`)
+      throw new OptionsError(`${source}: ${name} must be true or false, not ${JSON.stringify(raw)}`)
     case 'int': {
-      if (!/^\d+$/.test(raw)) throw new OptionsError(`${source}: ${name} must be a whole number, not "${raw}"`)
+      if (!/^\d+$/.test(raw)) throw new OptionsError(`${source}: ${name} must be a whole number, not ${JSON.stringify(raw)}`)
       const n = Number(raw)
       if (spec.key === 'port' && (n < 1 || n > 65535)) throw new OptionsError(`${source}: port must be 1-65535, not ${n}`)
       return n
@@ -86,7 +86,7 @@ export function readRcFile (file: string): Partial {
     const trimmed = line.trim()
     if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) return
     const m = /^([\w-]+?)(\[\])?\s*=\s*(.*)$/.exec(trimmed)
-    if (!m || !(m[1] in SPECS)) throw new OptionsError(`${file}:${i + 1}: not an ipfs-npm option: ${trimmed}`)
+    if (!m || !(m[1] in SPECS)) throw new OptionsError(`${file}:${i + 1}: not an ipfs-npm option: ${JSON.stringify(trimmed)}`)
     assign(out, m[1], parseValue(m[1], m[3].replace(/^"(.*)"$/, '$1'), `${file}:${i + 1}`), true)
   })
   return out

@@ -6,6 +6,7 @@
 import { join } from 'node:path'
 import { createTarballCache } from './cache.ts'
 import type { FlatOptions, NpmConfig } from './config.ts'
+import { checkIpfsOptions } from './option-checks.ts'
 import { createLazyPeers } from './peers.ts'
 import { startShim, type Shim } from './registry/shim.ts'
 import { createUpstream, type RegistryUpstream } from './registry/upstream.ts'
@@ -49,6 +50,7 @@ function replaceRegistryHostFor (value: unknown): string {
  * const arb = new Arborist({ ...pipeline.arboristOptions, path })
  */
 export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
+  await checkIpfsOptions(init.options)
   const flat = init.config.flat
   const offline = flat.offline === true
   const cacheDir = init.config.get('cache') as string
