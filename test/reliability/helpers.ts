@@ -38,7 +38,7 @@ export async function createWorkspace (prefix: string): Promise<Workspace> {
 
 /** `node bin/ipfs-npm.js args` (no mDNS: tests never look at the LAN). */
 export function ipfsNpm (args: string[], cwd: string, options: { timeoutMs?: number, env?: Record<string, string> } = {}): Promise<CommandResult> {
-  return runCommand(process.execPath, [process.env.IPFS_NPM_TEST_BIN ?? ipfsNpmBin, ...args, '--no-mdns'], { cwd, timeoutMs: options.timeoutMs ?? 60_000, env: options.env })
+  return runCommand(process.execPath, [ipfsNpmBin, ...args, '--no-mdns'], { cwd, timeoutMs: options.timeoutMs ?? 60_000, env: options.env })
 }
 
 /** The real npm with the same arguments. */

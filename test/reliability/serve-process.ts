@@ -33,7 +33,7 @@ export async function freePort (): Promise<number> {
 
 export async function startServe (init: { cwd: string, args: string[], timeoutMs?: number }): Promise<ServeProcess> {
   const port = await freePort()
-  const child = spawn(process.execPath, [process.env.IPFS_NPM_TEST_BIN ?? ipfsNpmBin, 'serve', '--port', String(port), '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', ...init.args], {
+  const child = spawn(process.execPath, [ipfsNpmBin, 'serve', '--port', String(port), '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', ...init.args], {
     cwd: init.cwd,
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
