@@ -82,6 +82,41 @@ const cases: MatrixCase[] = [
   { name: 'workspaces: ci -w ws-b', project: 'workspaces', args: ['ci', '-w', 'ws-b'] },
   { name: 'installed workspaces: install gamma@1.0.0 -w ws-a', project: 'workspaces', args: ['install', 'gamma@1.0.0', '-w', 'ws-a'], prepare: installed },
 
+  { name: 'workspaces: ci --workspaces', project: 'workspaces', args: ['ci', '--workspaces'] },
+  { name: 'workspaces: install -w ws-a --include-workspace-root', project: 'workspaces', args: ['install', '-w', 'ws-a', '--include-workspace-root'] },
+  { name: 'workspaces: install run inside a workspace folder', project: 'workspaces', args: ['install'], cwd: 'packages/ws-c' },
+  { name: 'workspaces: ci run inside a workspace folder', project: 'workspaces', args: ['ci'], cwd: 'packages/ws-a' },
+
+  // layout and resolution options
+  { name: 'basic: ci --install-strategy=nested', project: 'basic', args: ['ci', '--install-strategy=nested'] },
+  { name: 'basic: ci --install-strategy=linked', project: 'basic', args: ['ci', '--install-strategy=linked'] },
+  { name: 'basic: ci --no-bin-links', project: 'basic', args: ['ci', '--no-bin-links'] },
+  { name: 'basic: install --legacy-peer-deps', project: 'basic', args: ['install', '--legacy-peer-deps'] },
+  { name: 'basic: install --no-package-lock', project: 'basic', args: ['install', '--no-package-lock'] },
+  { name: 'basic: install -O opt-peer', project: 'basic', args: ['install', '-O', 'opt-peer'] },
+  { name: 'scripts: ci --foreground-scripts', project: 'scripts', args: ['ci', '--foreground-scripts'] },
+  {
+    name: 'bundled: ci warns about a deprecated package',
+    project: 'bundled',
+    args: ['ci'],
+    check: ({ npm }) => assert.match(npm.stderr, /npm warn deprecated old-thing@1\.0\.0: old-thing is no longer maintained/),
+  },
+  {
+    name: 'basic: ci --offline on an empty cache fails (ENOTCACHED)',
+    project: 'basic',
+    args: ['ci', '--offline'],
+    npmExit: 1,
+    keepsUserFiles: true,
+    check: ({ npm }) => assert.match(npm.stderr, /ENOTCACHED/),
+  },
+  {
+    // npm only warns here: the conflicting peer is overridden, not refused.
+    name: 'basic: install --strict-peer-deps gamma@2.0.0 (peer conflict) warns as npm warns',
+    project: 'basic',
+    args: ['install', '--strict-peer-deps', 'gamma@2.0.0'],
+    check: ({ npm }) => assert.match(npm.stderr, /npm warn ERESOLVE overriding peer dependency/),
+  },
+
   // npm's aliases
   { name: 'basic: i', project: 'basic', args: ['i'] },
   { name: 'basic: clean-install', project: 'basic', args: ['clean-install'] },

@@ -40,6 +40,8 @@ export interface ConformanceCase {
   project: string
   /** The command line after `npm`/`ipfs-npm`; `--userconfig` and `--cache` are appended. */
   args: string[]
+  /** Where in the project the command runs, e.g. a workspace's folder; default its root. */
+  cwd?: string
   /** Changes the base copy (both tools get the result): fill `resolved`, break a file… */
   prepare?(dir: string, context: PrepareContext): Promise<void>
   /** Extra user config lines for both tools. */
@@ -133,7 +135,7 @@ export function createConformance (init: ConformanceInit): Conformance {
       await cp(base, dir, { recursive: true, verbatimSymlinks: true })
       const args = [...testCase.args, '--userconfig', userconfig, '--cache', cache]
       const [command, argv] = tool === 'npm' ? ['npm', args] : [ipfsNpmExe!, [...ipfsNpmArgs, ...args]]
-      const result = await runCommand(command, argv, { cwd: dir, env: testCase.env, timeoutMs: testCase.timeoutMs })
+      const result = await runCommand(command, argv, { cwd: join(dir, testCase.cwd ?? ''), env: testCase.env, timeoutMs: testCase.timeoutMs })
       return { ...result, tool, dir, cache, tree: await snapshotTree(dir) }
     }
     const [npm, ipfsNpm] = await Promise.all([runTool('npm'), runTool('ipfs-npm')])
