@@ -10,7 +10,8 @@ const require = createRequire(import.meta.url)
 
 interface Integrity { pickAlgorithm(): string, [algorithm: string]: unknown }
 interface Ssri {
-  parse(sri: string): Integrity
+  /** null when the string holds no hash at all */
+  parse(sri: string): Integrity | null
   checkData(data: Uint8Array, sri: string | Integrity): Integrity | false
 }
 interface Cacache {
@@ -42,9 +43,12 @@ export function createTarballCache (init: { cachePath: string }): TarballCache {
 
   return {
     async has (integrity) {
+      // cacache throws a TypeError for an integrity with no hash in it (a malformed lockfile)
+      if (ssri.parse(integrity) === null) return false
       return (await cacache.get.hasContent(cachePath, integrity)) !== false
     },
     async get (integrity) {
+      if (ssri.parse(integrity) === null) return undefined
       try {
         return new Uint8Array(await cacache.get.byDigest(cachePath, integrity))
       } catch (err) {
@@ -56,7 +60,7 @@ export function createTarballCache (init: { cachePath: string }): TarballCache {
     },
     async put (ref, data) {
       const parsed = ssri.parse(ref.integrity)
-      if (ssri.checkData(data, parsed) === false) throw integrityError(ref, 'its source')
+      if (parsed === null || ssri.checkData(data, parsed) === false) throw integrityError(ref, 'its source')
       const algorithms = ALGORITHMS.filter((algorithm) => algorithm === 'sha512' || parsed[algorithm] !== undefined)
       // one write per algorithm: cacache files content under one digest per write
       for (const algorithm of algorithms) {

@@ -11,7 +11,8 @@ type PlannedNode = TreeNode & { shouldOmit?(omit: Set<string>): boolean }
 function extracts (node: PlannedNode, omit: Set<string>): boolean {
   if (node.isProjectRoot || node.isWorkspace || node.isLink || node.inBundle || node.inert) return false
   if (node.shouldOmit?.(omit)) return false
-  return node.integrity !== null && (node.resolved === null || /^https?:/.test(node.resolved))
+  // a lockfile may hold anything: an integrity that is not a string is left to reify, as npm would
+  return typeof node.integrity === 'string' && (node.resolved === null || /^https?:/.test(node.resolved))
 }
 
 export interface PlanInit {
@@ -32,6 +33,8 @@ export function plannedTarballs (ideal: TreeNode, actual: TreeNode | undefined, 
     if (!extracts(node, init.omit)) continue
     const version = node.version ?? node.package.version ?? ''
     const name = node.packageName ?? node.name
+    // a malformed lockfile can make these anything: such entries are reify's to report, as npm does
+    if (typeof version !== 'string' || typeof name !== 'string') continue
     const present = actual?.inventory.get(node.location)
     if (present && present.version === version && present.packageName === name && present.integrity === node.integrity) continue
     if (init.fillResolved && node.resolved === null && node.isRegistryDependency) node.resolved = registryTarballUrl(init.registryFor(name), name, version)

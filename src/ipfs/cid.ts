@@ -28,7 +28,7 @@ export function rawCidFromDigest (digest: Uint8Array): CID {
 
 /** The raw CID the integrity's sha512 names, or undefined when it has no sha512 (old sha1 locks). */
 export function rawCidFromIntegrity (integrity: string): CID | undefined {
-  const sha = ssri.parse(integrity).sha512?.[0]
+  const sha = ssri.parse(integrity)?.sha512?.[0]
   return sha === undefined ? undefined : rawCidFromDigest(Buffer.from(sha.digest, 'base64'))
 }
 

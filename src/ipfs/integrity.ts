@@ -6,7 +6,8 @@ const STRENGTH = ['sha512', 'sha384', 'sha256', 'sha1']
 
 /** The hashes of an SRI string, strongest algorithm first; unknown algorithms last. */
 export function hashesOf (integrity: string): ssri.HashLike[] {
-  const parsed = ssri.parse(integrity)
+  // ssri.parse gives null for a string with no hash in it (a malformed lockfile entry)
+  const parsed = ssri.parse(integrity) ?? {}
   const rank = (algorithm: string): number => {
     const i = STRENGTH.indexOf(algorithm)
     return i === -1 ? STRENGTH.length : i

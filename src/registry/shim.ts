@@ -91,11 +91,12 @@ function limitedBody (req: IncomingMessage, limit: number): Readable & { tooLarg
 
 /**
  * Whether a browser sent the request: browsers add `Origin` to cross-origin and non-GET requests
- * and `Sec-Fetch-*` to all; npm clients send neither. A web page must not reach the user's
- * registry credentials through the shim (CSRF, or CORS preflights answered upstream).
+ * and `Sec-Fetch-Site` to all; npm clients send neither (Node's fetch sends `Sec-Fetch-Mode`
+ * only, so that one is no sign). A web page must not reach the user's registry credentials
+ * through the shim (CSRF, or CORS preflights answered upstream).
  */
 function fromBrowser (req: IncomingMessage): boolean {
-  return req.headers.origin !== undefined || req.headers['sec-fetch-mode'] !== undefined || req.headers['sec-fetch-site'] !== undefined
+  return req.headers.origin !== undefined || req.headers['sec-fetch-site'] !== undefined
 }
 
 async function sendUpstream (req: IncomingMessage, res: ServerResponse, answer: UpstreamResponse, body?: Buffer): Promise<void> {
@@ -153,17 +154,21 @@ export async function startShim (init: ShimInit): Promise<Shim> {
   let lastUpstreamError: Error | undefined
   let allowedHosts = new Set<string>()
 
-  /** Integrity and upstream URL of a tarball nobody told us the integrity of: from its packument. */
-  async function describeFromPackument (name: string, file: string): Promise<TarballRef | undefined> {
+  /**
+   * The tarball nobody told us the integrity of, described by its packument. It is fetched from
+   * `resolved` (the configured registry's URL for the path asked), never from wherever the
+   * packument's `dist.tarball` points.
+   */
+  async function describeFromPackument (name: string, file: string, resolved: string): Promise<TarballRef | undefined> {
     const answer = await upstream.request({ method: 'GET', path: encodeURIComponent(name).replace(/^%40/, '@'), name, headers: { accept: 'application/json' } })
     if (answer.status !== 200) return undefined
     const body = await bodyBytes(answer)
     const packument = JSON.parse(body.toString('utf8')) as { versions?: Record<string, { version: string, dist?: { tarball?: string, integrity?: string, shasum?: string } }> }
     for (const manifest of Object.values(packument.versions ?? {})) {
-      const tarball = manifest.dist?.tarball
-      if (tarball === undefined || !tarball.endsWith(`/${file}`)) continue
+      const tarball = manifest?.dist?.tarball
+      if (typeof tarball !== 'string' || !tarball.endsWith(`/${file}`)) continue
       const integrity = manifest.dist?.integrity ?? sha1Integrity(manifest.dist?.shasum)
-      return integrity === undefined ? undefined : { name, version: manifest.version, integrity, resolved: tarball }
+      return typeof integrity !== 'string' || typeof manifest.version !== 'string' ? undefined : { name, version: manifest.version, integrity, resolved }
     }
     return undefined
   }
@@ -174,7 +179,7 @@ export async function startShim (init: ShimInit): Promise<Shim> {
     const version = versionFromFile(route.name, route.file)
     const ref: TarballRef | undefined = typeof header === 'string' && header !== '' && version !== undefined
       ? { name: route.name, version, integrity: header, resolved }
-      : await describeFromPackument(route.name, route.file)
+      : await describeFromPackument(route.name, route.file, resolved)
     if (ref === undefined) {
       sendJson(res, 404, { error: `no integrity known for ${route.name}/-/${route.file}` })
       return
