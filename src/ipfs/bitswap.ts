@@ -43,7 +43,10 @@ export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore)
     addBlockBroker: (b: Broker) => { broker = b },
     addMixin: (mixin: HeliaMixin<any>) => { mixins.push(mixin) },
   }
-  withBitswap(host as any)
+  // A peer's queued send operations are dropped beyond this many, and with them the wants they
+  // would have answered (the asker never re-sends): an install sends many wantlist updates
+  // while blocks are being read, so allow plenty (an operation with nothing to send is free).
+  withBitswap(host as any, { sendBlocksMaxQueueLength: 1024 })
   for (const mixin of mixins) await mixin.start?.(host as any)
   const started = broker
   if (started === undefined) throw new Error('bitswap did not start')

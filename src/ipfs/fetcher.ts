@@ -54,8 +54,9 @@ export interface FetcherInit {
   log(msg: string): void
 }
 
-/** Tarballs in flight at once: stays under bitswap's default per-peer wantlist size (1024). */
-const MAX_IN_FLIGHT = 256
+/** Tarballs in flight at once. A serving peer reads every wanted block before it sends any, so a
+ * long wantlist delays the first block past the idle bound on a loaded machine. */
+const MAX_IN_FLIGHT = 64
 /** Providers asked per tarball when no connected peer has it. */
 const MAX_DHT_PROVIDERS = 3
 
@@ -235,6 +236,10 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
         const bytes = await find(ref, known, idle.controller.signal, idle.touch)
         const raw = rawCidFromIntegrity(ref.integrity)
         if (bytes !== undefined && raw !== undefined) init.provide(raw)
+        if (bytes === undefined) {
+          const why = idle.controller.signal.aborted ? String(idle.controller.signal.reason?.message ?? 'aborted') : 'no peer has it'
+          log(`ipfs: ${ref.name}@${ref.version} not from peers: ${why}`)
+        }
         return bytes
       } finally {
         idle.controller.abort()

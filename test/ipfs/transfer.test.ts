@@ -103,7 +103,7 @@ test('a large set: 400 tarballs of 4–200 KB', async () => {
   const results = await Promise.all(set.map(async (ref) => b.peers.fetch(ref)))
   const ms = performance.now() - start
   const bytes = results.reduce((sum, data) => sum + (data?.byteLength ?? 0), 0)
-  assert.equal(results.filter((data) => data !== undefined).length, set.length)
+  assert.equal(results.filter((data) => data !== undefined).length, set.length, 'every tarball arrived')
   console.log(`# large set A→B: ${set.length} tarballs, ${(bytes / 1e6).toFixed(1)} MB in ${ms.toFixed(0)} ms = ${(set.length / ms * 1000).toFixed(0)} tarballs/s, ${(bytes / 1e3 / ms).toFixed(1)} MB/s`)
 })
 
