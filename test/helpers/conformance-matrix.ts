@@ -24,7 +24,7 @@ export interface MatrixCase extends ConformanceCase {
 }
 
 export interface MatrixOptions {
-  /** Cases run at once within the table; default 2 (each runs npm and ipfs-npm side by side). */
+  /** Cases run at once within the table; default 3 (each runs npm and ipfs-npm side by side). */
   concurrency?: number
   /** Stands in for ipfs-npm (the harness's own tests use `['npm']`). */
   ipfsNpmCommand?: string[]
@@ -34,7 +34,7 @@ export interface MatrixOptions {
 
 /** Registers `cases` as tests under `title`. */
 export function describeConformance (title: string, cases: MatrixCase[], options: MatrixOptions = {}): void {
-  describe(title, { concurrency: options.concurrency ?? 2 }, () => {
+  describe(title, { concurrency: options.concurrency ?? 3 }, () => {
     let registries: FixtureRegistries | undefined
     let conformance: Conformance
     before(async () => {
