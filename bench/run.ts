@@ -2,18 +2,19 @@
  * `npm run bench`: where ipfs-npm stands against npm, pnpm and bun, in one run on one machine.
  * See bench/README.md for what is measured and how.
  *
- *   node bench/run.ts [--runs 3] [--projects small,large] [--no-wan] [--keep]
+ *   node bench/run.ts [--runs 3] [--projects small,large] [--no-wan] [--no-profile] [--keep]
  */
 import { execFile } from 'node:child_process'
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { cpus, freemem, loadavg, totalmem, release } from 'node:os'
+import { cpus, freemem, loadavg, totalmem, release, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { runCommand } from '../test/helpers/run-command.ts'
-import { readLockTarballs } from './lib/lockfile.ts'
+import { renderProfile, summarizeProfiles } from './lib/cpu-profile.ts'
+import { readLockTarballs, writeLockWithResolved } from './lib/lockfile.ts'
 import { measure, type RunResult } from './lib/measure.ts'
-import { fillMirror } from './lib/mirror-fill.ts'
+import { fillMirror, type MirrorContents } from './lib/mirror-fill.ts'
 import { startWan, type Wan } from './lib/network.ts'
 import { startPeer, type Peer } from './lib/peers.ts'
 import { medianRss, ratio, renderReport, type ScenarioResult, type TargetCheck } from './lib/report.ts'
@@ -30,11 +31,16 @@ const { values: opts } = parseArgs({
     projects: { type: 'string', default: 'small,large' },
     wan: { type: 'boolean', default: true },
     keep: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: true },
   },
   allowNegative: true,
 })
 const RUNS = Math.max(1, Number(opts.runs))
+/** Scratch space and the kept registry mirror: outside the repo, where tsc and git never look. */
+const WORK = process.env.IPFS_NPM_BENCH_WORK ?? join(tmpdir(), 'ipfs-npm-bench')
 const PASSTHROUGH_RUNS = 10
+/** A run taking longer is killed and counted as failed (an install must never hang). */
+const RUN_TIMEOUT_MS = 120_000
 const WAN_MBIT = 20
 const WAN_RTT_MS = 80
 const PROJECTS: Record<string, string> = {
@@ -66,6 +72,13 @@ async function untimed (what: string, command: string, args: string[], cwd: stri
 async function copyProject (from: string, to: string, files: string[]): Promise<string> {
   await mkdir(to, { recursive: true })
   for (const f of files) await cp(join(from, f), join(to, f))
+  return to
+}
+
+/** A project directory for npm or ipfs-npm: package.json, and the lockfile with `resolved` URLs on `registry`. */
+async function npmProject (src: string, to: string, registry: string, mirror: MirrorContents): Promise<string> {
+  await copyProject(src, to, ['package.json'])
+  await writeLockWithResolved(join(src, 'package-lock.json'), join(to, 'package-lock.json'), registry, mirror.paths)
   return to
 }
 
@@ -103,7 +116,7 @@ interface ProjectRun {
 }
 
 /** Everything a project's timed runs need, prepared untimed: lockfiles for pnpm/bun, warm caches, peers. */
-async function setupProject (name: string, src: string, root: string, tools: Toolchain, registries: Registries): Promise<ProjectRun> {
+async function setupProject (name: string, src: string, root: string, tools: Toolchain, registries: Registries, mirror: MirrorContents): Promise<ProjectRun> {
   const home = join(root, 'home')
   await mkdir(home, { recursive: true })
   const env = toolEnv(home)
@@ -112,26 +125,30 @@ async function setupProject (name: string, src: string, root: string, tools: Too
     dead: await writeUserconfig(join(root, 'npmrc-dead'), 'http://127.0.0.1:9/'),
     wan: registries.wan === undefined ? undefined : await writeUserconfig(join(root, 'npmrc-wan'), registries.wan),
   }
-  const npmFiles = ['package.json', 'package-lock.json']
 
-  // the other tools' lockfiles, converted once per registry (bun's records tarball URLs)
-  const profiles = Object.entries(registries).filter((e): e is [string, string] => e[1] !== undefined)
+  // the other tools' lockfiles, converted once; bun's records tarball URLs, rewritten per registry
   const converted = new Map<string, string>()
-  for (const [profile, registry] of profiles) {
-    const pnpmDir = await copyProject(src, join(root, `convert-${profile}-pnpm`), npmFiles)
-    await untimed('pnpm import', tools.pnpm, ['import', '--registry', registry, '--store-dir', join(root, 'convert-store'), '--cache-dir', join(root, 'convert-cache')], pnpmDir, env)
-    converted.set(`pnpm-${profile}`, pnpmDir)
-    if (tools.bun !== undefined) {
-      const bunDir = await copyProject(src, join(root, `convert-${profile}-bun`), npmFiles)
-      await untimed('bun pm migrate', tools.bun, ['pm', 'migrate', '--registry', registry], bunDir, env)
-      converted.set(`bun-${profile}`, bunDir)
+  const pnpmDir = await npmProject(src, join(root, 'convert-pnpm'), registries.lo, mirror)
+  await untimed('pnpm import', tools.pnpm, ['import', '--registry', registries.lo, '--store-dir', join(root, 'convert-store'), '--cache-dir', join(root, 'convert-cache')], pnpmDir, env)
+  converted.set('pnpm-lo', pnpmDir)
+  converted.set('pnpm-wan', pnpmDir)
+  if (tools.bun !== undefined) {
+    const bunDir = await npmProject(src, join(root, 'convert-lo-bun'), registries.lo, mirror)
+    await untimed('bun pm migrate', tools.bun, ['pm', 'migrate', '--registry', registries.lo], bunDir, env)
+    converted.set('bun-lo', bunDir)
+    if (registries.wan !== undefined) {
+      const wanDir = join(root, 'convert-wan-bun')
+      await mkdir(wanDir, { recursive: true })
+      await cp(join(src, 'package.json'), join(wanDir, 'package.json'))
+      await writeFile(join(wanDir, 'bun.lock'), (await readFile(join(bunDir, 'bun.lock'), 'utf8')).replaceAll(registries.lo, registries.wan))
+      converted.set('bun-wan', wanDir)
     }
   }
 
   const scenarios: Scenario[] = []
   const add = async (id: string, label: string, baseline: string, cold: boolean, spec: Omit<InstallSpec, 'cwd' | 'home' | 'cache' | 'store'> & { cache?: string }, lockFrom?: string): Promise<void> => {
     const cwd = lockFrom === undefined
-      ? await copyProject(src, join(root, id), npmFiles)
+      ? await npmProject(src, join(root, id), spec.registry, mirror)
       : await copyProject(lockFrom, join(root, id), ['package.json', spec.tool === 'pnpm' ? 'pnpm-lock.yaml' : 'bun.lock'])
     scenarios.push({ id, label, baseline, cold, spec: { ...spec, cwd, home, cache: spec.cache ?? join(root, `cache-${id}`), store: join(root, `store-${id}`) } })
   }
@@ -140,7 +157,7 @@ async function setupProject (name: string, src: string, root: string, tools: Too
   const npmWarm = join(root, 'cache-npm-warm')
   const ipfsWarm = join(root, 'cache-ipfs-warm')
   say(`${name}: warming caches (untimed)`)
-  const warmDir = await copyProject(src, join(root, 'warm'), npmFiles)
+  const warmDir = await npmProject(src, join(root, 'warm'), registries.lo, mirror)
   await untimed('npm ci (warming)', tools.npm, ['ci', '--userconfig', uc.lo, '--cache', npmWarm], warmDir, env)
   await untimed('ipfs-npm ci (warming)', tools.node, [tools.ipfsNpm, 'ci', '--no-mdns', '--userconfig', uc.lo, '--cache', ipfsWarm], warmDir, env)
 
@@ -192,9 +209,9 @@ async function prepareRun (s: Scenario): Promise<void> {
 async function runRounds (project: string, scenarios: Scenario[], tools: Toolchain, scratch: string): Promise<ScenarioResult[]> {
   const results = scenarios.map((s): ScenarioResult => ({ project, id: s.id, label: s.label, baseline: s.baseline, runs: [] }))
   // one untimed run of the peer scenarios first: the peers build their large tarballs' DAGs on the first ask
-  for (const s of scenarios.filter((x) => x.spec.peers !== undefined)) {
+  for (const s of scenarios.filter((x) => x.spec.peers !== undefined && !x.id.startsWith('wan-'))) {
     await prepareRun(s)
-    const r = await measure(installCommand(tools, s.spec), join(scratch, 'time.txt'))
+    const r = await measure(installCommand(tools, s.spec), join(scratch, 'time.txt'), RUN_TIMEOUT_MS)
     say(`${project}: warm-up ${s.id}: ${r.code === 0 ? `${(r.ms / 1000).toFixed(1)} s` : `exit ${r.code}`}`)
   }
   for (let round = 1; round <= RUNS; round++) {
@@ -204,7 +221,7 @@ async function runRounds (project: string, scenarios: Scenario[], tools: Toolcha
       await prepareRun(s)
       let r: RunResult
       try {
-        r = await measure(installCommand(tools, s.spec), join(scratch, 'time.txt'))
+        r = await measure(installCommand(tools, s.spec), join(scratch, 'time.txt'), RUN_TIMEOUT_MS)
       } catch (err) {
         result.error = (err as Error).message
         continue
@@ -216,20 +233,94 @@ async function runRounds (project: string, scenarios: Scenario[], tools: Toolcha
   return results
 }
 
+/** ipfs-npm scenarios, the baseline each is held to, and the limit of their ratio. */
+const RATIO_TARGETS: Array<[string, string, number]> = [
+  ['ipfs-warm', 'npm-prefer-offline', 1.05],
+  ['ipfs-cold', 'npm-cold', 1.05],
+  ['ipfs-1peer', 'npm-offline', 1.10],
+  ['ipfs-3peers', 'npm-offline', 1.10],
+]
+
+/**
+ * For every ratio target missed on `project`: one more (untimed) run of both sides under
+ * `node --cpu-prof`, summarized, so the report shows where the time went.
+ */
+async function profileMisses (project: string, scenarios: Scenario[], results: ScenarioResult[], tools: Toolchain, root: string): Promise<string[]> {
+  const lines: string[] = []
+  const profiled = new Set<string>()
+  for (const [a, b, limit] of RATIO_TARGETS) {
+    const r = ratio(results, project, a, b)
+    if (r === undefined || r.value <= limit) continue
+    for (const id of [a, b]) {
+      const s = scenarios.find((x) => x.id === id)
+      if (s === undefined || profiled.has(id)) continue
+      profiled.add(id)
+      const dir = join(root, 'profiles', id)
+      await rm(dir, { recursive: true, force: true })
+      await prepareRun(s)
+      const inv = installCommand(tools, s.spec)
+      const res = await measure({ ...inv, env: { ...inv.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } }, join(root, 'time.txt'), RUN_TIMEOUT_MS)
+      say(`${project}: profiled ${id} (${(res.ms / 1000).toFixed(2)} s under the profiler)`)
+      try {
+        lines.push(...renderProfile(`${project} / ${s.label} (${(res.ms / 1000).toFixed(2)} s wall under the profiler)`, await summarizeProfiles(dir)))
+      } catch (err) {
+        lines.push(`- ${project} / ${s.label}: no profile (${(err as Error).message.split('\n')[0]})`)
+      }
+    }
+  }
+  return lines
+}
+
 interface PeerTransfer { mbPerS: number, tarballsPerS: number, runs: number, missing: number }
 
-async function measurePeerTransfer (peer: Peer, lock: string, root: string, tools: Toolchain): Promise<PeerTransfer | string> {
+async function transferOnce (peer: string, lock: string, root: string, tools: Toolchain, i: number, nodeOptions?: string): Promise<{ ms: number, bytes: number, count: number, missing: number }> {
+  const cache = join(root, `transfer-cache-${i}`)
+  const env = toolEnv(join(root, 'home'), nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions })
+  const res = await runCommand(tools.node, [join(benchDir, 'peer-transfer.ts'), '--peer', peer, '--lock', lock, '--cache', cache], { cwd: root, env, timeoutMs: 300_000 })
+  await rm(cache, { recursive: true, force: true })
+  if (res.code !== 0) throw new Error(`peer-transfer failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' / ')}`)
+  return JSON.parse(res.stdout) as { ms: number, bytes: number, count: number, missing: number }
+}
+
+const TRANSFER_MB_S = 50
+const TRANSFER_TARBALLS_S = 300
+
+/**
+ * All of a lockfile's tarballs from one peer (`RUNS` times); when below target, one more run with
+ * both the fetching node and a fresh serving peer under the profiler.
+ */
+async function measurePeerTransfer (peer: Peer, lock: string, root: string, tools: Toolchain, servingCache: string, profiles: string[]): Promise<PeerTransfer | string> {
   const rates: Array<{ mb: number, tb: number, missing: number }> = []
-  for (let i = 0; i < RUNS; i++) {
-    const cache = join(root, `transfer-cache-${i}`)
-    const res = await runCommand(tools.node, [join(benchDir, 'peer-transfer.ts'), '--peer', peer.address, '--lock', lock, '--cache', cache], { cwd: root, env: toolEnv(join(root, 'home')), timeoutMs: 300_000 })
-    await rm(cache, { recursive: true, force: true })
-    if (res.code !== 0) return `peer-transfer failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' / ')}`
-    const out = JSON.parse(res.stdout) as { ms: number, bytes: number, count: number, missing: number }
-    rates.push({ mb: out.bytes / 1e6 / (out.ms / 1000), tb: out.count / (out.ms / 1000), missing: out.missing })
-    say(`peer transfer ${i + 1}/${RUNS}: ${out.count} tarballs, ${(out.bytes / 1e6).toFixed(1)} MB in ${(out.ms / 1000).toFixed(2)} s, ${out.missing} missing`)
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      const out = await transferOnce(peer.address, lock, root, tools, i)
+      rates.push({ mb: out.bytes / 1e6 / (out.ms / 1000), tb: out.count / (out.ms / 1000), missing: out.missing })
+      say(`peer transfer ${i + 1}/${RUNS}: ${out.count} tarballs, ${(out.bytes / 1e6).toFixed(1)} MB in ${(out.ms / 1000).toFixed(2)} s, ${out.missing} missing`)
+    }
+  } catch (err) {
+    return (err as Error).message
   }
-  return { mbPerS: summarize(rates.map((r) => r.mb)).median, tarballsPerS: summarize(rates.map((r) => r.tb)).median, runs: rates.length, missing: Math.max(...rates.map((r) => r.missing)) }
+  const result = { mbPerS: summarize(rates.map((r) => r.mb)).median, tarballsPerS: summarize(rates.map((r) => r.tb)).median, runs: rates.length, missing: Math.max(...rates.map((r) => r.missing)) }
+  if (opts.profile && (result.mbPerS < TRANSFER_MB_S || result.tarballsPerS < TRANSFER_TARBALLS_S)) {
+    const dir = join(root, 'profiles', 'transfer')
+    const prof = (side: string): string => `--cpu-prof --cpu-prof-dir=${join(dir, side)}`
+    const served = await startPeer({ tools, cache: servingCache, userconfig: join(root, 'npmrc-lo'), home: join(root, 'home'), cwd: root, nodeOptions: prof('serving') })
+    try {
+      // first pass builds the DAGs of the large tarballs; the second is the one profiled
+      await transferOnce(served.address, lock, root, tools, 90)
+      await rm(join(dir, 'serving'), { recursive: true, force: true })
+      const out = await transferOnce(served.address, lock, root, tools, 91, prof('fetching'))
+      await served.service.stop()
+      const title = (side: string): string => `peer transfer, ${side} side (${out.count} tarballs in ${(out.ms / 1000).toFixed(2)} s under the profiler)`
+      profiles.push(...renderProfile(title('fetching'), await summarizeProfiles(join(dir, 'fetching'))))
+      profiles.push(...renderProfile(title('serving'), await summarizeProfiles(join(dir, 'serving'))))
+    } catch (err) {
+      profiles.push(`- peer transfer: no profile (${(err as Error).message.split('\n')[0]})`)
+    } finally {
+      await served.service.stop()
+    }
+  }
+  return result
 }
 
 /** `ipfs-npm --version` against `npm --version`, alternating; the overhead of the median. */
@@ -259,7 +350,7 @@ async function measureFootprint (tools: Toolchain, root: string, upstream: strin
   const packed = await untimed('npm pack', tools.npm, ['pack', '--pack-destination', packDir, '--userconfig', uc, '--cache', join(root, 'cache-pack'), '--loglevel', 'error'], repo, env)
   const tgz = join(packDir, packed.trim().split('\n').pop() ?? '')
   await writeFile(join(target, 'package.json'), '{"name":"footprint","version":"1.0.0","private":true}\n')
-  await untimed('npm install --omit=dev', tools.npm, ['install', '--omit=dev', '--ignore-scripts', '--userconfig', uc, '--cache', join(benchDir, 'work/footprint-cache'), '--prefer-offline', tgz], target, env)
+  await untimed('npm install --omit=dev', tools.npm, ['install', '--omit=dev', '--ignore-scripts', '--userconfig', uc, '--cache', join(WORK, 'footprint-cache'), '--prefer-offline', tgz], target, env)
   const du = await run('du', ['-sb', join(target, 'node_modules')])
   return Number(du.stdout.split(/\s/)[0])
 }
@@ -306,16 +397,16 @@ function targetChecks (results: ScenarioResult[], projects: string[], extras: { 
   if (typeof tr !== 'object') {
     checks.push({ name: 'peer transfer, one peer, loopback', project: 'large', measured: 'not measured', limit: '≥ 50 MB/s, ≥ 300 tarballs/s', met: undefined, detail: tr })
   } else {
-    checks.push({ name: 'peer transfer, one peer, loopback: MB/s', project: 'large', measured: tr.mbPerS.toFixed(1), limit: '≥ 50', met: tr.mbPerS >= 50 && tr.missing === 0, detail: `median of ${tr.runs}; ${tr.missing} tarballs missing` })
-    checks.push({ name: 'peer transfer, one peer, loopback: tarballs/s', project: 'large', measured: tr.tarballsPerS.toFixed(0), limit: '≥ 300', met: tr.tarballsPerS >= 300 && tr.missing === 0, detail: `median of ${tr.runs}` })
+    checks.push({ name: 'peer transfer, one peer, loopback: MB/s', project: 'large', measured: tr.mbPerS.toFixed(1), limit: '≥ 50', met: tr.mbPerS >= TRANSFER_MB_S && tr.missing === 0, detail: `median of ${tr.runs}; ${tr.missing} tarballs missing` })
+    checks.push({ name: 'peer transfer, one peer, loopback: tarballs/s', project: 'large', measured: tr.tarballsPerS.toFixed(0), limit: '≥ 300', met: tr.tarballsPerS >= TRANSFER_TARBALLS_S && tr.missing === 0, detail: `median of ${tr.runs}` })
   }
   return checks
 }
 
 async function main (): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  const work = join(benchDir, 'work', stamp)
-  const mirrorDir = join(benchDir, 'work', 'mirror')
+  const work = join(WORK, stamp)
+  const mirrorDir = join(WORK, 'mirror')
   await mkdir(work, { recursive: true })
   const loadBefore = loadavg()
   const notes: string[] = []
@@ -338,7 +429,7 @@ async function main (): Promise<void> {
     const upstream = (await run(tools.npm, ['config', 'get', 'registry'], { cwd: work })).stdout.trim().replace(/\/?$/, '/')
 
     const projects = opts.projects.split(',').filter((p) => p in PROJECTS)
-    const lockStats = new Map<string, Awaited<ReturnType<typeof fillMirror>>>()
+    const lockStats = new Map<string, MirrorContents>()
     for (const p of projects) {
       say(`${p}: filling the registry mirror (untimed)`)
       lockStats.set(p, await fillMirror({ dir: mirrorDir, upstream, tarballs: await readLockTarballs(join(PROJECTS[p], 'package-lock.json')), log: say }))
@@ -357,15 +448,18 @@ async function main (): Promise<void> {
 
     const results: ScenarioResult[] = []
     let transfer: PeerTransfer | string = 'the large project was not run'
+    const profiles: string[] = []
     for (const p of projects) {
       const root = join(work, p)
       say(`${p}: setting up`)
-      const setup = await setupProject(p, PROJECTS[p], root, tools, registries)
+      const setup = await setupProject(p, PROJECTS[p], root, tools, registries, lockStats.get(p)!)
       peersToStop.push(...setup.peers)
       if (setup.peers.length < 3) notes.push(`${p}: only ${setup.peers.length} of 3 peers started (\`ipfs-npm serve\`); the peer scenarios that need them were not run`)
-      results.push(...await runRounds(p, setup.scenarios, tools, root))
+      const projectResults = await runRounds(p, setup.scenarios, tools, root)
+      results.push(...projectResults)
+      if (opts.profile) profiles.push(...await profileMisses(p, setup.scenarios, projectResults, tools, root))
       if (p === 'large') {
-        transfer = setup.peers.length === 0 ? 'no peer could be started' : await measurePeerTransfer(setup.peers[0], join(PROJECTS[p], 'package-lock.json'), root, tools)
+        transfer = setup.peers.length === 0 ? 'no peer could be started' : await measurePeerTransfer(setup.peers[0], join(PROJECTS[p], 'package-lock.json'), root, tools, join(root, 'peer-0', 'cache'), profiles)
       }
       for (const peer of setup.peers) {
         await peer.service.stop()
@@ -394,12 +488,12 @@ async function main (): Promise<void> {
       ['load average', `${loadBefore.map((x) => x.toFixed(1)).join(' ')} before, ${loadavg().map((x) => x.toFixed(1)).join(' ')} after (other processes compete for the 2 cores: compare ratios within a round, not absolute times across runs)`],
       ['versions', `ipfs-npm ${pkg.version} at ${commit}${dirty}; node ${process.version}; npm ${await versionOf(tools.npm, ['--version'])}; pnpm ${await versionOf(tools.pnpm, ['--version'])}; bun ${tools.bun === undefined ? 'unavailable' : await versionOf(tools.bun, ['--version'])}`],
       ['projects', projects.map((p) => { const s = lockStats.get(p); return s === undefined ? p : `${p}: ${s.count} tarballs, ${mib(s.bytes)} MiB, largest ${mib(s.largest)} MiB, ${s.overOneMiB} over 1 MiB` }).join('; ')],
-      ['registry', 'a local mirror of the npm registry (bench/mirror-server.ts, abbreviated packuments + tarballs, filled once from the npm registry outside timing); scenarios 1–9 reach it on loopback'],
+      ['registry', 'a local mirror of the npm registry (bench/mirror-server.ts: abbreviated packuments, gzip, ETags, tarballs; filled once from the npm registry outside timing); scenarios 1–9 reach it on loopback. Lockfiles get `resolved` URLs on the registry each scenario uses (as most real lockfiles have), so no tool needs packuments'],
       ['WAN', registries.wan === undefined ? 'not run' : `the same mirror in a network namespace behind a veth limited to ${WAN_MBIT} Mbit/s each way (tc tbf) and ${WAN_RTT_MS} ms RTT (bench/delay-line.ts; this kernel has no netem); LAN peers on loopback, unshaped`],
       ['runs', `${RUNS} per scenario, alternating rounds (every scenario once per round, same order), after an untimed warm-up of the peer scenarios; every tool gets its own userconfig (registry, audit=false, fund=false), its own cache/store and an empty HOME; ipfs-npm runs with --no-mdns (other nodes on this machine must not join in)`],
       ['total bench time', `${((performance.now() - started) / 60000).toFixed(1)} min`],
     ]
-    const report = renderReport({ title: `ipfs-npm bench, ${new Date().toISOString().slice(0, 10)}`, facts, results, targets: targetChecks(results, projects, { passthrough, footprint, transfer }), notes })
+    const report = renderReport({ title: `ipfs-npm bench, ${new Date().toISOString().slice(0, 10)}`, facts, results, targets: targetChecks(results, projects, { passthrough, footprint, transfer }), profiles, notes })
     const out = join(benchDir, 'results', `${new Date().toISOString().slice(0, 10)}.md`)
     await mkdir(dirname(out), { recursive: true })
     await writeFile(out, report)

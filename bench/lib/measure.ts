@@ -1,6 +1,7 @@
 /**
  * One timed run: the command under `/usr/bin/time -v` for its peak RSS (the largest of the
- * process tree's waited-for processes), wall time measured around it.
+ * process tree's waited-for processes), wall time measured around it, all under `timeout`,
+ * which kills the whole process group when the limit passes (exit 137).
  */
 import { readFile, rm } from 'node:fs/promises'
 import { runCommand } from '../../test/helpers/run-command.ts'
@@ -24,7 +25,8 @@ export interface RunResult {
 /** Runs `inv` once under time(1); `timeFile` is scratch space. */
 export async function measure (inv: Invocation, timeFile: string, timeoutMs = 600_000): Promise<RunResult> {
   await rm(timeFile, { force: true })
-  const res = await runCommand('/usr/bin/time', ['-v', '-o', timeFile, inv.command, ...inv.args], { cwd: inv.cwd, env: inv.env, timeoutMs })
+  const args = ['-s', 'KILL', `${Math.ceil(timeoutMs / 1000)}`, '/usr/bin/time', '-v', '-o', timeFile, inv.command, ...inv.args]
+  const res = await runCommand('timeout', args, { cwd: inv.cwd, env: inv.env, timeoutMs: timeoutMs + 10_000 })
   const report = await readFile(timeFile, 'utf8').catch(() => '')
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(report)
   const tail = `${res.stdout}\n${res.stderr}`.trim().split('\n').slice(-8).join('\n')

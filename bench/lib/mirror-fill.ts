@@ -55,8 +55,19 @@ async function fetchOk (url: string, accept: string): Promise<Response> {
   }
 }
 
-/** Fills the mirror; returns the total tarball bytes of the lockfile and how many there are. */
-export async function fillMirror (init: MirrorFillInit): Promise<{ bytes: number, count: number, largest: number, overOneMiB: number }> {
+/** What the mirror holds of one lockfile. */
+export interface MirrorContents {
+  /** Total tarball bytes, how many tarballs, the largest, how many over 1 MiB. */
+  bytes: number
+  count: number
+  largest: number
+  overOneMiB: number
+  /** `name@version` → the tarball's path on the registry (`name/-/file.tgz`). */
+  paths: Map<string, string>
+}
+
+/** Fills the mirror with what the lockfile's tarballs need. */
+export async function fillMirror (init: MirrorFillInit): Promise<MirrorContents> {
   const { dir, upstream, log } = init
   const packuments = new Map<string, Promise<Record<string, { dist?: { tarball?: string } }>>>()
   const packument = (name: string): Promise<Record<string, { dist?: { tarball?: string } }>> => {
@@ -80,18 +91,21 @@ export async function fillMirror (init: MirrorFillInit): Promise<{ bytes: number
   }
 
   const stats = { bytes: 0, count: 0, largest: 0, overOneMiB: 0, fetched: 0 }
+  const paths = new Map<string, string>()
   const queue = [...init.tarballs]
   const worker = async (): Promise<void> => {
     for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
       try {
         const url = (await packument(t.name))[t.version]?.dist?.tarball
         if (url === undefined || !url.startsWith(MIRROR_PLACEHOLDER)) throw new Error(`${t.name}@${t.version}: no tarball in the packument`)
-        const file = tarballFile(dir, url.slice(MIRROR_PLACEHOLDER.length))
+        const path = url.slice(MIRROR_PLACEHOLDER.length)
+        paths.set(`${t.name}@${t.version}`, path)
+        const file = tarballFile(dir, path)
         let data: Uint8Array
         if (existsSync(file)) {
           data = await readFile(file)
         } else {
-          data = new Uint8Array(await (await fetchOk(`${upstream}${url.slice(MIRROR_PLACEHOLDER.length)}`, '*/*')).arrayBuffer())
+          data = new Uint8Array(await (await fetchOk(`${upstream}${path}`, '*/*')).arrayBuffer())
           if (ssri.checkData(Buffer.from(data), t.integrity) === false) {
             throw new Error(`${t.name}@${t.version}: tarball does not match the lockfile's integrity (sha256 ${createHash('sha256').update(data).digest('hex')})`)
           }
@@ -110,5 +124,5 @@ export async function fillMirror (init: MirrorFillInit): Promise<{ bytes: number
   }
   await Promise.all(Array.from({ length: 12 }, worker))
   if (stats.fetched > 0) log(`mirror: fetched ${stats.fetched} tarballs from the npm registry`)
-  return { bytes: stats.bytes, count: stats.count, largest: stats.largest, overOneMiB: stats.overOneMiB }
+  return { bytes: stats.bytes, count: stats.count, largest: stats.largest, overOneMiB: stats.overOneMiB, paths }
 }

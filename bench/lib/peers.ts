@@ -20,6 +20,8 @@ export interface PeerInit {
   userconfig: string
   home: string
   cwd: string
+  /** NODE_OPTIONS for the peer (the profiler). */
+  nodeOptions?: string
 }
 
 /** A port free right now on 127.0.0.1. */
@@ -56,7 +58,7 @@ export async function startPeer (init: PeerInit): Promise<Peer> {
     args: [init.tools.ipfsNpm, 'serve', '--port', String(port), '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns',
       '--userconfig', init.userconfig, '--cache', init.cache],
     cwd: init.cwd,
-    env: toolEnv(init.home),
+    env: toolEnv(init.home, init.nodeOptions === undefined ? {} : { NODE_OPTIONS: init.nodeOptions }),
     ready: /Serving npm's cache/,
     timeoutMs: 60_000,
   })

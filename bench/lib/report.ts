@@ -31,6 +31,8 @@ export interface ReportInit {
   facts: Array<[string, string]>
   results: ScenarioResult[]
   targets: TargetCheck[]
+  /** Markdown lines summarizing CPU profiles of missed targets. */
+  profiles: string[]
   notes: string[]
 }
 
@@ -81,11 +83,16 @@ export function renderReport (init: ReportInit): string {
     const met = t.met === undefined ? 'n/a' : t.met ? 'yes' : '**no**'
     lines.push(`| ${t.name} | ${t.project} | ${t.measured} | ${t.limit} | ${met} | ${t.detail ?? ''} |`)
   }
+  if (init.profiles.length > 0) {
+    lines.push('', '## Profiles of missed targets', '',
+      'One extra run of each side under `node --cpu-prof` (main thread, self time; `(idle)` is waiting for I/O or children, `(garbage collector)` is GC).', '', ...init.profiles)
+  }
   const failures = init.results.filter((r) => r.error !== undefined || r.runs.some((x) => x.code !== 0))
   if (failures.length > 0 || init.notes.length > 0) lines.push('', '## Notes', '')
   for (const r of failures) {
     const bad = r.runs.find((x) => x.code !== 0)
-    const why = r.error ?? `exit ${bad?.code}: ${bad?.tail.split('\n').slice(-3).join(' / ')}`
+    const exit = bad?.code === 137 ? 'killed after the per-run time limit (exit 137)' : `exit ${bad?.code}`
+    const why = r.error ?? `${exit}: ${bad?.tail.split('\n').slice(-3).join(' / ') || 'no output'}`
     lines.push(`- ${r.project} / ${r.label}: ${why.replace(/\s+/g, ' ').slice(0, 400)}`)
   }
   for (const n of init.notes) lines.push(`- ${n}`)
