@@ -1,0 +1,123 @@
+/**
+ * A misbehaving IPFS peer in its own process, built from the real parts (our libp2p, bitswap and
+ * CID protocol) with one fault. argv[2]: a JSON file `{ mode, tarballs: [{ integrity, base64 }], slowMs? }`.
+ * Prints `{ "address": "/ip4/127.0.0.1/tcp/…/p2p/…" }` once listening, then serves until killed.
+ *
+ * - `silent`: accepts bitswap and CID-protocol streams and never answers.
+ * - `slow`: honest, but every block and every CID answer waits `slowMs` (a trickling peer).
+ * - `liar`: answers every CID question with the CID of other bytes, which it serves (and holds
+ *   none of the real tarballs).
+ * - `flood`: answers nothing; pushes unrequested blocks and oversized bitswap messages at every
+ *   peer that connects, as fast as it can; prints `{ flooded: bytes }` every 100 ms.
+ * - `vanish`: honest for large tarballs (UnixFS DAGs), but dies (SIGKILL) after its first block.
+ */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import type { CID } from 'multiformats/cid'
+import { startBitswap } from '../../src/ipfs/bitswap.ts'
+import { importTarball, MAX_RAW_BLOCK, rawCidFromIntegrity, rawCidOf } from '../../src/ipfs/cid.ts'
+import { CID_PROTOCOL, handleCidProtocol } from '../../src/ipfs/cid-protocol.ts'
+import { createNodeLibp2p } from '../../src/ipfs/libp2p.ts'
+
+const BITSWAP = '/ipfs/bitswap/1.2.0'
+const config = JSON.parse(await readFile(process.argv[2]!, 'utf8')) as { mode: string, tarballs: Array<{ integrity: string, base64: string }>, slowMs?: number }
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** An in-memory blockstore with the shape bitswap and the UnixFS importer use. */
+function memoryBlockstore (onGet: (cid: CID) => Promise<void> = async () => {}): any {
+  const blocks = new Map<string, Uint8Array>()
+  return {
+    async has (cid: CID) { return blocks.has(cid.toString()) },
+    async put (cid: CID, bytes: Uint8Array) { blocks.set(cid.toString(), bytes); return cid },
+    async * get (cid: CID) {
+      const bytes = blocks.get(cid.toString())
+      if (bytes === undefined) throw Object.assign(new Error('not found'), { name: 'NotFoundError' })
+      await onGet(cid)
+      yield bytes
+    },
+    async delete (cid: CID) { blocks.delete(cid.toString()) },
+    async * getAll () {},
+    async * putMany (source: AsyncIterable<{ cid: CID, bytes: Uint8Array }>) { for await (const { cid, bytes } of source) { blocks.set(cid.toString(), bytes); yield cid } },
+    async * getMany () {},
+    async * deleteMany () {},
+  }
+}
+
+/** Varint and length-delimited protobuf fields, enough to write a bitswap Message by hand. */
+function varint (n: number): Buffer {
+  const out: number[] = []
+  while (n > 0x7f) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128) }
+  out.push(n)
+  return Buffer.from(out)
+}
+const field = (no: number, bytes: Uint8Array): Buffer => Buffer.concat([varint((no << 3) | 2), varint(bytes.length), bytes])
+/** A bitswap 1.2.0 Message carrying `blocks` as payload (raw codec, sha2-512 prefix). */
+function blocksMessage (blocks: Uint8Array[]): Buffer {
+  const prefix = Buffer.concat([varint(1), varint(0x55), varint(0x13), varint(64)])
+  return Buffer.concat(blocks.map((data) => field(3, Buffer.concat([field(1, prefix), field(2, data)]))))
+}
+
+const mode = config.mode
+const tarballs = config.tarballs.map(({ integrity, base64 }) => ({ integrity, bytes: Buffer.from(base64, 'base64') }))
+let served = 0
+const blockstore = memoryBlockstore(async () => {
+  if (mode === 'slow') await sleep(config.slowMs ?? 5000)
+  if (mode === 'vanish' && served++ >= 1) process.kill(process.pid, 'SIGKILL')
+})
+const answers = new Map<string, CID>()
+// a liar holds none of the real tarballs, only the decoy it names for every one of them
+for (const { integrity, bytes } of mode === 'liar' ? [] : tarballs) {
+  if (bytes.length <= MAX_RAW_BLOCK) {
+    await blockstore.put(rawCidOf(bytes), bytes)
+    answers.set(integrity, rawCidFromIntegrity(integrity)!)
+  } else {
+    answers.set(integrity, await importTarball([bytes], blockstore))
+  }
+}
+const decoy = randomBytes(4096)
+await blockstore.put(rawCidOf(decoy), decoy)
+
+const libp2p = await createNodeLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap: [], isDenied: () => false })
+await libp2p.start()
+// streams taken and kept open, never read or answered
+const held: Stream[] = []
+if (mode === 'silent' || mode === 'flood') {
+  await libp2p.handle([BITSWAP, CID_PROTOCOL], (stream: Stream) => { held.push(stream) }, { maxInboundStreams: 1024 })
+} else {
+  await startBitswap(libp2p, blockstore)
+  await handleCidProtocol(libp2p, async (integrity) => {
+    if (mode === 'slow') await sleep(config.slowMs ?? 5000)
+    if (mode === 'liar') return rawCidOf(decoy)
+    return answers.get(integrity)
+  }, 30_000, () => {})
+}
+let flooded = 0
+if (mode === 'flood') {
+  setInterval(() => process.stdout.write(JSON.stringify({ flooded }) + '\n'), 100).unref()
+  libp2p.addEventListener('peer:connect', (evt) => {
+    void (async () => {
+      for (;;) {
+        try {
+          const stream = await libp2p.dialProtocol(evt.detail, BITSWAP)
+          const lp = lpStream(stream, { maxDataLength: 64 * 1024 * 1024 })
+          // an oversized message (over bitswap's 4 MiB limit), then floods of unrequested blocks
+          const oversized = blocksMessage([randomBytes(6 * 1024 * 1024)])
+          await lp.write(oversized)
+          flooded += oversized.length
+          for (let i = 0; i < 1000; i++) {
+            const message = blocksMessage(Array.from({ length: 32 }, () => randomBytes(64 * 1024)))
+            await lp.write(message)
+            flooded += message.length
+          }
+        } catch {
+          await sleep(50)
+        }
+      }
+    })()
+  })
+}
+process.stdout.write(JSON.stringify({ address: libp2p.getMultiaddrs().map(String).find((a) => a.startsWith('/ip4/127.0.0.1/')) }) + '\n')
+process.once('SIGTERM', () => { void Promise.resolve(libp2p.stop()).then(() => process.exit(0)) })
