@@ -3,6 +3,7 @@
  * ci can meet), so a failure reads and exits exactly as it would under npm.
  */
 import { createRequire } from 'node:module'
+import { eresolveFix, explainEresolve, type Explanation } from './explain-eresolve.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -22,6 +23,8 @@ export type NpmError = Error & {
 export interface ErrorReport {
   exitCode: number
   lines: Array<[string, string]>
+  /** Reports npm writes beside its debug log (`[file name, content]`), named at the end of `lines`. */
+  files: Array<[string, string]>
 }
 
 const NETWORK = new Set(['ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'ERR_SOCKET_TIMEOUT', 'EAI_FAIL'])
@@ -32,9 +35,10 @@ function redact (text: string): string {
   return redactLog(text)
 }
 
-function messageLines (er: NpmError): { summary: Array<[string, string]>, detail: Array<[string, string]> } {
+function messageLines (er: NpmError): { summary: Array<[string, string]>, detail: Array<[string, string]>, files: Array<[string, string]> } {
   const summary: Array<[string, string]> = []
   const detail: Array<[string, string]> = []
+  const files: Array<[string, string]> = []
   const message = redact(er.message)
   switch (er.code) {
     case 'ENOLOCK':
@@ -72,11 +76,14 @@ function messageLines (er: NpmError): { summary: Array<[string, string]>, detail
       summary.push(['enoent', message])
       detail.push(['enoent', `This is related to npm not being able to find a file.${er.file ? `\n\nCheck if the file '${er.file}' is present.` : '\n'}`])
       break
-    case 'ERESOLVE':
+    case 'ERESOLVE': {
+      const expl = er as unknown as Explanation
       summary.push(['ERESOLVE', message])
       detail.push(['', ''])
-      detail.push(['', `Fix the upstream dependency conflict, or retry\nthis command with --force or --legacy-peer-deps\nto accept an incorrect (and potentially broken) dependency resolution.`])
+      detail.push(['', `${explainEresolve(expl, 4)}\n\n${eresolveFix(expl)}`])
+      files.push(['eresolve-report.txt', `# npm resolution error report\n\n${explainEresolve(expl, Infinity)}\n\n${eresolveFix(expl)}`])
       break
+    }
     default:
       if (NETWORK.has(String(er.code))) {
         summary.push(['network', message])
@@ -86,7 +93,7 @@ function messageLines (er: NpmError): { summary: Array<[string, string]>, detail
       summary.push(['', message])
       if (er.cause instanceof Error) detail.push(['cause', redact(er.cause.message)])
   }
-  return { summary, detail }
+  return { summary, detail, files }
 }
 
 /** npm's exit code for an error: its errno when numeric (ENOENT → 254), else 1. */
@@ -98,13 +105,13 @@ export function exitCodeOf (er: NpmError): number {
 
 /** The lines npm prints for `er` (`npm error code …` first), and the exit code. */
 export function reportError (er: unknown): ErrorReport {
-  if (!(er instanceof Error)) return { exitCode: 1, lines: [['', String(er)]] }
+  if (!(er instanceof Error)) return { exitCode: 1, lines: [['', String(er)]], files: [] }
   const e = er as NpmError
   e.code ??= /^(?:Error: )?(E[A-Z]+)/.exec(e.message)?.[1]
   const head: Array<[string, string]> = []
   for (const key of ['code', 'syscall', 'file', 'path', 'dest', 'errno'] as const) {
     if (e[key] !== undefined && e[key] !== '') head.push([key, String(e[key])])
   }
-  const { summary, detail } = messageLines(e)
-  return { exitCode: exitCodeOf(e), lines: [...head, ...summary, ...detail] }
+  const { summary, detail, files } = messageLines(e)
+  return { exitCode: exitCodeOf(e), lines: [...head, ...summary, ...detail], files }
 }

@@ -6,9 +6,8 @@
 import type { TarballCache, TarballRef, TarballResolver } from './types.ts'
 
 export interface FetchPhaseInit {
-  cache: TarballCache
   resolver: TarballResolver
-  /** Called as soon as something is found missing, before fetching starts (to start the node early). */
+  /** Called before fetching starts, when anything is missing (to start the node early). */
   onMissing?: () => void
   /** How many tarballs are in flight at once. */
   concurrency?: number
@@ -20,6 +19,11 @@ export interface FetchPhaseItem {
   optional: boolean
 }
 
+/** One item per tarball: the same integrity at several places in the tree is one fetch. */
+export function uniqueTarballs<T extends FetchPhaseItem> (items: readonly T[]): T[] {
+  return [...new Map(items.map((item) => [item.ref.integrity, item])).values()]
+}
+
 /** Which of `refs` are not yet in the cache. */
 export async function missingFromCache (cache: TarballCache, refs: readonly TarballRef[]): Promise<TarballRef[]> {
   const present = await Promise.all(refs.map((ref) => cache.has(ref.integrity)))
@@ -27,15 +31,13 @@ export async function missingFromCache (cache: TarballCache, refs: readonly Tarb
 }
 
 /**
- * Makes sure every item's tarball is in the cache. Returns how many were there already; the
- * resolver counts what came from peers and from the registry. Throws the first failure of a
- * non-optional package, as reify would have.
+ * Puts the `missing` items' tarballs into the cache; the resolver counts where each came from.
+ * Throws the first failure of a non-optional package, as reify would have, and stops the rest.
  */
-export async function runFetchPhase (items: readonly FetchPhaseItem[], init: FetchPhaseInit): Promise<{ cached: number }> {
-  const unique = new Map(items.map((item) => [item.ref.integrity, item]))
-  const missing = new Set(await missingFromCache(init.cache, [...unique.values()].map((item) => item.ref)))
-  if (missing.size > 0) init.onMissing?.()
-  const queue = [...unique.values()].filter((item) => missing.has(item.ref))
+export async function runFetchPhase (items: readonly FetchPhaseItem[], missing: readonly TarballRef[], init: FetchPhaseInit): Promise<void> {
+  const wanted = new Set(missing.map((ref) => ref.integrity))
+  const queue = uniqueTarballs(items).filter((item) => wanted.has(item.ref.integrity))
+  if (queue.length > 0) init.onMissing?.()
   const controller = new AbortController()
   let failure: unknown
 
@@ -52,5 +54,4 @@ export async function runFetchPhase (items: readonly FetchPhaseItem[], init: Fet
   }
   await Promise.all(Array.from({ length: Math.min(init.concurrency ?? 32, queue.length) }, worker))
   if (failure !== undefined) throw failure
-  return { cached: unique.size - missing.size }
 }

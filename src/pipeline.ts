@@ -67,16 +67,16 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
   })
 
   const scoped = Object.fromEntries(Object.keys(flat).filter((key) => /^@.*:registry$/i.test(key)).map((key) => [key, shim.url]))
-  const arboristOptions: Record<string, unknown> = {
+  // Offline there is no one to ask but npm's cache: Arborist then reads it exactly as npm does.
+  const arboristOptions: Record<string, unknown> = offline ? { ...flat } : {
     ...flat,
     ...scoped,
     registry: shim.url,
     replaceRegistryHost: replaceRegistryHostFor(flat.replaceRegistryHost),
     // the shim answers at once and has already retried upstream as npm would; a retry of the
-    // shim's answer would only multiply npm's back-off
-    fetchRetries: 0,
-    // the shim reads npm's HTTP cache itself, honouring offline and prefer-offline
-    offline: false,
+    // shim's answer would only multiply npm's back-off (npm flattens fetch-retries into `retry`)
+    retry: { ...(flat.retry as object | undefined), retries: 0 },
+    // the shim reads npm's HTTP cache itself, honouring prefer-offline
     preferOffline: false,
     preferOnline: false,
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { formatWithOptions } from 'node:util'
 import { reportError } from './errors.ts'
+import { explainEresolve, type Explanation } from './explain-eresolve.ts'
 import type { OriginCounts } from './types.ts'
 
 const LEVELS = ['silent', 'error', 'warn', 'notice', 'http', 'info', 'verbose', 'silly'] as const
@@ -53,13 +54,14 @@ export function createReporter (init: ReporterInit): Reporter {
   // everything logged, at every level, for the debug log npm leaves behind after a failure
   const journal: string[] = []
 
-  /** Writes npm's debug log; its path, or undefined when it could not be written. */
-  const writeLog = (): string | undefined => {
+  const runId = new Date().toISOString().replace(/[.:]/g, '_')
+  /** Writes a file beside npm's debug logs; its path, or undefined when it could not be written. */
+  const writeLogFile = (name: string, content: string): string | undefined => {
     if (init.logsDir === undefined) return undefined
-    const file = join(init.logsDir, `${new Date().toISOString().replace(/[.:]/g, '_')}-debug-0.log`)
+    const file = join(init.logsDir, `${runId}-${name}`)
     try {
       mkdirSync(init.logsDir, { recursive: true })
-      writeFileSync(file, journal.join(''))
+      writeFileSync(file, content)
       return file
     } catch {
       return undefined
@@ -78,6 +80,13 @@ export function createReporter (init: ReporterInit): Reporter {
       seenNotices.add(key)
     }
     const title = args.shift()
+    // npm's display shortens Arborist's peer-override explanation object to readable lines
+    const [message, expl] = args
+    if (level === 'warn' && title === 'ERESOLVE' && expl !== null && typeof expl === 'object') {
+      stderr.write(format(['npm', level, 'ERESOLVE'], [message]))
+      stderr.write(format(['npm', level], [explainEresolve(expl as Explanation, 2)]))
+      return
+    }
     stderr.write(format(['npm', level, title ? String(title) : ''], args))
   }
   const onOutput = (kind: string, ...args: unknown[]): void => {
@@ -90,10 +99,14 @@ export function createReporter (init: ReporterInit): Reporter {
 
   return {
     error (er) {
-      const { exitCode, lines } = reportError(er)
+      const { exitCode, lines, files } = reportError(er)
+      for (const [name, content] of files) {
+        const file = writeLogFile(name, content)
+        if (file !== undefined) lines.push(['', `\n\nFor a full report see:\n${file}`])
+      }
       for (const [title, message] of lines) onLog('error', title, message)
-      const file = writeLog()
-      if (file !== undefined) onLog('error', '', `A complete log of this run can be found in: ${file}`)
+      const log = writeLogFile('debug-0.log', journal.join(''))
+      if (log !== undefined) onLog('error', '', `A complete log of this run can be found in: ${log}`)
       return exitCode
     },
     output (text = '') {

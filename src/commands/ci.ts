@@ -46,7 +46,7 @@ export async function ci (ctx: CommandContext): Promise<void> {
       const inventory = new Map(virtual.inventory)
       // the lockfile is the plan: if peers will be needed, start the node while Arborist works
       const omit = new Set(config.flat.omit as string[])
-      const locked = plannedTarballs(virtual, undefined, { omit, registryFor: pipeline.upstream.registryFor, fillResolved: false })
+      const locked = plannedTarballs(virtual, undefined, { omit, registryFor: pipeline.upstream.registryFor })
       void missingFromCache(pipeline.cache, locked.map((item) => item.ref)).then((missing) => {
         if (missing.length > 0) return pipeline.peers.node()
       }).catch(() => {})

@@ -7,12 +7,12 @@ import { readdir, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join, relative, resolve } from 'node:path'
 import procLog from 'proc-log'
-import { runFetchPhase } from '../fetch-phase.ts'
+import { missingFromCache, runFetchPhase, uniqueTarballs } from '../fetch-phase.ts'
 import { startPipeline, type Pipeline } from '../pipeline.ts'
 import { resolveAllowScripts, strictAllowScriptsPreflight, warnUnreviewedScripts } from './allow-scripts.ts'
 import type { ArboristClass, ArboristLike, ArboristOptions, TreeNode } from './arborist-types.ts'
 import type { CommandContext } from './context.ts'
-import { plannedTarballs } from './plan.ts'
+import { fillRegistryResolved, plannedTarballs } from './plan.ts'
 import { reifyOutput } from './reify-output.ts'
 
 const require = createRequire(import.meta.url)
@@ -75,10 +75,7 @@ export interface Plan {
   options: ArboristOptions
   /** The actual tree to diff against for the fetch phase; undefined when node_modules starts empty. */
   actual: TreeNode | undefined
-  /**
-   * Fill in missing registry `resolved` URLs in the ideal tree so pacote reads those tarballs from
-   * the cache without first fetching a packument — only where no lockfile will carry them.
-   */
+  /** Whether no lockfile will be written with registry `resolved` URLs filled in (see fillRegistryResolved). */
   fillResolved: boolean
 }
 
@@ -119,10 +116,17 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
     }, pipeline, Arborist)
     await strictAllowScriptsPreflight(arb, flat)
     if (arb.idealTree && !flat.dryRun && !flat.packageLockOnly) {
-      const omit = new Set(flat.omit as string[])
-      const items = plannedTarballs(arb.idealTree, actual, { omit, registryFor: pipeline.upstream.registryFor, fillResolved })
-      const { cached } = await runFetchPhase(items, { cache: pipeline.cache, resolver: pipeline.resolver, onMissing: () => { void pipeline.peers.node().catch(() => {}) } })
-      pipeline.resolver.counts.cache += cached
+      const planned = plannedTarballs(arb.idealTree, actual, { omit: new Set(flat.omit as string[]), registryFor: pipeline.upstream.registryFor })
+      const tarballs = uniqueTarballs(planned)
+      const missing = await missingFromCache(pipeline.cache, tarballs.map((item) => item.ref))
+      // offline with something missing: Arborist fails exactly where and how npm does
+      if (!(flat.offline && missing.length > 0)) {
+        // resolved URLs also name linked-store folders, and their absence makes pacote read the
+        // manifest (which marks bins executable even with --no-bin-links): fill only elsewhere
+        if (fillResolved && flat.installStrategy !== 'linked' && flat.binLinks !== false) fillRegistryResolved(planned)
+        await runFetchPhase(planned, missing, { resolver: pipeline.resolver, onMissing: () => { void pipeline.peers.node().catch(() => {}) } })
+      }
+      pipeline.resolver.counts.cache += tarballs.length - missing.length
     }
     await arb.reify(options)
     if (mode.runRootScripts && !flat.ignoreScripts) {

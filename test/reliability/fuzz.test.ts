@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { CID } from 'multiformats/cid'
 import { createTarballCache } from '../../src/cache.ts'
-import { plannedTarballs } from '../../src/commands/plan.ts'
+import { fillRegistryResolved, plannedTarballs } from '../../src/commands/plan.ts'
 import type { ArboristClass, TreeNode } from '../../src/commands/arborist-types.ts'
 import { loadNpmConfig } from '../../src/config.ts'
 import { rawCidFromIntegrity } from '../../src/ipfs/cid.ts'
@@ -135,7 +135,8 @@ test(`lockfiles: 1500 mutations through loadVirtual, the plan and the integrity 
     }
     let items: ReturnType<typeof plannedTarballs>
     try {
-      items = plannedTarballs(virtual, undefined, { omit: new Set(), registryFor: () => 'http://127.0.0.1:1/', fillResolved: true })
+      items = plannedTarballs(virtual, undefined, { omit: new Set(), registryFor: () => 'http://127.0.0.1:1/' })
+      fillRegistryResolved(items)
     } catch (err) {
       // npm's own parsers (npm-package-arg behind Arborist's getters) may refuse an entry; a
       // TypeError or RangeError would be a bug of ours
