@@ -65,6 +65,9 @@ export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeSe
     privateKey: init.privateKey,
     start: false,
     nodeInfo: { name: 'ipfs-npm' },
+    // libp2p refuses a host's 6th connection within a second; on loopback the "host" is every
+    // ipfs-npm process on this machine (parallel CI jobs beside one `serve`), so it is exempt
+    connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] },
     addresses: { listen: init.listen.length > 0 ? init.listen : ['/ip4/0.0.0.0/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
