@@ -8,8 +8,12 @@ import type { CID } from 'multiformats/cid'
 import type { CacheBlockstore } from './cache-blockstore.ts'
 import { matchesIntegrity } from './integrity.ts'
 
-/** Larger than any npm tarball; a DAG claiming more is not followed. */
-const MAX_TARBALL = 2 ** 31
+/**
+ * The largest tarball taken from peers; a DAG claiming more is not followed (the registry serves
+ * it). Its bytes are held in memory until hashed, and a few blocks linked over and over can claim
+ * any size: a peer must not make us download and hold gigabytes to find out it lied.
+ */
+const MAX_TARBALL = 256 * 1024 * 1024
 
 export type Want = (cid: CID, options: { signal: AbortSignal }) => Promise<Uint8Array>
 
