@@ -10,6 +10,8 @@
  * - `flood`: answers nothing; pushes unrequested blocks and oversized bitswap messages at every
  *   peer that connects, as fast as it can; prints `{ flooded: bytes }` every 100 ms.
  * - `vanish`: honest for large tarballs (UnixFS DAGs), but dies (SIGKILL) after its first block.
+ * - `bomb`: answers every CID question with the root of a UnixFS file of `bombMiB` MiB made of one
+ *   1 MiB block linked over and over (a few blocks claiming a huge tarball).
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
@@ -23,7 +25,7 @@ import { CID_PROTOCOL, handleCidProtocol } from '../../src/ipfs/cid-protocol.ts'
 import { createNodeLibp2p } from '../../src/ipfs/libp2p.ts'
 
 const BITSWAP = '/ipfs/bitswap/1.2.0'
-const config = JSON.parse(await readFile(process.argv[2]!, 'utf8')) as { mode: string, tarballs: Array<{ integrity: string, base64: string }>, slowMs?: number }
+const config = JSON.parse(await readFile(process.argv[2]!, 'utf8')) as { mode: string, tarballs: Array<{ integrity: string, base64: string }>, slowMs?: number, bombMiB?: number }
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** An in-memory blockstore with the shape bitswap and the UnixFS importer use. */
@@ -68,8 +70,8 @@ const blockstore = memoryBlockstore(async () => {
   if (mode === 'vanish' && served++ >= 1) process.kill(process.pid, 'SIGKILL')
 })
 const answers = new Map<string, CID>()
-// a liar holds none of the real tarballs, only the decoy it names for every one of them
-for (const { integrity, bytes } of mode === 'liar' ? [] : tarballs) {
+// a liar (or bomb) holds none of the real tarballs, only what it names for every one of them
+for (const { integrity, bytes } of mode === 'liar' || mode === 'bomb' ? [] : tarballs) {
   if (bytes.length <= MAX_RAW_BLOCK) {
     await blockstore.put(rawCidOf(bytes), bytes)
     answers.set(integrity, rawCidFromIntegrity(integrity)!)
@@ -79,6 +81,8 @@ for (const { integrity, bytes } of mode === 'liar' ? [] : tarballs) {
 }
 const decoy = randomBytes(4096)
 await blockstore.put(rawCidOf(decoy), decoy)
+const leaf = randomBytes(1024 * 1024)
+const bomb = mode === 'bomb' ? await importTarball((function * () { for (let i = 0; i < (config.bombMiB ?? 600); i++) yield leaf })(), blockstore) : undefined
 
 const libp2p = await createNodeLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap: [], isDenied: () => false })
 await libp2p.start()
@@ -91,6 +95,7 @@ if (mode === 'silent' || mode === 'flood') {
   await handleCidProtocol(libp2p, async (integrity) => {
     if (mode === 'slow') await sleep(config.slowMs ?? 5000)
     if (mode === 'liar') return rawCidOf(decoy)
+    if (mode === 'bomb') return bomb
     return answers.get(integrity)
   }, 30_000, () => {})
 }

@@ -7,7 +7,9 @@
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFile, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { after, before, describe, test } from 'node:test'
@@ -17,6 +19,7 @@ import { cleanEnv } from '../helpers/run-command.ts'
 import { createWorkspace, fastUserconfig, ipfsNpm, report, verifyCache, type Workspace } from './helpers.ts'
 import { startServe } from './serve-process.ts'
 
+const run = promisify(execFile)
 const HOSTILE_PEER = join(import.meta.dirname, 'hostile-peer.ts')
 const PEER_TIMEOUT = 1000
 /** What a bad peer may add to an install: a few idle windows and a node start. */
@@ -54,11 +57,11 @@ async function startHostilePeer (mode: string, extra: object = {}): Promise<stri
 }
 
 /** ci of the bundled project (a 1.5 MiB UnixFS tarball and small ones) with these peers, on a fresh cache. */
-async function ciWith (peerAddresses: string[]): Promise<{ ms: number, origins: ReturnType<typeof parseOrigins>, cache: string, stderr: string }> {
+async function ciWith (peerAddresses: string[]): Promise<{ ms: number, origins: ReturnType<typeof parseOrigins>, cache: string, stderr: string, peakRssMiB: number }> {
   const dir = await ws.project('bundled')
   const cache = join(dir, '..', 'cache')
   const flags = peerAddresses.flatMap((address) => ['--peer', address])
-  const run = await ipfsNpm(['ci', '--userconfig', userconfig, '--cache', cache, '--peer-timeout', String(PEER_TIMEOUT), ...flags], dir, { timeoutMs: 60_000 })
+  const run = await withPeakRss(cache, ipfsNpm(['ci', '--userconfig', userconfig, '--cache', cache, '--peer-timeout', String(PEER_TIMEOUT), ...flags], dir, { timeoutMs: 60_000 }))
   assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`)
   // installed correctly: big's bytes as published, bundled deps in place
   const big = registries.main.packages.get('big@1.0.0')!
@@ -67,7 +70,33 @@ async function ciWith (peerAddresses: string[]): Promise<{ ms: number, origins: 
   await readFile(join(dir, 'node_modules', 'bundler', 'node_modules', 'bundled-dep', 'package.json'))
   const stats = await verifyCache(cache)
   assert.equal(stats.badContentCount, 0)
-  return { ms: run.ms, origins: parseOrigins(run), cache, stderr: run.stderr }
+  return { ms: run.ms, origins: parseOrigins(run), cache, stderr: run.stderr, peakRssMiB: run.peakRssMiB }
+}
+
+/** Samples the resident memory of the process whose command line holds `marker` while `running` lasts; the peak in MiB. */
+async function withPeakRss<T extends object> (marker: string, running: Promise<T>): Promise<T & { peakRssMiB: number }> {
+  let peak = 0
+  let done = false
+  const sampling = (async () => {
+    while (!done) {
+      const { stdout } = await run('ps', ['-eo', 'rss=,args=']).catch(() => ({ stdout: '' }))
+      for (const line of stdout.split('\n')) {
+        if (line.includes(marker)) peak = Math.max(peak, Number(line.trim().split(/\s+/)[0]) / 1024)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  })()
+  const result = await running
+  done = true
+  await sampling
+  return { ...result, peakRssMiB: Math.round(peak) }
+}
+
+/** CIDs in a cache's integrity → CID index (none should come from a peer that lied). */
+async function indexedCids (cache: string): Promise<string[]> {
+  const dir = join(cache, '_ipfs-npm', 'cids')
+  const files = await readdir(dir).catch(() => [])
+  return Promise.all(files.map((file) => readFile(join(dir, file), 'utf8')))
 }
 
 before(async () => {
@@ -86,23 +115,28 @@ after(async () => {
 })
 
 describe('a bad peer costs a bounded wait, then the registry delivers', () => {
-  const modes: Array<[string, string, object?]> = [
+  const modes: Array<[string, string, { slowMs?: number, bombMiB?: number, boundMs?: number }?]> = [
     ['silent', 'a silent peer (takes streams, never answers)'],
     ['slow', 'a slow peer (every block and answer 5 s late)', { slowMs: 5000 }],
     ['vanish', 'a peer that dies mid-tarball (after the first block of a UnixFS DAG)'],
     ['liar', 'a peer that answers the integrity→CID protocol with a wrong CID'],
     ['flood', 'a peer that floods unrequested blocks and oversized messages'],
+    // before the size cap, following it cost ~7 s of wants (and the bytes in memory)
+    ['bomb', 'a peer that answers with a DAG bomb (600 MiB claimed, 1 MiB of blocks)', { bombMiB: 600, boundMs: 3000 }],
   ]
   for (const [mode, name, extra] of modes) {
     test(name, async () => {
       const address = await startHostilePeer(mode, extra)
       const run = await ciWith([address])
       const added = run.ms - baselineMs
-      assert.ok(added < ADDED_BOUND_MS, `added ${added} ms (baseline ${baselineMs} ms, this ${run.ms} ms)\n${run.stderr}`)
+      const bound = extra?.boundMs ?? ADDED_BOUND_MS
+      assert.ok(added < bound, `added ${added} ms (baseline ${baselineMs} ms, this ${run.ms} ms)\n${run.stderr}`)
       assert.equal(run.origins?.peers, 0, 'nothing came from the bad peer')
+      assert.deepEqual(await indexedCids(run.cache), [], 'nothing the peer claimed entered the integrity → CID index')
+      assert.ok(run.peakRssMiB > 0 && run.peakRssMiB < 400, `ipfs-npm ci peak RSS ${run.peakRssMiB} MiB`)
       const flooded = floodedBytes.get(address) ?? 0
       if (mode === 'flood') assert.ok(flooded > 8 * 1024 * 1024, `the flood happened: ${flooded} bytes`)
-      report(`peer: ${mode}`, `ci exit 0, correct tree; ${run.ms} ms vs ${baselineMs} ms without it (added ${added} ms, bound ${ADDED_BOUND_MS}); ${run.origins?.registry} from registry, 0 from the peer${mode === 'flood' ? ` (${Math.round(flooded / 1048576)} MiB of unrequested/oversized blocks pushed)` : ''}; cacache verify 0 bad; data lost: none`)
+      report(`peer: ${mode}`, `ci exit 0, correct tree; ${run.ms} ms vs ${baselineMs} ms without it (added ${added} ms, bound ${bound}); ${run.origins?.registry} from registry, 0 from the peer, index untouched, ci peak RSS ${run.peakRssMiB} MiB${mode === 'flood' ? ` (${Math.round(flooded / 1048576)} MiB of unrequested/oversized blocks pushed)` : ''}; cacache verify 0 bad; data lost: none`)
     })
   }
 })
