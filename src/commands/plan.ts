@@ -34,6 +34,8 @@ export function plannedTarballs (ideal: TreeNode, actual: TreeNode | undefined, 
     if (!extracts(node, init.omit)) continue
     const version = node.version ?? node.package.version ?? ''
     const name = node.packageName ?? node.name
+    // a malformed lockfile can make these anything: such entries are reify's to report, as npm does
+    if (typeof version !== 'string' || typeof name !== 'string') continue
     const present = actual?.inventory.get(node.location)
     if (present && present.version === version && present.packageName === name && present.integrity === node.integrity) continue
     const resolved = node.resolved ?? (node.isRegistryDependency ? registryTarballUrl(init.registryFor(name), name, version) : undefined)
