@@ -32,23 +32,21 @@ export async function missingFromCache (cache: TarballCache, refs: readonly Tarb
 
 /**
  * Puts the `missing` items' tarballs into the cache; the resolver counts where each came from.
- * Throws the first failure of a non-optional package, as reify would have, and stops the rest.
+ * Throws the first failure of a non-optional package, as reify would have, once the fetches
+ * already under way have ended: aborting them would only make make-fetch-happen retry them.
  */
 export async function runFetchPhase (items: readonly FetchPhaseItem[], missing: readonly TarballRef[], init: FetchPhaseInit): Promise<void> {
   const wanted = new Set(missing.map((ref) => ref.integrity))
   const queue = uniqueTarballs(items).filter((item) => wanted.has(item.ref.integrity))
   if (queue.length > 0) init.onMissing?.()
-  const controller = new AbortController()
   let failure: unknown
 
   const worker = async (): Promise<void> => {
     for (let item = queue.shift(); item !== undefined && failure === undefined; item = queue.shift()) {
       try {
-        await init.resolver.resolve(item.ref, { signal: controller.signal })
+        await init.resolver.resolve(item.ref)
       } catch (err) {
-        if (item.optional) continue
-        failure ??= err
-        controller.abort()
+        if (!item.optional) failure ??= err
       }
     }
   }
