@@ -122,7 +122,7 @@ describe('a bad peer costs a bounded wait, then the registry delivers', () => {
     ['liar', 'a peer that answers the integrity→CID protocol with a wrong CID'],
     ['flood', 'a peer that floods unrequested blocks and oversized messages'],
     // before the size cap, following it cost ~7 s of wants (and the bytes in memory)
-    ['bomb', 'a peer that answers with a DAG bomb (600 MiB claimed, 1 MiB of blocks)', { bombMiB: 600, boundMs: 3000 }],
+    ['bomb', 'a peer that answers with a DAG bomb (600 MiB claimed, 1 MiB of blocks)', { bombMiB: 600, boundMs: 4500 }],
   ]
   for (const [mode, name, extra] of modes) {
     test(name, async () => {
