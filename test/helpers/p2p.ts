@@ -1,0 +1,113 @@
+/**
+ * Real ipfs-npm nodes for end-to-end peer tests: `ipfs-npm serve` seeders (optionally inside a
+ * network namespace), fixture project copies, npm's reference installs, and tree comparison.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { cp, readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { fixtureProjectsDir, ipfsNpmBin } from './conformance.ts'
+import type { FixtureRegistries } from './fixture-registries.ts'
+import { cleanEnv, runCommand, type CommandResult } from './run-command.ts'
+import { diffTrees, snapshotTree } from './tree-snapshot.ts'
+
+export interface Seeder {
+  /** serve's registry URL (inside its namespace, if any). */
+  url: string
+  /** Its first listening multiaddr matching `addressPrefix`, with `/p2p/`. */
+  address: string
+}
+
+export interface P2pWork {
+  /** Copies fixture project `name` to `<work>/<as>`. */
+  project(name: string, as: string): Promise<string>
+  /** npm's own `ci` of project `name` (after `prepare` edits it) on `cache`: the reference tree. */
+  npmReference(name: string, cache: string, variant: string, prepare?: (dir: string) => Promise<void>): Promise<string>
+  /** Starts `ipfs-npm serve` on `cache`; `wrapper` runs it (e.g. `ip netns exec NS`). */
+  serve(cache: string, init?: { wrapper?: string[], listen?: string, mdns?: boolean, addressPrefix?: string }): Promise<Seeder>
+  /** Runs ipfs-npm in `cwd`, optionally through `wrapper`. */
+  ipfsNpm(cwd: string, args: string[], wrapper?: string[]): Promise<CommandResult>
+  /** Stops every seeder. */
+  stop(): Promise<void>
+}
+
+export function assertOk (run: CommandResult, what: string): void {
+  assert.equal(run.code, 0, `${what} failed:\n${run.stdout}\n${run.stderr}`)
+}
+
+/** node_modules, lockfiles and package.json of two installs are identical, file by file. */
+export async function assertSameTree (npmDir: string, ours: string): Promise<void> {
+  const [a, b] = await Promise.all([snapshotTree(npmDir), snapshotTree(ours)])
+  assert.deepEqual(diffTrees(a, b, ['npm', 'ipfs-npm']), [])
+}
+
+/** Rewrites one lock entry's integrity to the sha1 form old lockfiles carry. */
+export async function sha1Only (registries: FixtureRegistries, dir: string, name: string): Promise<void> {
+  const path = join(dir, 'package-lock.json')
+  const lock = JSON.parse(await readFile(path, 'utf8')) as { packages: Record<string, { version: string, integrity?: string }> }
+  const entry = lock.packages[`node_modules/${name}`]
+  const packed = registries.main.packages.get(`${name}@${entry.version}`)
+  assert.ok(packed, `${name} is a fixture package`)
+  entry.integrity = `sha1-${Buffer.from(packed.shasum, 'hex').toString('base64')}`
+  await writeFile(path, `${JSON.stringify(lock, null, 2)}\n`)
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/**
+ * @param init.work a temp dir the tests own
+ * @param init.userconfig the npm user config serve (and the reference npm) use upstream
+ */
+export function createP2pWork (init: { work: string, userconfig: string }): P2pWork {
+  const { work, userconfig } = init
+  const seeders: ChildProcess[] = []
+
+  const project = async (name: string, as: string): Promise<string> => {
+    const dir = join(work, as)
+    await cp(join(fixtureProjectsDir, name), dir, { recursive: true })
+    return dir
+  }
+
+  return {
+    project,
+    async npmReference (name, cache, variant, prepare) {
+      const dir = await project(name, `npm-${name}-${variant}`)
+      await prepare?.(dir)
+      assertOk(await runCommand('npm', ['ci', '--userconfig', userconfig, '--cache', cache], { cwd: dir }), `npm ci ${name}`)
+      return dir
+    },
+    async serve (cache, { wrapper = [], listen = '/ip4/127.0.0.1/tcp/0', mdns = false, addressPrefix = '/ip4/127.0.0.1/' } = {}) {
+      const port = await freePort()
+      const args = [process.execPath, ipfsNpmBin, 'serve', '--cache', cache, '--userconfig', userconfig, '--port', String(port), '--listen', listen, ...(mdns ? [] : ['--no-mdns'])]
+      const [command, ...rest] = [...wrapper, ...args]
+      const child = spawn(command, rest, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+      seeders.push(child)
+      let out = ''
+      child.stderr?.on('data', (c: Buffer) => { out += c.toString() })
+      const address = await new Promise<string>((resolve, reject) => {
+        child.stdout?.on('data', (c: Buffer) => {
+          out += c.toString()
+          const found = out.split('\n').map((line) => /listening on (\S+)/.exec(line)?.[1]).find((a) => a?.startsWith(addressPrefix))
+          if (found !== undefined) resolve(found)
+        })
+        child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)))
+      })
+      return { url: `http://127.0.0.1:${port}/`, address }
+    },
+    ipfsNpm (cwd, args, wrapper = []) {
+      const [command, ...rest] = [...wrapper, process.execPath, ipfsNpmBin, ...args]
+      return runCommand(command, rest, { cwd })
+    },
+    async stop () {
+      for (const child of seeders) child.kill('SIGTERM')
+      await Promise.all(seeders.map((child) => child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined))
+    },
+  }
+}
