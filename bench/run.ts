@@ -20,7 +20,7 @@ import { startPeer, type Peer } from './lib/peers.ts'
 import { medianRss, ratio, renderReport, type ScenarioResult, type TargetCheck } from './lib/report.ts'
 import { startService, type Service } from './lib/service.ts'
 import { summarize } from './lib/stats.ts'
-import { installCommand, toolEnv, writeUserconfig, type InstallSpec, type Toolchain } from './lib/tools.ts'
+import { installCommand, toolEnv, writePnpmrc, writeUserconfig, type InstallSpec, type Toolchain } from './lib/tools.ts'
 
 const run = promisify(execFile)
 const benchDir = dirname(fileURLToPath(import.meta.url))
@@ -129,7 +129,8 @@ async function setupProject (name: string, src: string, root: string, tools: Too
   // the other tools' lockfiles, converted once; bun's records tarball URLs, rewritten per registry
   const converted = new Map<string, string>()
   const pnpmDir = await npmProject(src, join(root, 'convert-pnpm'), registries.lo, mirror)
-  await untimed('pnpm import', tools.pnpm, ['import', '--registry', registries.lo, '--store-dir', join(root, 'convert-store'), '--cache-dir', join(root, 'convert-cache')], pnpmDir, env)
+  await writePnpmrc(pnpmDir, { registry: registries.lo, store: join(root, 'convert-store'), cache: join(root, 'convert-cache') })
+  await untimed('pnpm import', tools.pnpm, ['import'], pnpmDir, env)
   converted.set('pnpm-lo', pnpmDir)
   converted.set('pnpm-wan', pnpmDir)
   if (tools.bun !== undefined) {
@@ -150,7 +151,9 @@ async function setupProject (name: string, src: string, root: string, tools: Too
     const cwd = lockFrom === undefined
       ? await npmProject(src, join(root, id), spec.registry, mirror)
       : await copyProject(lockFrom, join(root, id), ['package.json', spec.tool === 'pnpm' ? 'pnpm-lock.yaml' : 'bun.lock'])
-    scenarios.push({ id, label, baseline, cold, spec: { ...spec, cwd, home, cache: spec.cache ?? join(root, `cache-${id}`), store: join(root, `store-${id}`) } })
+    const full: InstallSpec = { ...spec, cwd, home, cache: spec.cache ?? join(root, `cache-${id}`), store: join(root, `store-${id}`) }
+    if (spec.tool === 'pnpm') await writePnpmrc(cwd, full)
+    scenarios.push({ id, label, baseline, cold, spec: full })
   }
 
   // warm caches, filled the way each tool fills its own
@@ -185,7 +188,8 @@ async function setupProject (name: string, src: string, root: string, tools: Too
   if (peers.length === 3) await add('ipfs-3peers', '7. ipfs-npm ci, empty cache, 3 LAN peers, registry unreachable', 'npm-cold', true, { tool: 'ipfs-npm', userconfig: uc.dead, registry: 'http://127.0.0.1:9/', peers: threePeers })
   await add('pnpm-cold', '8. pnpm install --frozen-lockfile, cold', 'npm-cold', true, { tool: 'pnpm', userconfig: uc.lo, registry: lo }, converted.get('pnpm-lo'))
   if (tools.bun !== undefined) await add('bun-cold', '9. bun install --frozen-lockfile, cold', 'npm-cold', true, { tool: 'bun', userconfig: uc.lo, registry: lo }, converted.get('bun-lo'))
-  if (registries.wan !== undefined && uc.wan !== undefined) {
+  // the WAN is about bandwidth and round trips: the large project shows it (and keeps the run short)
+  if (registries.wan !== undefined && uc.wan !== undefined && (name === 'large' || !opts.projects.includes('large'))) {
     const wan = registries.wan
     const w = `WAN ${WAN_MBIT} Mbit/s ${WAN_RTT_MS} ms`
     await add('wan-npm-cold', `W1. npm ci, cold, ${w} registry`, 'wan-npm-cold', true, { tool: 'npm', userconfig: uc.wan, registry: wan })
@@ -489,7 +493,7 @@ async function main (): Promise<void> {
       ['versions', `ipfs-npm ${pkg.version} at ${commit}${dirty}; node ${process.version}; npm ${await versionOf(tools.npm, ['--version'])}; pnpm ${await versionOf(tools.pnpm, ['--version'])}; bun ${tools.bun === undefined ? 'unavailable' : await versionOf(tools.bun, ['--version'])}`],
       ['projects', projects.map((p) => { const s = lockStats.get(p); return s === undefined ? p : `${p}: ${s.count} tarballs, ${mib(s.bytes)} MiB, largest ${mib(s.largest)} MiB, ${s.overOneMiB} over 1 MiB` }).join('; ')],
       ['registry', 'a local mirror of the npm registry (bench/mirror-server.ts: abbreviated packuments, gzip, ETags, tarballs; filled once from the npm registry outside timing); scenarios 1–9 reach it on loopback. Lockfiles get `resolved` URLs on the registry each scenario uses (as most real lockfiles have), so no tool needs packuments'],
-      ['WAN', registries.wan === undefined ? 'not run' : `the same mirror in a network namespace behind a veth limited to ${WAN_MBIT} Mbit/s each way (tc tbf) and ${WAN_RTT_MS} ms RTT (bench/delay-line.ts; this kernel has no netem); LAN peers on loopback, unshaped`],
+      ['WAN', registries.wan === undefined ? 'not run' : `the same mirror in a network namespace behind a veth limited to ${WAN_MBIT} Mbit/s each way (tc tbf) and ${WAN_RTT_MS} ms RTT (bench/delay-line.ts; this kernel has no netem); LAN peers on loopback, unshaped; run on the large project`],
       ['runs', `${RUNS} per scenario, alternating rounds (every scenario once per round, same order), after an untimed warm-up of the peer scenarios; every tool gets its own userconfig (registry, audit=false, fund=false), its own cache/store and an empty HOME; ipfs-npm runs with --no-mdns (other nodes on this machine must not join in)`],
       ['total bench time', `${((performance.now() - started) / 60000).toFixed(1)} min`],
     ]

@@ -39,11 +39,19 @@ export async function writeUserconfig (file: string, registry: string): Promise<
   return file
 }
 
+/**
+ * pnpm's settings for a project: its `.npmrc` (pnpm 10 takes no `--registry`/`--cache-dir` on
+ * every command, `import` none at all).
+ */
+export async function writePnpmrc (projectDir: string, settings: { registry: string, store: string, cache: string }): Promise<void> {
+  await writeFile(join(projectDir, '.npmrc'), `registry=${settings.registry}\nstore-dir=${settings.store}\ncache-dir=${settings.cache}\n`)
+}
+
 export interface InstallSpec {
   tool: Tool
   cwd: string
   home: string
-  /** npm userconfig (npm, ipfs-npm); pnpm and bun get `registry` as a flag. */
+  /** npm userconfig (npm, ipfs-npm); bun gets `registry` as a flag, pnpm from the project's .npmrc (writePnpmrc). */
   userconfig: string
   registry: string
   cache: string
@@ -72,7 +80,7 @@ export function installCommand (tools: Toolchain, spec: InstallSpec): Invocation
     case 'pnpm':
       return {
         command: tools.pnpm,
-        args: ['install', '--frozen-lockfile', '--registry', spec.registry, '--store-dir', spec.store, '--cache-dir', spec.cache, '--reporter', 'append-only'],
+        args: ['install', '--frozen-lockfile', '--reporter', 'append-only'],
         cwd: spec.cwd,
         env,
       }
