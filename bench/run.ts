@@ -5,7 +5,7 @@
  *   node bench/run.ts [--runs 3] [--projects small,large] [--no-wan] [--no-profile] [--keep]
  */
 import { execFile } from 'node:child_process'
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, freemem, loadavg, totalmem, release, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -209,6 +209,21 @@ async function prepareRun (s: Scenario): Promise<void> {
   }
 }
 
+/**
+ * Why an ipfs-npm run failed, from npm's debug log in its cache: which tarballs the peers did not
+ * deliver (and why) before the registry was tried.
+ */
+async function peerMisses (cache: string): Promise<string> {
+  const logs = join(cache, '_logs')
+  const files = (await readdir(logs).catch(() => [] as string[])).filter((f) => f.endsWith('.log')).sort()
+  if (files.length === 0) return ''
+  const text = await readFile(join(logs, files[files.length - 1]), 'utf8')
+  const misses = text.split('\n').filter((l) => l.includes('not from peers'))
+  if (misses.length === 0) return ''
+  const first = misses[0].replace(/^\d+ verbose ipfs ipfs: /, '')
+  return `debug log: ${misses.length} tarballs not from peers, e.g. "${first}"`
+}
+
 /** Alternating rounds: every scenario once per round, in the same order. */
 async function runRounds (project: string, scenarios: Scenario[], tools: Toolchain, scratch: string): Promise<ScenarioResult[]> {
   const results = scenarios.map((s): ScenarioResult => ({ project, id: s.id, label: s.label, baseline: s.baseline, runs: [] }))
@@ -230,6 +245,7 @@ async function runRounds (project: string, scenarios: Scenario[], tools: Toolcha
         result.error = (err as Error).message
         continue
       }
+      if (r.code !== 0 && s.spec.tool === 'ipfs-npm') r.tail += `\n${await peerMisses(s.spec.cache)}`
       result.runs.push(r)
       say(`${project} round ${round}/${RUNS} ${s.id}: ${r.code === 0 ? `${(r.ms / 1000).toFixed(2)} s, ${((r.rssKb ?? 0) / 1024).toFixed(0)} MiB` : `FAILED exit ${r.code}: ${r.tail.split('\n').slice(-2).join(' / ')}`}`)
     }
