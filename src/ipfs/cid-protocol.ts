@@ -3,6 +3,9 @@
  * One length-prefixed JSON request and one answer per stream, batched: the asks made within a few
  * ms go to each peer together (`{"integrities":["sha512-…",…]}` → `{"cids":["bafk…"|null,…]}`), as
  * bitswap batches its wants — one stream per tarball made a large install several times slower.
+ * Askers also send `"packages":[{"name":…,"version":…}|null,…]`, one per integrity: a peer whose
+ * cache keys the tarball by another digest (npm stores sha1-only lock entries under sha512) finds
+ * it by name and version. The field is optional both ways: old peers ignore it or leave it out.
  * The answer for a tarball ≤ 1 MiB is its raw CID, for a larger one the root of its UnixFS DAG
  * (built on demand by the answering peer), null when the peer does not have it. Answers are
  * claims: the asker hashes what it fetches against the integrity before believing them.
@@ -10,6 +13,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
+import type { PackageId } from './package-tarballs.ts'
 
 export const CID_PROTOCOL = '/ipfs-npm/integrity-cid/1.0.0'
 
@@ -20,8 +24,21 @@ const BATCH_DEBOUNCE = 10
 /** What the peer said: a CID, `absent` (it has no such tarball) or `unknown` (no answer). */
 export type CidAnswer = CID | 'absent' | 'unknown'
 
-/** Looks an integrity up locally; undefined when we do not have the tarball. */
-export type CidLookup = (integrity: string) => Promise<CID | undefined>
+/** Looks an integrity (of `pkg`, when the asker said) up locally; undefined when we do not have the tarball. */
+export type CidLookup = (integrity: string, pkg?: PackageId) => Promise<CID | undefined>
+
+/** npm's limits on a package name and a version string, generously. */
+const MAX_NAME = 214
+const MAX_VERSION = 256
+
+/** A well-formed `packages` item, or undefined (ignored: the integrity is looked up alone). */
+function packageOf (item: unknown): PackageId | undefined {
+  if (typeof item !== 'object' || item === null) return undefined
+  const { name, version } = item as { name?: unknown, version?: unknown }
+  if (typeof name !== 'string' || typeof version !== 'string' || name.length === 0 || version.length === 0 ||
+    name.length > MAX_NAME || version.length > MAX_VERSION) return undefined
+  return { name, version }
+}
 
 const encode = (value: object): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
 const decode = (bytes: { subarray(): Uint8Array }): any => JSON.parse(new TextDecoder().decode(bytes.subarray()))
@@ -32,13 +49,14 @@ export async function handleCidProtocol (libp2p: Libp2p<any>, lookup: CidLookup,
     const signal = AbortSignal.timeout(timeout)
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
-      const { integrities } = decode(await lp.read({ signal })) as { integrities?: unknown }
+      const { integrities, packages } = decode(await lp.read({ signal })) as { integrities?: unknown, packages?: unknown }
       if (!Array.isArray(integrities) || integrities.length > MAX_BATCH || !integrities.every((i) => typeof i === 'string')) {
         throw new Error('malformed request')
       }
-      const cids = await Promise.all(integrities.map(async (integrity: string) => {
+      const named = Array.isArray(packages) ? packages : []
+      const cids = await Promise.all(integrities.map(async (integrity: string, i) => {
         try {
-          return (await lookup(integrity))?.toString() ?? null
+          return (await lookup(integrity, packageOf(named[i])))?.toString() ?? null
         } catch (err) {
           log(`ipfs: looking up ${integrity}: ${(err as Error).message}`)
           return null
@@ -54,12 +72,16 @@ export async function handleCidProtocol (libp2p: Libp2p<any>, lookup: CidLookup,
 }
 
 export interface CidAsker {
-  /** Asks `peer` for the CID of `integrity`. Never throws: a failure or an abort is `unknown`. */
-  ask(peer: PeerId, integrity: string, signal: AbortSignal): Promise<CidAnswer>
+  /**
+   * Asks `peer` for the CID of `integrity`, the tarball of `pkg`. Never throws: a failure or an
+   * abort is `unknown`.
+   */
+  ask(peer: PeerId, integrity: string, pkg: PackageId | undefined, signal: AbortSignal): Promise<CidAnswer>
 }
 
 interface Pending {
   integrity: string
+  pkg: PackageId | undefined
   resolve(answer: CidAnswer): void
 }
 
@@ -73,7 +95,8 @@ export function createCidAsker (libp2p: Libp2p<any>, timeout: number): CidAsker 
     try {
       stream = await libp2p.dialProtocol(peer, CID_PROTOCOL, { signal })
       const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
-      await lp.write(encode({ integrities: batch.map((p) => p.integrity) }), { signal })
+      const packages = batch.map((p) => p.pkg === undefined ? null : { name: p.pkg.name, version: p.pkg.version })
+      await lp.write(encode({ integrities: batch.map((p) => p.integrity), packages }), { signal })
       const { cids } = decode(await lp.read({ signal })) as { cids?: unknown }
       await stream.close({ signal }).catch(() => {})
       if (!Array.isArray(cids) || cids.length !== batch.length) throw new Error('malformed answer')
@@ -92,7 +115,7 @@ export function createCidAsker (libp2p: Libp2p<any>, timeout: number): CidAsker 
   }
 
   return {
-    async ask (peer, integrity, signal) {
+    async ask (peer, integrity, pkg, signal) {
       if (signal.aborted) return 'unknown'
       const key = peer.toString()
       let queue = queues.get(key)
@@ -107,6 +130,7 @@ export function createCidAsker (libp2p: Libp2p<any>, timeout: number): CidAsker 
         signal.addEventListener('abort', onAbort, { once: true })
         pending.push({
           integrity,
+          pkg,
           resolve: (answer) => {
             signal.removeEventListener('abort', onAbort)
             resolve(answer)

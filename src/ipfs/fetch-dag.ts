@@ -13,7 +13,7 @@ import { matchesIntegrity } from './integrity.ts'
  * it). Its bytes are held in memory until hashed, and a few blocks linked over and over can claim
  * any size: a peer must not make us download and hold gigabytes to find out it lied.
  */
-const MAX_TARBALL = 256 * 1024 * 1024
+export const MAX_TARBALL = 256 * 1024 * 1024
 
 export type Want = (cid: CID, options: { signal: AbortSignal }) => Promise<Uint8Array>
 

@@ -188,7 +188,7 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
 
       const ask = async (peers: PeerId[]): Promise<void> => {
         await Promise.all(peers.map(async (peer) => {
-          const answer = await init.asker.ask(peer, integrity, signal)
+          const answer = await init.asker.ask(peer, integrity, ref, signal)
           if (answer === 'unknown') {
             // a peer that cannot answer may still hold the raw block
             rawVouched ||= raw !== undefined

@@ -19,6 +19,7 @@ import { createCidAsker, handleCidProtocol } from './cid-protocol.ts'
 import { createFetcher } from './fetcher.ts'
 import { createNodeLibp2p } from './libp2p.ts'
 import { createLocalCids } from './local-cids.ts'
+import { createPackageTarballs } from './package-tarballs.ts'
 import { acquirePeerKey } from './peer-key.ts'
 import { createServingBlockstore, type ServedCounts } from './serving-blockstore.ts'
 import { sleep } from './sleep.ts'
@@ -113,9 +114,9 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   try {
     await libp2p.start()
     bitswap = await startBitswap(libp2p, createServingBlockstore(blockstore, served))
-    const localCids = createLocalCids({ cachePath, blockstore, index })
-    await handleCidProtocol(libp2p, async (integrity) => {
-      const cid = await localCids(integrity)
+    const localCids = createLocalCids({ cachePath, blockstore, index, packageTarballs: createPackageTarballs(cachePath) })
+    await handleCidProtocol(libp2p, async (integrity, pkg) => {
+      const cid = await localCids(integrity, pkg)
       // a peer asked for something we have: cheap moment to announce it beyond our connections
       const raw = cid === undefined ? undefined : rawCidFromIntegrity(integrity)
       if (raw !== undefined) provide(raw)
