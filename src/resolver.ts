@@ -4,7 +4,7 @@
  * phase and the registry shim's tarball route share one resolver, so a tarball is fetched once.
  */
 import { integrityError } from './cache.ts'
-import type { FetchedTarball, LazyPeers, OriginCounts, TarballCache, TarballRef, TarballResolver, Upstream } from './types.ts'
+import type { FetchedTarball, LazyPeers, OriginCounts, PeerFetcher, TarballCache, TarballRef, TarballResolver, Upstream } from './types.ts'
 
 export interface ResolverInit {
   cache: TarballCache
@@ -19,6 +19,22 @@ function notCachedError (ref: TarballRef): Error {
   return Object.assign(new Error(`request to ${ref.resolved ?? `${ref.name}@${ref.version}`} failed: cache mode is 'only-if-cached' but no cached response is available.`), { code: 'ENOTCACHED' })
 }
 
+/** The first tarball either source delivers; the registry's error when neither does. */
+function firstOf (registry: Promise<FetchedTarball>, peers: Promise<FetchedTarball | undefined>): Promise<FetchedTarball> {
+  return new Promise((resolve, reject) => {
+    let registryError: unknown
+    let pending = 2
+    const settle = (): void => {
+      if (--pending === 0) reject(registryError)
+    }
+    registry.then(resolve, (err: unknown) => {
+      registryError = err
+      settle()
+    })
+    void peers.then((result) => result === undefined ? settle() : resolve(result))
+  })
+}
+
 /**
  * @example
  * const resolver = createTarballResolver({ cache, peers, upstream, offline: false })
@@ -29,24 +45,37 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
   const counts: OriginCounts = { cache: 0, peers: 0, registry: 0 }
   const inFlight = new Map<string, Promise<FetchedTarball>>()
 
+  /** The registry's bytes, verified by storing them. */
+  async function fromRegistry (ref: TarballRef, signal?: AbortSignal): Promise<FetchedTarball> {
+    const data = await upstream.tarball(ref, { signal })
+    try {
+      await cache.put(ref, data)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EINTEGRITY') throw integrityError(ref, 'the registry')
+      throw err
+    }
+    return { data, origin: 'registry' }
+  }
+
+  /** The peers' bytes (verified by the fetcher, and again by the cache), or undefined. */
+  async function fromPeers (fetcher: PeerFetcher, ref: TarballRef, signal?: AbortSignal): Promise<FetchedTarball | undefined> {
+    const data = await fetcher.fetch(ref, { signal })
+    if (data === undefined) return undefined
+    await cache.put(ref, data)
+    return { data, origin: 'peers' }
+  }
+
   async function fetchFrom (ref: TarballRef, signal?: AbortSignal): Promise<FetchedTarball> {
     const cached = await cache.get(ref.integrity)
     if (cached !== undefined) return { data: cached, origin: 'cache' }
     if (offline) throw notCachedError(ref)
     const fetcher = await peers.get()
-    const fromPeers = await fetcher?.fetch(ref, { signal })
-    if (fromPeers !== undefined) {
-      await cache.put(ref, fromPeers)
-      return { data: fromPeers, origin: 'peers' }
-    }
-    const fromRegistry = await upstream.tarball(ref, { signal })
-    try {
-      await cache.put(ref, fromRegistry)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EINTEGRITY') throw integrityError(ref, 'the registry')
-      throw err
-    }
-    return { data: fromRegistry, origin: 'registry' }
+    if (fetcher === undefined) return fromRegistry(ref, signal)
+    const first = await fromPeers(fetcher, ref, signal)
+    if (first !== undefined) return first
+    // Peers stayed silent for the bounded wait: the registry now, and the peers a second chance
+    // meanwhile — a loaded peer may answer late, while a dead registry costs npm's whole back-off.
+    return firstOf(fromRegistry(ref, signal), fromPeers(fetcher, ref, signal).catch(() => undefined))
   }
 
   return {

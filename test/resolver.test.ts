@@ -1,0 +1,116 @@
+/**
+ * The resolver's order and fall-backs (src/resolver.ts) with a real cache and a real upstream
+ * registry; the peers are a scripted PeerFetcher, standing in for nodes that answer late or never.
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { after, before, test } from 'node:test'
+import { createTarballCache } from '../src/cache.ts'
+import { loadNpmConfig } from '../src/config.ts'
+import { findUserNpm } from '../src/npm-location.ts'
+import { createUpstream } from '../src/registry/upstream.ts'
+import { createTarballResolver } from '../src/resolver.ts'
+import type { LazyPeers, PeerFetcher, TarballRef, Upstream } from '../src/types.ts'
+import { startFixtureRegistries, type FixtureRegistries } from './helpers/fixture-registries.ts'
+
+let registries: FixtureRegistries
+let work: string
+let upstream: Upstream
+let deadUpstream: Upstream
+let ref: TarballRef
+let bytes: Uint8Array
+
+/** Peers that answer each fetch with the next scripted result, after its delay. */
+function scriptedPeers (script: Array<{ after: number, data?: Uint8Array }>): LazyPeers & { calls: number } {
+  const fetcher: PeerFetcher = {
+    async fetch () {
+      const step = script[Math.min(peers.calls++, script.length - 1)]
+      await sleep(step.after)
+      return step.data
+    },
+  }
+  const peers = { calls: 0, started: true, get: async () => fetcher, stop: async () => {} }
+  return peers
+}
+
+async function upstreamFor (registry: string, name: string): Promise<Upstream> {
+  const npm = findUserNpm()
+  assert.ok(npm)
+  const userconfig = join(work, `${name}-npmrc`)
+  await writeFile(userconfig, `registry=${registry}\nfetch-retries=0\n`)
+  // a fresh environment each time: loading a config sets npm_config_* in the env it is given
+  const config = await loadNpmConfig({ npm, argv: ['install', '--userconfig', userconfig, '--cache', join(work, 'npm-cache')], cwd: work, env: { PATH: process.env.PATH, HOME: work } })
+  return createUpstream({ flat: config.flat })
+}
+
+before(async () => {
+  registries = await startFixtureRegistries()
+  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-resolver-'))
+  upstream = await upstreamFor(registries.main.url, 'live')
+  deadUpstream = await upstreamFor('http://127.0.0.1:9/', 'dead')
+  const packed = registries.main.packages.get('gamma@1.0.0')
+  assert.ok(packed)
+  ref = { name: 'gamma', version: '1.0.0', integrity: packed.integrity }
+  bytes = new Uint8Array(packed.tarball)
+})
+
+after(async () => {
+  await registries.stop()
+  await rm(work, { recursive: true, force: true })
+})
+
+const freshCache = async (): Promise<ReturnType<typeof createTarballCache>> => createTarballCache({ cachePath: join(await mkdtemp(join(work, 'cache-')), '_cacache') })
+
+test('cache first: nothing else is asked', async () => {
+  const cache = await freshCache()
+  await cache.put(ref, bytes)
+  const peers = scriptedPeers([{ after: 0, data: bytes }])
+  const resolver = createTarballResolver({ cache, peers, upstream: deadUpstream, offline: false })
+  assert.equal((await resolver.resolve(ref)).origin, 'cache')
+  assert.equal(peers.calls, 0)
+})
+
+test('peers before the registry; what they deliver is stored', async () => {
+  const cache = await freshCache()
+  const resolver = createTarballResolver({ cache, peers: scriptedPeers([{ after: 0, data: bytes }]), upstream: deadUpstream, offline: false })
+  assert.equal((await resolver.resolve(ref)).origin, 'peers')
+  assert.equal(await cache.has(ref.integrity), true)
+  assert.deepEqual(resolver.counts, { cache: 0, peers: 1, registry: 0 })
+})
+
+test('peers silent: the registry delivers', async () => {
+  const resolver = createTarballResolver({ cache: await freshCache(), peers: scriptedPeers([{ after: 0 }]), upstream, offline: false })
+  assert.equal((await resolver.resolve(ref)).origin, 'registry')
+})
+
+test('a peer late for its bounded wait still wins its second chance when the registry is dead', async () => {
+  const peers = scriptedPeers([{ after: 0 }, { after: 200, data: bytes }])
+  const resolver = createTarballResolver({ cache: await freshCache(), peers, upstream: deadUpstream, offline: false })
+  const result = await resolver.resolve(ref)
+  assert.equal(result.origin, 'peers')
+  assert.equal(peers.calls, 2)
+})
+
+test('neither: the registry\'s error, as npm would show it', async () => {
+  const resolver = createTarballResolver({ cache: await freshCache(), peers: scriptedPeers([{ after: 0 }]), upstream: deadUpstream, offline: false })
+  await assert.rejects(resolver.resolve(ref), { code: 'ECONNREFUSED' })
+})
+
+test('bytes that do not match the integrity never reach the cache, from either source', async () => {
+  const cache = await freshCache()
+  const wrong = new Uint8Array(bytes)
+  wrong[wrong.length - 1] ^= 1
+  const resolver = createTarballResolver({ cache, peers: scriptedPeers([{ after: 0, data: wrong }]), upstream: deadUpstream, offline: false })
+  await assert.rejects(resolver.resolve(ref))
+  assert.equal(await cache.has(ref.integrity), false)
+})
+
+test('offline: the cache or ENOTCACHED, never a peer', async () => {
+  const peers = scriptedPeers([{ after: 0, data: bytes }])
+  const resolver = createTarballResolver({ cache: await freshCache(), peers, upstream, offline: true })
+  await assert.rejects(resolver.resolve(ref), { code: 'ENOTCACHED' })
+  assert.equal(peers.calls, 0)
+})
