@@ -4,7 +4,8 @@
  * cacache stores content by digest, so a block is simply the content whose integrity is
  * `<algo>-<base64 multihash digest>`: a raw sha2-512 CID is a tarball npm cached, servable with no
  * import and no second copy. Blocks we add ourselves (UnixFS nodes of large tarballs) are written
- * with an index key `ipfs-npm:block:<cid>` so `npm cache verify` keeps them.
+ * with an index key `ipfs-npm:block:<cid>` so `npm cache verify` keeps them; while such a write is
+ * under way the block is served from memory (a busy disk can take seconds to make directories).
  */
 import cacache from 'cacache'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
@@ -44,10 +45,14 @@ async function collect (bytes: Bytes): Promise<Uint8Array> {
 export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlockstore {
   const { cachePath } = init
   const aliases = new Map<string, string>()
+  /** Blocks whose write is under way, by keyOf. */
+  const writing = new Map<string, Uint8Array>()
   const keyOf = (cid: CID): string => Buffer.from(cid.multihash.bytes).toString('base64')
   const locate = (cid: CID): string | undefined => aliases.get(keyOf(cid)) ?? integrityOfCid(cid)
 
   const size = async (cid: CID): Promise<number | undefined> => {
+    const pending = writing.get(keyOf(cid))
+    if (pending !== undefined) return pending.byteLength
     const integrity = locate(cid)
     if (integrity === undefined) return undefined
     const info = await cacache.get.hasContent(cachePath, integrity)
@@ -55,6 +60,8 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
   }
 
   const read = async (cid: CID): Promise<Uint8Array> => {
+    const pending = writing.get(keyOf(cid))
+    if (pending !== undefined) return pending
     const integrity = locate(cid)
     if (integrity === undefined) throw new NotFoundError(`no block for ${cid}`)
     try {
@@ -67,11 +74,18 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
     }
   }
 
+  // readable from the moment put is called with bytes in hand (no await before `writing.set`)
   const put = async (cid: CID, bytes: Bytes): Promise<CID> => {
-    const data = await collect(bytes)
+    const data = bytes instanceof Uint8Array ? bytes : await collect(bytes)
     const integrity = integrityOfCid(cid)
     if (integrity === undefined || !blockMatchesCid(cid, data)) throw new Error(`block does not match ${cid}`)
-    await cacache.put(cachePath, KEY_PREFIX + cid.toString(), data, { integrity, algorithms: [integrity.split('-')[0]] })
+    const key = keyOf(cid)
+    writing.set(key, data)
+    try {
+      await cacache.put(cachePath, KEY_PREFIX + cid.toString(), data, { integrity, algorithms: [integrity.split('-')[0]] })
+    } finally {
+      if (writing.get(key) === data) writing.delete(key)
+    }
     return cid
   }
 

@@ -17,8 +17,12 @@ export const MAX_TARBALL = 256 * 1024 * 1024
 
 export type Want = (cid: CID, options: { signal: AbortSignal }) => Promise<Uint8Array>
 
-/** The verified tarball, `mismatch` when the DAG holds other bytes, or undefined when not a file. */
-export async function fetchDag (root: CID, integrity: string, want: Want, blockstore: CacheBlockstore, signal: AbortSignal): Promise<Uint8Array | 'mismatch' | undefined> {
+/**
+ * The verified tarball, `mismatch` when the DAG holds other bytes, or undefined when not a file.
+ * `onVerified` is called once every byte is in and checked, before the blocks are written; from
+ * then on it resolves with the bytes.
+ */
+export async function fetchDag (root: CID, integrity: string, want: Want, blockstore: CacheBlockstore, signal: AbortSignal, onVerified: () => void): Promise<Uint8Array | 'mismatch' | undefined> {
   const fetched = new Map<string, { cid: CID, bytes: Uint8Array }>()
   const reader = {
     async * get (cid: CID) {
@@ -37,6 +41,8 @@ export async function fetchDag (root: CID, integrity: string, want: Want, blocks
   for await (const chunk of entry.content({ signal })) chunks.push(chunk)
   const bytes = Buffer.concat(chunks)
   if (!matchesIntegrity(bytes, integrity)) return 'mismatch'
-  for (const { cid, bytes: block } of fetched.values()) await blockstore.put(cid, block)
+  onVerified()
+  // the tarball is good whatever happens now: a block we fail to write is only one we cannot serve on
+  await Promise.allSettled([...fetched.values()].map(async ({ cid, bytes: block }) => blockstore.put(cid, block)))
   return bytes
 }

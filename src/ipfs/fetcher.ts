@@ -14,7 +14,8 @@
  * nothing extra for the common small case.
  *
  * The wait is bounded by `peerTimeout` of silence (no block arrived and no peer answered), not
- * by total time, so a big transfer that makes progress is not cut off. When every peer said
+ * by total time, so a big transfer that makes progress is not cut off; once a tarball's bytes are
+ * in and verified, writing them to the cache (slow on a busy disk) is not silence. When every peer said
  * "absent" the fetch gives up at once. A peer whose CID turns out to hold other bytes is dropped
  * for the life of the node.
  */
@@ -87,16 +88,21 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
     else next()
   }
 
-  /** An AbortController that fires after `peerTimeout` ms without progress, or with a parent. */
-  const idleController = (parents: Array<AbortSignal | undefined>): { controller: AbortController, touch: () => void, clear: () => void } => {
+  /**
+   * An AbortController that fires after `peerTimeout` ms without progress, or with a parent;
+   * `hold` stops the idle clock for good (nothing left to wait on peers for).
+   */
+  const idleController = (parents: Array<AbortSignal | undefined>): { controller: AbortController, touch: () => void, hold: () => void, clear: () => void } => {
     const controller = new AbortController()
     let local = Date.now()
     let timer: NodeJS.Timeout | undefined
     const check = (): void => {
+      if (held) return
       const idle = Date.now() - Math.max(local, lastProgress)
       if (idle >= peerTimeout) controller.abort(new Error(`no peer progress for ${peerTimeout} ms`))
       else timer = setTimeout(check, peerTimeout - idle)
     }
+    let held = false
     timer = setTimeout(check, peerTimeout)
     const onParentAbort = (): void => controller.abort()
     for (const parent of parents) {
@@ -106,6 +112,10 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
     return {
       controller,
       touch: () => { local = Date.now() },
+      hold: () => {
+        held = true
+        clearTimeout(timer)
+      },
       clear: () => {
         clearTimeout(timer)
         for (const parent of parents) parent?.removeEventListener('abort', onParentAbort)
@@ -114,15 +124,15 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
   }
 
   /** The verified bytes under `cid`, `mismatch` if they are not the tarball, or undefined. */
-  const fetchCid = async (cid: CID, integrity: string, signal: AbortSignal): Promise<Uint8Array | 'mismatch' | undefined> => {
+  const fetchCid = async (cid: CID, integrity: string, signal: AbortSignal, hold: () => void): Promise<Uint8Array | 'mismatch' | undefined> => {
     if (cid.code === rawCodec.code) {
       const bytes = await want(cid, { signal })
       return matchesIntegrity(bytes, integrity) ? bytes : 'mismatch'
     }
-    return fetchDag(cid, integrity, want, blockstore, signal)
+    return fetchDag(cid, integrity, want, blockstore, signal, hold)
   }
 
-  const find = async (ref: TarballRef, known: CID[], signal: AbortSignal, touch: () => void): Promise<Uint8Array | undefined> => {
+  const find = async (ref: TarballRef, known: CID[], signal: AbortSignal, idle: { touch: () => void, hold: () => void }): Promise<Uint8Array | undefined> => {
     const { integrity } = ref
     const raw = rawCidFromIntegrity(integrity)
     return await new Promise<Uint8Array | undefined>((resolve) => {
@@ -156,11 +166,11 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
         }
         claimants.set(key, from === undefined ? [] : [from])
         if (isRaw) {
-          void fetchCid(cid, integrity, signal).then(onResult(cid), () => {})
+          void fetchCid(cid, integrity, signal, idle.hold).then(onResult(cid), () => {})
           return
         }
         pending++
-        fetchCid(cid, integrity, signal).then(onResult(cid), (err: Error) => {
+        fetchCid(cid, integrity, signal, idle.hold).then(onResult(cid), (err: Error) => {
           if (!signal.aborted) log(`fetch ${cid} for ${ref.name}@${ref.version}: ${err.message}`)
         }).finally(() => {
           pending--
@@ -170,6 +180,7 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
 
       const onResult = (cid: CID) => async (result: Uint8Array | 'mismatch' | undefined): Promise<void> => {
         if (result instanceof Uint8Array) {
+          idle.hold()
           if (raw === undefined || !cid.equals(raw)) {
             // verified: remember it under every digest of the tarball
             await index.set(`${integrity} sha512-${createHash('sha512').update(result).digest('base64')}`, cid)
@@ -193,7 +204,7 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
             // a peer that cannot answer may still hold the raw block
             rawVouched ||= raw !== undefined
           } else if (answer !== 'absent') {
-            touch()
+            idle.touch()
             tryCid(answer, peer)
           }
         }))
@@ -233,7 +244,7 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
       const idle = idleController([options?.signal, init.stopSignal])
       try {
         const known = [await index.get(ref.integrity), hintFor(ref.integrity)].filter((cid) => cid !== undefined)
-        const bytes = await find(ref, known, idle.controller.signal, idle.touch)
+        const bytes = await find(ref, known, idle.controller.signal, idle)
         const raw = rawCidFromIntegrity(ref.integrity)
         if (bytes !== undefined && raw !== undefined) init.provide(raw)
         if (bytes === undefined) {

@@ -29,9 +29,15 @@ export type LocalCids = (integrity: string, pkg?: PackageId) => Promise<CID | un
 /** Returns the lookup; concurrent asks for one tarball share one DAG build. */
 export function createLocalCids (init: LocalCidsInit): LocalCids {
   const { cachePath, blockstore, index, packageTarballs } = init
+  /** DAG builds under way, by single-hash integrity: the root is known before the blocks are on disk. */
   const building = new Map<string, Promise<CID>>()
 
-  const buildDag = async (integrity: string): Promise<CID> => {
+  /**
+   * Imports the cached tarball as a DAG. Resolves with the root as soon as every block is hashed:
+   * the blockstore serves blocks from memory while their writes finish (seconds on a busy disk,
+   * past an asker's timeout); the index learns the root only once they are all written.
+   */
+  const buildDag = async (integrity: string): Promise<{ root: CID, written: Promise<void> }> => {
     const sha512 = createHash('sha512')
     const hashing = (async function * () {
       for await (const chunk of cacache.get.stream.byDigest(cachePath, integrity) as AsyncIterable<Buffer>) {
@@ -39,10 +45,28 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
         yield chunk
       }
     })()
-    const root = await importTarball(hashing, blockstore)
+    const writes: Array<Promise<CID>> = []
+    const root = await importTarball(hashing, {
+      put: async (cid, bytes) => {
+        writes.push(Promise.resolve(blockstore.put(cid, bytes)))
+        return cid
+      },
+    })
     // record under the tarball's sha512 too, so asks by a full modern integrity find it
-    await index.set(`${integrity} sha512-${sha512.digest('base64')}`, root)
-    return root
+    const written = Promise.all(writes).then(async () => index.set(`${integrity} sha512-${sha512.digest('base64')}`, root))
+    return { root, written }
+  }
+
+  const dagOf = async (integrity: string): Promise<CID> => {
+    let build = building.get(integrity)
+    if (build === undefined) {
+      const started = buildDag(integrity)
+      build = started.then(({ root }) => root)
+      building.set(integrity, build)
+      // a failed write leaves the index without the root: the next ask builds again
+      void started.then(async ({ written }) => written).catch(() => {}).finally(() => building.delete(integrity))
+    }
+    return await build
   }
 
   const byDigest = async (integrity: string): Promise<CID | undefined> => {
@@ -57,14 +81,7 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
         blockstore.alias(cid, single)
         return cid
       }
-      const known = await index.get(single)
-      if (known !== undefined) return known
-      let build = building.get(single)
-      if (build === undefined) {
-        build = buildDag(single).finally(() => building.delete(single))
-        building.set(single, build)
-      }
-      return await build
+      return building.has(single) ? await dagOf(single) : await index.get(single) ?? await dagOf(single)
     }
     return undefined
   }
