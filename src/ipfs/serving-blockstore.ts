@@ -1,12 +1,13 @@
 /**
- * What bitswap may hand to peers: the cache blockstore, minus raw tarball blocks over 1 MiB (those
- * travel as UnixFS DAGs; bitswap messages top out at a few MiB), counting every block served.
+ * What bitswap may hand to peers: the cache blockstore, minus blocks over 1 MiB (a raw tarball that
+ * big travels as a UnixFS DAG; our bitswap messages hold one 1 MiB block, see bitswap.ts),
+ * counting every block served.
  */
 import type { Blockstore } from 'interface-blockstore'
 import { NotFoundError } from 'interface-store'
 import type { CID } from 'multiformats/cid'
 import type { CacheBlockstore } from './cache-blockstore.ts'
-import { MAX_RAW_BLOCK, isRawTarballCid } from './cid.ts'
+import { MAX_RAW_BLOCK } from './cid.ts'
 
 /** Blocks and bytes sent to peers so far. */
 export interface ServedCounts {
@@ -17,7 +18,6 @@ export interface ServedCounts {
 /** Wraps `store` for bitswap; `served` is updated in place. */
 export function createServingBlockstore (store: CacheBlockstore, served: ServedCounts): Blockstore {
   const servable = async (cid: CID): Promise<boolean> => {
-    if (!isRawTarballCid(cid)) return store.has(cid)
     const size = await store.size(cid)
     return size !== undefined && size <= MAX_RAW_BLOCK
   }
@@ -27,7 +27,7 @@ export function createServingBlockstore (store: CacheBlockstore, served: ServedC
     async * get (cid) {
       for await (const bytes of store.get(cid)) {
         // bitswap asked has() first; the size check here only spares a re-stat
-        if (isRawTarballCid(cid) && bytes.byteLength > MAX_RAW_BLOCK) throw new NotFoundError(`not serving ${cid}`)
+        if (bytes.byteLength > MAX_RAW_BLOCK) throw new NotFoundError(`not serving ${cid}`)
         served.blocks++
         served.bytes += bytes.byteLength
         yield bytes
