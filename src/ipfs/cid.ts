@@ -54,11 +54,6 @@ export function blockMatchesCid (cid: CID, bytes: Uint8Array): boolean {
   return Buffer.from(cid.multihash.digest).equals(createHash(algorithm).update(bytes).digest())
 }
 
-/** Whether `cid` is the raw sha2-512 CID the tarball's integrity derives (no DAG involved). */
-export function isRawTarballCid (cid: CID): boolean {
-  return cid.code === raw.code && cid.multihash.code === sha512.code
-}
-
 /**
  * Imports a tarball as a `unixfs-v1-2025` UnixFS file, writing its blocks to `blockstore`, and
  * returns the root CID. The same bytes give the same root on every peer.
