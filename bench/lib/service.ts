@@ -3,7 +3,7 @@
  * awaited until they print that they are ready, and stopped by their own pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { cleanEnv } from '../../test/helpers/run-command.ts'
+import { cleanEnv, stopChild } from '../../test/helpers/run-command.ts'
 
 export interface Service {
   /** The first match of `ready` in the output. */
@@ -28,14 +28,7 @@ export interface ServiceInit {
 export function startService (init: ServiceInit): Promise<Service> {
   const child = spawn(init.command, init.args, { cwd: init.cwd, env: cleanEnv(init.env), stdio: ['ignore', 'pipe', 'pipe'] })
   let text = ''
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-    await exited
-    clearTimeout(timer)
-  }
+  const stop = (): Promise<void> => stopChild(child)
   return new Promise((resolve, reject) => {
     const fail = (why: string): void => {
       clearTimeout(timer)

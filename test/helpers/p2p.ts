@@ -9,7 +9,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fixtureProjectsDir, ipfsNpmBin } from './conformance.ts'
 import type { FixtureRegistries } from './fixture-registries.ts'
-import { cleanEnv, runCommand, type CommandResult } from './run-command.ts'
+import { cleanEnv, runCommand, stopChild, type CommandResult } from './run-command.ts'
 import { diffTrees, snapshotTree } from './tree-snapshot.ts'
 
 export interface Seeder {
@@ -106,8 +106,7 @@ export function createP2pWork (init: { work: string, userconfig: string }): P2pW
       return runCommand(command, rest, { cwd })
     },
     async stop () {
-      for (const child of seeders) child.kill('SIGTERM')
-      await Promise.all(seeders.map((child) => child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined))
+      await Promise.all(seeders.map(stopChild))
     },
   }
 }

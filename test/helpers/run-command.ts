@@ -2,7 +2,7 @@
  * Runs a command (npm, ipfs-npm) as a child process with a clean environment and captures its
  * output, for tests that compare what users would see.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 
 /** What a finished command left behind. */
 export interface CommandResult {
@@ -68,3 +68,13 @@ export function runCommand (command: string, args: string[], options: RunOptions
 }
 
 const signalNumbers: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }
+
+/** Stops a child process: SIGTERM, then SIGKILL if it has not exited within 5 s. */
+export async function stopChild (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(timer)
+}

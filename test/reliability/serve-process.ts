@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
-import { cleanEnv } from '../helpers/run-command.ts'
+import { cleanEnv, stopChild } from '../helpers/run-command.ts'
 import { ipfsNpmBin } from './helpers.ts'
 
 export interface ServeProcess {
@@ -60,13 +60,6 @@ export async function startServe (init: { cwd: string, args: string[], timeoutMs
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8')
       return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
     },
-    async stop () {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await exited
-      clearTimeout(timer)
-    },
+    stop: () => stopChild(child),
   }
 }
