@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { createTarballCache } from './cache.ts'
-import type { FlatOptions, NpmConfig } from './config.ts'
+import type { NpmConfig } from './config.ts'
 import { checkIpfsOptions } from './option-checks.ts'
 import { createLazyPeers } from './peers.ts'
 import { startShim, type Shim } from './registry/shim.ts'
@@ -14,8 +14,6 @@ import { createTarballResolver } from './resolver.ts'
 import type { IpfsNpmOptions, LazyPeers, TarballCache, TarballResolver } from './types.ts'
 
 export interface Pipeline {
-  /** The user's npm options, untouched (for upstream requests and scripts). */
-  flat: FlatOptions
   cache: TarballCache
   upstream: RegistryUpstream
   peers: LazyPeers & { node: ReturnType<typeof createLazyPeers>['node'] }
@@ -82,7 +80,6 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
   }
 
   return {
-    flat,
     cache,
     upstream,
     peers,

@@ -46,8 +46,8 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
   const inFlight = new Map<string, Promise<FetchedTarball>>()
 
   /** The registry's bytes, verified by storing them. */
-  async function fromRegistry (ref: TarballRef, signal?: AbortSignal): Promise<FetchedTarball> {
-    const data = await upstream.tarball(ref, { signal })
+  async function fromRegistry (ref: TarballRef): Promise<FetchedTarball> {
+    const data = await upstream.tarball(ref)
     try {
       await cache.put(ref, data)
     } catch (err) {
@@ -58,32 +58,32 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
   }
 
   /** The peers' bytes (verified by the fetcher, and again by the cache), or undefined. */
-  async function fromPeers (fetcher: PeerFetcher, ref: TarballRef, signal?: AbortSignal): Promise<FetchedTarball | undefined> {
-    const data = await fetcher.fetch(ref, { signal })
+  async function fromPeers (fetcher: PeerFetcher, ref: TarballRef): Promise<FetchedTarball | undefined> {
+    const data = await fetcher.fetch(ref)
     if (data === undefined) return undefined
     await cache.put(ref, data)
     return { data, origin: 'peers' }
   }
 
-  async function fetchFrom (ref: TarballRef, signal?: AbortSignal): Promise<FetchedTarball> {
+  async function fetchFrom (ref: TarballRef): Promise<FetchedTarball> {
     const cached = await cache.get(ref.integrity)
     if (cached !== undefined) return { data: cached, origin: 'cache' }
     if (offline) throw notCachedError(ref)
     const fetcher = await peers.get()
-    if (fetcher === undefined) return fromRegistry(ref, signal)
-    const first = await fromPeers(fetcher, ref, signal)
+    if (fetcher === undefined) return fromRegistry(ref)
+    const first = await fromPeers(fetcher, ref)
     if (first !== undefined) return first
     // Peers stayed silent for the bounded wait: the registry now, and the peers a second chance
     // meanwhile — a loaded peer may answer late, while a dead registry costs npm's whole back-off.
-    return firstOf(fromRegistry(ref, signal), fromPeers(fetcher, ref, signal).catch(() => undefined))
+    return firstOf(fromRegistry(ref), fromPeers(fetcher, ref).catch(() => undefined))
   }
 
   return {
     counts,
-    resolve (ref, options = {}) {
+    resolve (ref) {
       let pending = inFlight.get(ref.integrity)
       if (pending === undefined) {
-        pending = fetchFrom(ref, options.signal).then((result) => {
+        pending = fetchFrom(ref).then((result) => {
           counts[result.origin]++
           return result
         }).finally(() => inFlight.delete(ref.integrity))

@@ -61,14 +61,14 @@ export interface LazyPeers {
 /** The upstream registries, reached as npm is configured to reach them (auth, proxies, cache). */
 export interface Upstream {
   /** Tarball bytes from the registry; throws npm-style errors (`E404`, `ECONNREFUSED`…). Not verified. */
-  tarball(ref: TarballRef, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+  tarball(ref: TarballRef): Promise<Uint8Array>
   /** The registry URL (with trailing slash) that serves `name`, honouring `@scope:registry`. */
   registryFor(name: string): string
 }
 
 /** cache → peers → registry, verified, written back to the cache. Shared by the fetch phase and the shim. */
 export interface TarballResolver {
-  resolve(ref: TarballRef, options?: { signal?: AbortSignal }): Promise<FetchedTarball>
+  resolve(ref: TarballRef): Promise<FetchedTarball>
   /** How many tarballs each origin supplied so far. */
   readonly counts: OriginCounts
 }

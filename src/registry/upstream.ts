@@ -45,7 +45,6 @@ export interface ProxyRequest {
   name?: string
   headers: Record<string, string>
   body?: Readable
-  signal?: AbortSignal
 }
 
 /** An Upstream that can also proxy any request (packuments, publish, audit, search…). */
@@ -57,20 +56,6 @@ export interface RegistryUpstream extends Upstream {
 }
 
 const withSlash = (url: string): string => url.endsWith('/') ? url : `${url}/`
-
-/**
- * `promise`, or a rejection as soon as `signal` aborts. make-fetch-happen retries an aborted
- * request like a failed one (with npm's 10 s and 60 s back-off), so an abort must not wait for it.
- */
-function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
-}
 
 /** The tarball URL npm would use for a registry package whose lockfile entry has no `resolved`. */
 export function registryTarballUrl (registry: string, name: string, version: string): string {
@@ -93,16 +78,16 @@ export function createUpstream (init: { flat: FlatOptions }): RegistryUpstream {
   return {
     registry: withSlash(flat.registry),
     registryFor,
-    async tarball (ref: TarballRef, options = {}) {
+    async tarball (ref: TarballRef) {
       const url = ref.resolved ?? registryTarballUrl(registryFor(ref.name), ref.name, ref.version)
       // our cache writes the verified bytes by digest itself; make-fetch-happen need not keep a copy
-      const bytes = untilAborted(fetch(url, { ...flat, cache: undefined, signal: options.signal, spec: `${ref.name}@${ref.version}` }).then((res) => res.buffer()), options.signal)
-      return new Uint8Array(await bytes)
+      const res = await fetch(url, { ...flat, cache: undefined, spec: `${ref.name}@${ref.version}` })
+      return new Uint8Array(await res.buffer())
     },
     async request (req) {
       const url = `${req.name === undefined ? withSlash(flat.registry) : registryFor(req.name)}${req.path}`
       try {
-        const res = await untilAborted(fetch(url, { ...flat, method: req.method, headers: req.headers, body: req.body, signal: req.signal }), req.signal)
+        const res = await fetch(url, { ...flat, method: req.method, headers: req.headers, body: req.body })
         return { status: res.status, headers: res.headers.raw(), body: res.body }
       } catch (err) {
         // statuses are the client's to judge: hand the registry's answer over as it was
