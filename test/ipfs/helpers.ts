@@ -88,9 +88,18 @@ export async function startNode (cleanup: Array<() => Promise<void>>, cacheDir: 
 
 /** Resolves once `node` is connected to `count` peers (rejects after `ms`). */
 export async function waitForPeers (node: IpfsNode, count: number, ms = 5000): Promise<void> {
+  await waitUntil(() => node.info().peers.length >= count, `not connected to ${count} peers after ${ms} ms`, ms)
+}
+
+/** Waits until `node` is connected to the peer `peerId` (other peers may connect first). */
+export async function waitForPeer (node: IpfsNode, peerId: string, ms = 5000): Promise<void> {
+  await waitUntil(() => node.info().peers.includes(peerId), `not connected to ${peerId} after ${ms} ms`, ms)
+}
+
+async function waitUntil (done: () => boolean, message: string, ms: number): Promise<void> {
   const deadline = Date.now() + ms
-  while (node.info().peers.length < count) {
-    if (Date.now() > deadline) throw new Error(`not connected to ${count} peers after ${ms} ms`)
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(message)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
