@@ -28,6 +28,8 @@ export interface PipelineInit {
   config: NpmConfig
   options: IpfsNpmOptions
   log: (message: string) => void
+  /** One install rather than a long-lived server: see ResolverInit.oneRun. */
+  oneRun?: boolean
   /** Port for the shim; 0 (default) for a random one. */
   port?: number
   extraRoutes?: Record<string, () => unknown>
@@ -55,7 +57,7 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
   const cache = createTarballCache({ cachePath: join(cacheDir, '_cacache') })
   const upstream = createUpstream({ flat })
   const peers = createLazyPeers({ cacheDir, options: init.options, offline, log: init.log })
-  const resolver = createTarballResolver({ cache, peers, upstream, offline })
+  const resolver = createTarballResolver({ cache, peers, upstream, offline, oneRun: init.oneRun })
   const shim = await startShim({
     upstream,
     resolver,

@@ -12,6 +12,12 @@ export interface ResolverInit {
   upstream: Upstream
   /** npm's `--offline`: the cache only, neither peers nor registry. */
   offline: boolean
+  /**
+   * One install (ci, install): a tarball that failed is not fetched again; its error answers every
+   * later ask. Reify and the fetch phase ask for the same tarballs, and a second try would repeat
+   * npm's whole retry back-off. A long-lived `serve` leaves this off and tries again each time.
+   */
+  oneRun?: boolean
 }
 
 /** npm's error when `--offline` needs something the cache lacks. */
@@ -44,6 +50,8 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
   const { cache, peers, upstream, offline } = init
   const counts: OriginCounts = { cache: 0, peers: 0, registry: 0 }
   const inFlight = new Map<string, Promise<FetchedTarball>>()
+  // a tarball counts once, by its first origin: a later ask finds it in the cache it was put in
+  const counted = new Set<string>()
 
   /** The registry's bytes, verified by storing them. */
   async function fromRegistry (ref: TarballRef): Promise<FetchedTarball> {
@@ -84,9 +92,14 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
       let pending = inFlight.get(ref.integrity)
       if (pending === undefined) {
         pending = fetchFrom(ref).then((result) => {
-          counts[result.origin]++
+          if (!counted.has(ref.integrity)) counts[result.origin]++
+          counted.add(ref.integrity)
+          inFlight.delete(ref.integrity)
           return result
-        }).finally(() => inFlight.delete(ref.integrity))
+        }, (err: unknown) => {
+          if (init.oneRun !== true) inFlight.delete(ref.integrity)
+          throw err
+        })
         inFlight.set(ref.integrity, pending)
       }
       return pending

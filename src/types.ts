@@ -69,7 +69,7 @@ export interface Upstream {
 /** cache → peers → registry, verified, written back to the cache. Shared by the fetch phase and the shim. */
 export interface TarballResolver {
   resolve(ref: TarballRef): Promise<FetchedTarball>
-  /** How many tarballs each origin supplied so far. */
+  /** How many distinct tarballs each origin supplied so far. */
   readonly counts: OriginCounts
 }
 

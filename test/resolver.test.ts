@@ -114,3 +114,22 @@ test('offline: the cache or ENOTCACHED, never a peer', async () => {
   await assert.rejects(resolver.resolve(ref), { code: 'ENOTCACHED' })
   assert.equal(peers.calls, 0)
 })
+
+test('a tarball counts once, by its first origin, however often reify and the fetch phase ask', async () => {
+  const resolver = createTarballResolver({ cache: await freshCache(), peers: scriptedPeers([{ after: 0, data: bytes }]), upstream: deadUpstream, offline: false })
+  await Promise.all([resolver.resolve(ref), resolver.resolve(ref)])
+  assert.equal((await resolver.resolve(ref)).origin, 'cache')
+  assert.deepEqual(resolver.counts, { cache: 0, peers: 1, registry: 0 })
+})
+
+test('one run: a failed tarball is not fetched again; a long-lived server tries again', async () => {
+  for (const oneRun of [true, false]) {
+    const peers = scriptedPeers([{ after: 0 }])
+    const resolver = createTarballResolver({ cache: await freshCache(), peers, upstream: deadUpstream, offline: false, oneRun })
+    const first = await resolver.resolve(ref).catch((err: unknown) => err)
+    const second = await resolver.resolve(ref).catch((err: unknown) => err)
+    assert.equal((first as { code?: string }).code, 'ECONNREFUSED')
+    assert.equal(second === first, oneRun, `oneRun ${oneRun}: the same error object`)
+    assert.equal(peers.calls, oneRun ? 2 : 4, `oneRun ${oneRun}: peers asked (bounded wait, then the race) per try`)
+  }
+})

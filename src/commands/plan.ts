@@ -45,12 +45,14 @@ export function plannedTarballs (ideal: TreeNode, actual: TreeNode | undefined, 
 }
 
 /**
- * Gives registry nodes without `resolved` the URL their tarball was fetched from, so pacote reads
- * them from the cache by digest instead of first asking for their packument. Only where it
- * changes nothing npm would write: see the callers.
+ * Gives registry nodes without `resolved` their tarball's URL on the registry Arborist is pointed
+ * at (`registryFor`: the shim, or npm's own registries offline), so pacote reads them from the
+ * cache by digest instead of first asking for their packument, and asks the shim (its peers, its
+ * shared resolver) for those still on their way. Only where it changes nothing npm would write:
+ * see the callers.
  */
-export function fillRegistryResolved (items: readonly PlannedTarball[]): void {
+export function fillRegistryResolved (items: readonly PlannedTarball[], registryFor: (name: string) => string): void {
   for (const { node, ref } of items) {
-    if (node.resolved === null && node.isRegistryDependency && ref.resolved !== undefined) node.resolved = ref.resolved
+    if (node.resolved === null && node.isRegistryDependency) node.resolved = registryTarballUrl(registryFor(ref.name), ref.name, ref.version)
   }
 }

@@ -50,3 +50,8 @@ export function versionFromFile (name: string, file: string): string | undefined
   if (!file.startsWith(prefix)) return undefined
   return file.slice(prefix.length, -'.tgz'.length) || undefined
 }
+
+/** Where the shim fetches a tarball path from: the registry that serves its package, same path. */
+export function upstreamTarballUrl (registryFor: (name: string) => string, route: Extract<Route, { kind: 'tarball' }>): string {
+  return `${registryFor(route.name)}${route.name}/-/${route.file}`
+}

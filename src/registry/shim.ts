@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { TarballRef, TarballResolver } from '../types.ts'
-import { parseRoute, versionFromFile, type Route } from './routes.ts'
+import { parseRoute, upstreamTarballUrl, versionFromFile, type Route } from './routes.ts'
 import type { RegistryUpstream, UpstreamResponse } from './upstream.ts'
 
 export interface ShimInit {
@@ -174,7 +174,7 @@ export async function startShim (init: ShimInit): Promise<Shim> {
   }
 
   async function serveTarball (req: IncomingMessage, res: ServerResponse, route: Extract<Route, { kind: 'tarball' }>): Promise<void> {
-    const resolved = `${upstream.registryFor(route.name)}${route.name}/-/${route.file}`
+    const resolved = upstreamTarballUrl(upstream.registryFor, route)
     const header = req.headers['pacote-integrity']
     const version = versionFromFile(route.name, route.file)
     const ref: TarballRef | undefined = typeof header === 'string' && header !== '' && version !== undefined
