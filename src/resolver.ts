@@ -49,7 +49,8 @@ function firstOf (registry: Promise<FetchedTarball>, peers: Promise<FetchedTarba
 export function createTarballResolver (init: ResolverInit): TarballResolver {
   const { cache, peers, upstream, offline } = init
   const counts: OriginCounts = { cache: 0, peers: 0, registry: 0 }
-  const inFlight = new Map<string, Promise<FetchedTarball>>()
+  const inFlight = new Map<string, { source: string, promise: Promise<FetchedTarball> }>()
+  const failures = new Map<string, Promise<FetchedTarball>>()
   // a tarball counts once, by its first origin: a later ask finds it in the cache it was put in
   const counted = new Set<string>()
 
@@ -86,23 +87,30 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
     return firstOf(fromRegistry(ref), fromPeers(fetcher, ref).catch(() => undefined))
   }
 
-  return {
-    counts,
-    resolve (ref) {
-      let pending = inFlight.get(ref.integrity)
-      if (pending === undefined) {
-        pending = fetchFrom(ref).then((result) => {
-          if (!counted.has(ref.integrity)) counts[result.origin]++
-          counted.add(ref.integrity)
-          inFlight.delete(ref.integrity)
-          return result
-        }, (err: unknown) => {
-          if (init.oneRun !== true) inFlight.delete(ref.integrity)
-          throw err
-        })
-        inFlight.set(ref.integrity, pending)
-      }
-      return pending
-    },
+  /**
+   * One fetch per integrity at a time: the same bytes, wherever they are wanted from. A failure
+   * belongs to its source, though: a lock entry whose URL is wrong must not fail another entry
+   * with the same integrity and a good URL.
+   */
+  function resolve (ref: TarballRef): Promise<FetchedTarball> {
+    const source = `${ref.integrity} ${ref.resolved ?? `${ref.name}@${ref.version}`}`
+    const failed = failures.get(source)
+    if (failed !== undefined) return failed
+    const pending = inFlight.get(ref.integrity)
+    if (pending !== undefined) return pending.source === source ? pending.promise : pending.promise.catch(() => resolve(ref))
+    const promise: Promise<FetchedTarball> = fetchFrom(ref).then((result) => {
+      if (!counted.has(ref.integrity)) counts[result.origin]++
+      counted.add(ref.integrity)
+      inFlight.delete(ref.integrity)
+      return result
+    }, (err: unknown) => {
+      inFlight.delete(ref.integrity)
+      if (init.oneRun === true) failures.set(source, promise)
+      throw err
+    })
+    inFlight.set(ref.integrity, { source, promise })
+    return promise
   }
+
+  return { counts, resolve }
 }

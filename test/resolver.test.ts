@@ -133,3 +133,12 @@ test('one run: a failed tarball is not fetched again; a long-lived server tries 
     assert.equal(peers.calls, oneRun ? 2 : 4, `oneRun ${oneRun}: peers asked (bounded wait, then the race) per try`)
   }
 })
+
+test('a failure belongs to its source: an entry with the same integrity and a good URL still gets the bytes', async () => {
+  const resolver = createTarballResolver({ cache: await freshCache(), peers: scriptedPeers([{ after: 0 }]), upstream, offline: false, oneRun: true })
+  const wrong = { ...ref, name: 'no-such-package', resolved: `${registries.main.url}no-such-package/-/no-such-package-1.0.0.tgz` }
+  const [bad, good] = await Promise.allSettled([resolver.resolve(wrong), resolver.resolve({ ...ref, resolved: registries.main.tarballUrl(ref.name, ref.version) })])
+  assert.equal(bad.status, 'rejected')
+  assert.equal(good.status === 'fulfilled' && good.value.origin, 'registry')
+  await assert.rejects(resolver.resolve(wrong), 'the wrong URL is not tried again')
+})
