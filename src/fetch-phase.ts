@@ -1,13 +1,14 @@
 /**
- * The fetch phase (DESIGN step 6): every tarball the plan needs is put into npm's cache — from
- * peers, many at once, else from the registry — so that Arborist's pacote finds each by digest.
- * It runs alongside reify when reify's own requests for missing tarballs reach the shim (which
- * shares the resolver, so nothing is fetched twice), and before reify otherwise.
+ * The fetch phase (DESIGN step 6): between plan and reify, every tarball the plan needs is put
+ * into npm's cache — from peers, many at once, else from the registry — so that Arborist's pacote
+ * finds each by digest and asks no one for it.
  */
 import type { TarballCache, TarballRef, TarballResolver } from './types.ts'
 
 export interface FetchPhaseInit {
   resolver: TarballResolver
+  /** Called before fetching starts, when anything is missing (to start the node early). */
+  onMissing?: () => void
   /** How many tarballs are in flight at once. */
   concurrency?: number
 }
@@ -16,18 +17,6 @@ export interface FetchPhaseItem {
   ref: TarballRef
   /** A failure here is left to reify, which skips optional packages as npm does. */
   optional: boolean
-}
-
-/** A fetch phase under way. */
-export interface FetchPhase {
-  /**
-   * Settles once every item is fetched or failed; throws the first failure of a non-optional
-   * package, as reify would have. Fetches under way are never aborted (make-fetch-happen would
-   * only retry them), so after a failure it still waits for them.
-   */
-  done(): Promise<void>
-  /** Takes no more items; settles when those under way have ended. Failures are reify's to report. */
-  stop(): Promise<void>
 }
 
 /** One item per tarball: the same integrity at several places in the tree is one fetch. */
@@ -42,20 +31,18 @@ export async function missingFromCache (cache: TarballCache, refs: readonly Tarb
 }
 
 /**
- * Starts putting the `missing` items' tarballs into the cache; the resolver counts where each came from.
- *
- * @example
- * const phase = startFetchPhase(planned, missing, { resolver })
- * await phase.done()
+ * Puts the `missing` items' tarballs into the cache; the resolver counts where each came from.
+ * Throws the first failure of a non-optional package, as reify would have, once the fetches
+ * already under way have ended: aborting them would only make make-fetch-happen retry them.
  */
-export function startFetchPhase (items: readonly FetchPhaseItem[], missing: readonly TarballRef[], init: FetchPhaseInit): FetchPhase {
+export async function runFetchPhase (items: readonly FetchPhaseItem[], missing: readonly TarballRef[], init: FetchPhaseInit): Promise<void> {
   const wanted = new Set(missing.map((ref) => ref.integrity))
   const queue = uniqueTarballs(items).filter((item) => wanted.has(item.ref.integrity))
+  if (queue.length > 0) init.onMissing?.()
   let failure: unknown
-  let stopped = false
 
   const worker = async (): Promise<void> => {
-    for (let item = queue.shift(); item !== undefined && failure === undefined && !stopped; item = queue.shift()) {
+    for (let item = queue.shift(); item !== undefined && failure === undefined; item = queue.shift()) {
       try {
         await init.resolver.resolve(item.ref)
       } catch (err) {
@@ -63,15 +50,6 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], missing: read
       }
     }
   }
-  const workers = Promise.all(Array.from({ length: Math.min(init.concurrency ?? 32, queue.length) }, worker))
-  return {
-    async done () {
-      await workers
-      if (failure !== undefined) throw failure
-    },
-    async stop () {
-      stopped = true
-      await workers
-    },
-  }
+  await Promise.all(Array.from({ length: Math.min(init.concurrency ?? 32, queue.length) }, worker))
+  if (failure !== undefined) throw failure
 }

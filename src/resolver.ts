@@ -13,9 +13,10 @@ export interface ResolverInit {
   /** npm's `--offline`: the cache only, neither peers nor registry. */
   offline: boolean
   /**
-   * One install (ci, install): a tarball that failed is not fetched again; its error answers every
-   * later ask. Reify and the fetch phase ask for the same tarballs, and a second try would repeat
-   * npm's whole retry back-off. A long-lived `serve` leaves this off and tries again each time.
+   * One install (ci, install): a tarball that failed is not fetched again from the same source;
+   * its error answers every later ask. Reify asks the shim for what the fetch phase could not get
+   * (an optional package), and a second try would repeat npm's whole retry back-off. A long-lived
+   * `serve` leaves this off and tries again each time.
    */
   oneRun?: boolean
 }

@@ -47,9 +47,9 @@ export function plannedTarballs (ideal: TreeNode, actual: TreeNode | undefined, 
 /**
  * Gives registry nodes without `resolved` their tarball's URL on the registry Arborist is pointed
  * at (`registryFor`: the shim, or npm's own registries offline), so pacote reads them from the
- * cache by digest instead of first asking for their packument, and asks the shim (its peers, its
- * shared resolver) for those still on their way. Only where it changes nothing npm would write:
- * see the callers.
+ * cache by digest instead of first asking for their packument; one the fetch phase could not get
+ * (an optional package) is asked of the shim and its resolver, not of a registry past them. Only
+ * where it changes nothing npm would write: see the callers.
  */
 export function fillRegistryResolved (items: readonly PlannedTarball[], registryFor: (name: string) => string): void {
   for (const { node, ref } of items) {

@@ -7,9 +7,8 @@ import { readdir, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join, relative, resolve } from 'node:path'
 import procLog from 'proc-log'
-import { missingFromCache, startFetchPhase, uniqueTarballs, type FetchPhase } from '../fetch-phase.ts'
+import { missingFromCache, runFetchPhase, uniqueTarballs } from '../fetch-phase.ts'
 import { startPipeline, type Pipeline } from '../pipeline.ts'
-import { shimRoutingRule } from '../registry/shim-routing.ts'
 import { resolveAllowScripts, strictAllowScriptsPreflight, warnUnreviewedScripts } from './allow-scripts.ts'
 import type { ArboristClass, ArboristLike, ArboristOptions, TreeNode } from './arborist-types.ts'
 import type { CommandContext } from './context.ts'
@@ -92,41 +91,22 @@ export interface ReifyMode {
 }
 
 /**
- * The fetch phase for a plan (DESIGN step 6). It runs alongside reify when reify will ask the shim
- * for every tarball still missing (the phase is returned, to be stopped once reify ends), and to
- * its end before reify otherwise. Nothing runs when nothing is missing, nor offline.
+ * The fetch phase for a plan (DESIGN step 6): every tarball the plan needs and the cache lacks is
+ * put into the cache before reify, which then reads each by digest and asks no one for it.
+ * Nothing is fetched offline: Arborist then fails exactly where and how npm does.
  */
-async function fetchTarballs (arb: ArboristLike, planned: PlannedTarball[], init: { pipeline: Pipeline, flat: Record<string, unknown>, fillResolved: boolean }): Promise<FetchPhase | undefined> {
+async function fetchTarballs (planned: PlannedTarball[], init: { pipeline: Pipeline, flat: Record<string, unknown>, fillResolved: boolean }): Promise<void> {
   const { pipeline, flat } = init
   const tarballs = uniqueTarballs(planned)
   const missing = await missingFromCache(pipeline.cache, tarballs.map((item) => item.ref))
   pipeline.resolver.counts.cache += tarballs.length - missing.length
-  // offline with something missing: Arborist fails exactly where and how npm does
-  if (flat.offline && missing.length > 0) return undefined
+  if (flat.offline && missing.length > 0) return
   // resolved URLs also name linked-store folders, and their absence makes pacote read the
   // manifest (which marks bins executable even with --no-bin-links): fill only elsewhere
   if (init.fillResolved && flat.installStrategy !== 'linked' && flat.binLinks !== false) {
     fillRegistryResolved(planned, flat.offline ? pipeline.upstream.registryFor : () => pipeline.shim.url)
   }
-  if (missing.length === 0) return undefined
-  void pipeline.peers.node().catch(() => {})
-  const phase = startFetchPhase(planned, missing, { resolver: pipeline.resolver })
-  const wanted = new Set(missing.map((ref) => ref.integrity))
-  const rule = shimRoutingRule(tarballs.filter((item) => wanted.has(item.ref.integrity)).map(({ ref, node }) => ({ name: ref.name, resolved: node.resolved })), {
-    rule: arb.options.replaceRegistryHost as string,
-    registry: flat.registry as string,
-    shimUrl: pipeline.shim.url,
-    registryFor: pipeline.upstream.registryFor,
-  })
-  if (rule === undefined) {
-    log.verbose('ipfs', `fetch phase: ${missing.length} tarballs before reify (some would be fetched past the shim)`)
-    await phase.done()
-    return undefined
-  }
-  log.verbose('ipfs', `fetch phase: ${missing.length} tarballs alongside reify (replace-registry-host ${rule})`)
-  // reify reads this option when it extracts, so it can still be set once the ideal tree is built
-  arb.options.replaceRegistryHost = rule
-  return phase
+  await runFetchPhase(planned, missing, { resolver: pipeline.resolver, onMissing: () => { void pipeline.peers.node().catch(() => {}) } })
 }
 
 /** Runs install or ci: pipeline up, plan, fetch phase, reify, root scripts, summary. */
@@ -143,7 +123,6 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   const npmVersion = (require(join(ctx.npm.root, 'package.json')) as { version: string }).version
 
   const pipeline = await startPipeline({ config, options: ctx.options, oneRun: true, log: (msg) => log.verbose('ipfs', msg) })
-  let fetchPhase: FetchPhase | undefined
   try {
     const { arb, options, actual, fillResolved } = await mode.plan({
       ...pipeline.arboristOptions,
@@ -156,17 +135,13 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
     }, pipeline, Arborist)
     await strictAllowScriptsPreflight(arb, flat)
     if (arb.idealTree && !flat.dryRun && !flat.packageLockOnly) {
-      fetchPhase = await fetchTarballs(arb, plannedTarballs(arb.idealTree, actual, { omit: new Set(flat.omit as string[]), registryFor: pipeline.upstream.registryFor }), {
+      await fetchTarballs(plannedTarballs(arb.idealTree, actual, { omit: new Set(flat.omit as string[]), registryFor: pipeline.upstream.registryFor }), {
         pipeline,
         flat,
         fillResolved,
       })
     }
-    try {
-      await arb.reify(options)
-    } finally {
-      await fetchPhase?.stop()
-    }
+    await arb.reify(options)
     if (mode.runRootScripts && !flat.ignoreScripts) {
       const runScript = require('@npmcli/run-script') as (opts: Record<string, unknown>) => Promise<unknown>
       const scriptShell = config.get('script-shell') as string | undefined || undefined

@@ -27,7 +27,6 @@ import { findUserNpm } from '../../src/npm-location.ts'
 import { DEFAULT_OPTIONS } from '../../src/options.ts'
 import { createLazyPeers } from '../../src/peers.ts'
 import { parseRoute } from '../../src/registry/routes.ts'
-import { shimRoutingRule } from '../../src/registry/shim-routing.ts'
 import { startShim, type Shim } from '../../src/registry/shim.ts'
 import { createUpstream } from '../../src/registry/upstream.ts'
 import { createTarballResolver } from '../../src/resolver.ts'
@@ -139,7 +138,6 @@ test(`lockfiles: 1500 mutations through loadVirtual, the plan and the integrity 
       const registryFor = (): string => 'http://127.0.0.1:1/'
       items = plannedTarballs(virtual, undefined, { omit: new Set(), registryFor })
       fillRegistryResolved(items, registryFor)
-      shimRoutingRule(items.map(({ ref, node }) => ({ name: ref.name, resolved: node.resolved })), { rule: 'registry.npmjs.org', registry: 'http://127.0.0.1:2/', shimUrl: 'http://127.0.0.1:1/', registryFor })
     } catch (err) {
       // npm's own parsers (npm-package-arg behind Arborist's getters) may refuse an entry; a
       // TypeError or RangeError would be a bug of ours
