@@ -10,8 +10,7 @@ const external = Object.keys(pkg.dependencies ?? {}).flatMap((name) => [name, `$
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true })
 await build({
-  // the IPFS node runs on a worker thread (src/peers.ts), from a bundle of its own
-  entryPoints: { cli: 'src/cli.ts', 'ipfs-worker': 'src/ipfs/worker.ts' },
+  entryPoints: { cli: 'src/cli.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
