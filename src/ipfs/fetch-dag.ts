@@ -17,12 +17,16 @@ export const MAX_TARBALL = 256 * 1024 * 1024
 
 export type Want = (cid: CID, options: { signal: AbortSignal }) => Promise<Uint8Array>
 
-/**
- * The verified tarball, `mismatch` when the DAG holds other bytes, or undefined when not a file.
- * `onVerified` is called once every byte is in and checked, before the blocks are written; from
- * then on it resolves with the bytes.
- */
-export async function fetchDag (root: CID, integrity: string, want: Want, blockstore: CacheBlockstore, signal: AbortSignal, onVerified: () => void): Promise<Uint8Array | 'mismatch' | undefined> {
+/** What fetchDag tells its caller as the transfer goes. */
+export interface DagProgress {
+  /** The root is in: a peer serves this DAG, of `size` bytes (at most MAX_TARBALL). */
+  onSize(size: number): void
+  /** Every byte is in and checked, before the blocks are written; from then on it resolves with the bytes. */
+  onVerified(): void
+}
+
+/** The verified tarball, `mismatch` when the DAG holds other bytes, or undefined when not a file. */
+export async function fetchDag (root: CID, integrity: string, want: Want, blockstore: CacheBlockstore, signal: AbortSignal, progress: DagProgress): Promise<Uint8Array | 'mismatch' | undefined> {
   const fetched = new Map<string, { cid: CID, bytes: Uint8Array }>()
   const reader = {
     async * get (cid: CID) {
@@ -37,11 +41,12 @@ export async function fetchDag (root: CID, integrity: string, want: Want, blocks
   }
   const entry = await exporter(root, reader, { signal })
   if ((entry.type !== 'file' && entry.type !== 'raw') || entry.size > MAX_TARBALL) return undefined
+  progress.onSize(Number(entry.size))
   const chunks: Uint8Array[] = []
   for await (const chunk of entry.content({ signal })) chunks.push(chunk)
   const bytes = Buffer.concat(chunks)
   if (!matchesIntegrity(bytes, integrity)) return 'mismatch'
-  onVerified()
+  progress.onVerified()
   // the tarball is good whatever happens now: a block we fail to write is only one we cannot serve on
   await Promise.allSettled([...fetched.values()].map(async ({ cid, bytes: block }) => blockstore.put(cid, block)))
   return bytes

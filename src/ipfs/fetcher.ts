@@ -58,6 +58,22 @@ export interface FetcherInit {
 /** Tarballs in flight at once. A serving peer reads every wanted block before it sends any, so a
  * long wantlist delays the first block past the idle bound on a loaded machine. */
 const MAX_IN_FLIGHT = 64
+/**
+ * The slowest a peer that has a large tarball may send it before we stop waiting, in bytes/s:
+ * a loaded seeder serving a 3 MiB DAG to ten askers at once takes seconds per 1 MiB block, and
+ * that is not silence. The extra wait is capped (MAX_EXTRA_SILENCE × peerTimeout) so that a DAG
+ * root claiming a big file buys a lying peer little.
+ */
+const MIN_PEER_RATE = 1024 * 1024
+const MAX_EXTRA_SILENCE = 4
+
+/** A fetch's clock of silence (see idleController). */
+interface IdleClock {
+  hold(): void
+  /** `from`: the peers that answered the DAG's root (the list may grow); the wait lasts while one is connected. */
+  expectBlocks(size: number, from: readonly PeerId[]): void
+}
+
 /** Providers asked per tarball when no connected peer has it. */
 const MAX_DHT_PROVIDERS = 3
 
@@ -90,17 +106,21 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
 
   /**
    * An AbortController that fires after `peerTimeout` ms without progress, or with a parent;
-   * `hold` stops the idle clock for good (nothing left to wait on peers for).
+   * `hold` stops the idle clock for good (nothing left to wait on peers for); `expectBlocks`
+   * allows more silence while a peer that proved it has a large tarball (by answering its root)
+   * stays connected to send its 1 MiB blocks.
    */
-  const idleController = (parents: Array<AbortSignal | undefined>): { controller: AbortController, touch: () => void, hold: () => void, clear: () => void } => {
+  const idleController = (parents: Array<AbortSignal | undefined>): IdleClock & { controller: AbortController, touch: () => void, clear: () => void } => {
     const controller = new AbortController()
     let local = Date.now()
     let timer: NodeJS.Timeout | undefined
+    let extended = { bound: peerTimeout, from: [] as readonly PeerId[] }
     const check = (): void => {
       if (held) return
+      const bound = extended.from.some((peer) => libp2p.getConnections(peer).length > 0) ? extended.bound : peerTimeout
       const idle = Date.now() - Math.max(local, lastProgress)
-      if (idle >= peerTimeout) controller.abort(new Error(`no peer progress for ${peerTimeout} ms`))
-      else timer = setTimeout(check, peerTimeout - idle)
+      if (idle >= bound) controller.abort(new Error(`no peer progress for ${bound} ms`))
+      else timer = setTimeout(check, Math.min(bound - idle, peerTimeout))
     }
     let held = false
     timer = setTimeout(check, peerTimeout)
@@ -112,6 +132,9 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
     return {
       controller,
       touch: () => { local = Date.now() },
+      expectBlocks: (size, from) => {
+        extended = { bound: peerTimeout + Math.min(size / MIN_PEER_RATE * 1000, MAX_EXTRA_SILENCE * peerTimeout), from }
+      },
       hold: () => {
         held = true
         clearTimeout(timer)
@@ -124,15 +147,15 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
   }
 
   /** The verified bytes under `cid`, `mismatch` if they are not the tarball, or undefined. */
-  const fetchCid = async (cid: CID, integrity: string, signal: AbortSignal, hold: () => void): Promise<Uint8Array | 'mismatch' | undefined> => {
+  const fetchCid = async (cid: CID, integrity: string, signal: AbortSignal, idle: IdleClock, vouchers: readonly PeerId[]): Promise<Uint8Array | 'mismatch' | undefined> => {
     if (cid.code === rawCodec.code) {
       const bytes = await want(cid, { signal })
       return matchesIntegrity(bytes, integrity) ? bytes : 'mismatch'
     }
-    return fetchDag(cid, integrity, want, blockstore, signal, hold)
+    return fetchDag(cid, integrity, want, blockstore, signal, { onSize: (size) => idle.expectBlocks(size, vouchers), onVerified: idle.hold })
   }
 
-  const find = async (ref: TarballRef, known: CID[], signal: AbortSignal, idle: { touch: () => void, hold: () => void }): Promise<Uint8Array | undefined> => {
+  const find = async (ref: TarballRef, known: CID[], signal: AbortSignal, idle: IdleClock & { touch: () => void }): Promise<Uint8Array | undefined> => {
     const { integrity } = ref
     const raw = rawCidFromIntegrity(integrity)
     return await new Promise<Uint8Array | undefined>((resolve) => {
@@ -164,13 +187,14 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
           if (from !== undefined) vouchers.push(from)
           return
         }
-        claimants.set(key, from === undefined ? [] : [from])
+        const claimed = from === undefined ? [] : [from]
+        claimants.set(key, claimed)
         if (isRaw) {
-          void fetchCid(cid, integrity, signal, idle.hold).then(onResult(cid), () => {})
+          void fetchCid(cid, integrity, signal, idle, claimed).then(onResult(cid), () => {})
           return
         }
         pending++
-        fetchCid(cid, integrity, signal, idle.hold).then(onResult(cid), (err: Error) => {
+        fetchCid(cid, integrity, signal, idle, claimed).then(onResult(cid), (err: Error) => {
           if (!signal.aborted) log(`fetch ${cid} for ${ref.name}@${ref.version}: ${err.message}`)
         }).finally(() => {
           pending--
