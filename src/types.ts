@@ -46,7 +46,7 @@ export interface PeerFetcher {
    * The bytes of `ref`, verified against its integrity, or undefined when no peer had them within
    * the bounded wait. A slow, silent, lying or vanished peer is never an exception here.
    */
-  fetch(ref: TarballRef, options?: { signal?: AbortSignal }): Promise<Uint8Array | undefined>
+  fetch(ref: TarballRef): Promise<Uint8Array | undefined>
   /** A root CID for a large tarball, announced by a packument's `dist.cid`; verified before use. */
   hint?(integrity: string, cid: string): void
 }

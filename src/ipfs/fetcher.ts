@@ -105,12 +105,12 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
   }
 
   /**
-   * An AbortController that fires after `peerTimeout` ms without progress, or with a parent;
+   * An AbortController that fires after `peerTimeout` ms without progress, or when the node stops;
    * `hold` stops the idle clock for good (nothing left to wait on peers for); `expectBlocks`
    * allows more silence while a peer that proved it has a large tarball (by answering its root)
    * stays connected to send its 1 MiB blocks.
    */
-  const idleController = (parents: Array<AbortSignal | undefined>): IdleClock & { controller: AbortController, touch: () => void, clear: () => void } => {
+  const idleController = (): IdleClock & { controller: AbortController, touch: () => void, clear: () => void } => {
     const controller = new AbortController()
     let local = Date.now()
     let timer: NodeJS.Timeout | undefined
@@ -124,11 +124,9 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
     }
     let held = false
     timer = setTimeout(check, peerTimeout)
-    const onParentAbort = (): void => controller.abort()
-    for (const parent of parents) {
-      if (parent?.aborted === true) controller.abort()
-      parent?.addEventListener('abort', onParentAbort, { once: true })
-    }
+    const onStop = (): void => controller.abort()
+    if (init.stopSignal.aborted) controller.abort()
+    init.stopSignal.addEventListener('abort', onStop, { once: true })
     return {
       controller,
       touch: () => { local = Date.now() },
@@ -141,7 +139,7 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
       },
       clear: () => {
         clearTimeout(timer)
-        for (const parent of parents) parent?.removeEventListener('abort', onParentAbort)
+        init.stopSignal.removeEventListener('abort', onStop)
       },
     }
   }
@@ -260,12 +258,12 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
   }
 
   return {
-    async fetch (ref, options) {
+    async fetch (ref) {
       if (init.stopSignal.aborted || hashesOf(ref.integrity).length === 0) return undefined
       await init.ready
       if (libp2p.getConnections().length === 0) return undefined
       await acquire()
-      const idle = idleController([options?.signal, init.stopSignal])
+      const idle = idleController()
       try {
         const known = [await index.get(ref.integrity), hintFor(ref.integrity)].filter((cid) => cid !== undefined)
         const bytes = await find(ref, known, idle.controller.signal, idle)
