@@ -10,6 +10,7 @@ import { isPrivate } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import { createSignedIndexes, type SignedIndexes } from '../metadata/signed-index.ts'
 import type { IpfsNpmOptions, PeerFetcher } from '../types.ts'
 import { startBitswap, type BitswapExchange } from './bitswap.ts'
 import { createCacheBlockstore } from './cache-blockstore.ts'
@@ -17,6 +18,7 @@ import { rawCidFromIntegrity } from './cid.ts'
 import { createCidIndex } from './cid-index.ts'
 import { createCidAsker, handleCidProtocol } from './cid-protocol.ts'
 import { createFetcher } from './fetcher.ts'
+import { createRecordTransport } from './ipns-transport.ts'
 import { createNodeLibp2p } from './libp2p.ts'
 import { createLocalCids } from './local-cids.ts'
 import { createPackageTarballs } from './package-tarballs.ts'
@@ -47,6 +49,8 @@ export interface NodeInfo {
 
 export interface IpfsNode {
   peers: PeerFetcher
+  /** Signed indexes over this node: blocks from npm's cache and peers, records over gossipsub and fetch. */
+  indexes: SignedIndexes
   info(): NodeInfo
   /** Stops everything; the process can exit right after. Idempotent. */
   stop(): Promise<void>
@@ -174,9 +178,28 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     log,
   })
 
+  const indexes = createSignedIndexes({
+    stateDir,
+    log,
+    blocks: {
+      async get (cid, { signal }) {
+        try {
+          for await (const bytes of blockstore.get(cid)) return bytes
+        } catch {}
+        await ready
+        return bitswap.want(cid, { signal: AbortSignal.any([signal, stopController.signal]) })
+      },
+      async put ({ cid, bytes }) {
+        await blockstore.put(cid, bytes)
+      },
+    },
+    records: createRecordTransport({ libp2p, ready, log }),
+  }, { timeout: options.peerTimeout })
+
   let stopping: Promise<void> | undefined
   return {
     peers,
+    indexes,
     info: () => ({
       peerId: libp2p.peerId.toString(),
       addresses: libp2p.getMultiaddrs().map(String),

@@ -1,10 +1,12 @@
 /**
  * The hand-picked libp2p: TCP, Noise, Yamux, identify, ping (the DHT needs it), a LAN Kademlia DHT,
- * mDNS, and — only when asked for — bootstrap peers with the public (amino) DHT and a private
- * network swarm key. No WebRTC, relays, UPnP, gateways or delegated routing. The datastore is
+ * mDNS, gossipsub and fetch (how signed indexes' IPNS records travel), and — only when asked for —
+ * bootstrap peers with the public (amino) DHT and a private network swarm key. No WebRTC, relays, UPnP, gateways or delegated routing. The datastore is
  * libp2p's in-memory default, so processes sharing a cache never fight over a repo lock.
  */
 import { bootstrap } from '@libp2p/bootstrap'
+import { fetch, type Fetch } from '@libp2p/fetch'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import { kadDHT, removePrivateAddressesMapper, removePublicAddressesMapper, type SingleKadDHT } from '@libp2p/kad-dht'
@@ -33,6 +35,8 @@ export interface Libp2pInit {
 export interface NodeServices {
   identify: unknown
   ping: unknown
+  pubsub: GossipSub
+  fetch: Fetch
   lanDHT: SingleKadDHT
   aminoDHT?: SingleKadDHT
   [name: string]: unknown
@@ -43,6 +47,9 @@ export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeSe
   const services: Record<string, (components: any) => unknown> = {
     identify: identify(),
     ping: ping(),
+    // index records are announced to whoever listens, even before a mesh has formed
+    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }),
+    fetch: fetch(),
     // on a LAN every address is private: keep only those, and answer queries (server mode)
     lanDHT: kadDHT({
       protocol: '/ipfs/lan/kad/1.0.0',
