@@ -1,0 +1,53 @@
+/**
+ * What the shim reads in packuments: the tarball a path names when no integrity came with the
+ * request, and the `dist.cid` announcements (the 2019 registry-mirror format) of large tarballs.
+ */
+import type { TarballRef } from '../types.ts'
+import type { RegistryUpstream, UpstreamResponse } from './upstream.ts'
+
+interface Packument {
+  versions?: Record<string, { version: string, dist?: { tarball?: string, integrity?: string, shasum?: string, cid?: unknown } }>
+}
+
+/** The whole body of an upstream answer (a minipass stream, which async-iterates, or bytes). */
+export async function bodyBytes (answer: UpstreamResponse): Promise<Buffer> {
+  if (Buffer.isBuffer(answer.body)) return answer.body
+  const chunks: Buffer[] = []
+  for await (const chunk of answer.body) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+function sha1Integrity (shasum: unknown): string | undefined {
+  return typeof shasum === 'string' && /^[0-9a-f]{40}$/i.test(shasum) ? `sha1-${Buffer.from(shasum, 'hex').toString('base64')}` : undefined
+}
+
+/**
+ * The tarball `file` of `name`, described by its packument, or undefined when none names it. It is
+ * fetched from `resolved` (the configured registry's URL for the path asked), never from wherever
+ * the packument's `dist.tarball` points.
+ */
+export async function tarballFromPackument (upstream: RegistryUpstream, name: string, file: string, resolved: string): Promise<TarballRef | undefined> {
+  const answer = await upstream.request({ method: 'GET', path: encodeURIComponent(name).replace(/^%40/, '@'), name, headers: { accept: 'application/json' } })
+  if (answer.status !== 200) return undefined
+  const packument = JSON.parse((await bodyBytes(answer)).toString('utf8')) as Packument
+  for (const manifest of Object.values(packument.versions ?? {})) {
+    const tarball = manifest?.dist?.tarball
+    if (typeof tarball !== 'string' || !tarball.endsWith(`/${file}`)) continue
+    const integrity = manifest.dist?.integrity ?? sha1Integrity(manifest.dist?.shasum)
+    return typeof integrity !== 'string' || typeof manifest.version !== 'string' ? undefined : { name, version: manifest.version, integrity, resolved }
+  }
+  return undefined
+}
+
+/** Hands each `dist.cid` announcement of a packument's text to `onHint`. */
+export function cidHints (text: string, onHint: (integrity: string, cid: string) => void): void {
+  if (!text.includes('"cid"')) return
+  try {
+    const packument = JSON.parse(text) as Packument
+    for (const { dist } of Object.values(packument.versions ?? {})) {
+      if (typeof dist?.integrity === 'string' && typeof dist.cid === 'string') onHint(dist.integrity, dist.cid)
+    }
+  } catch {
+    // not JSON: the client will find out; no hints from it
+  }
+}
