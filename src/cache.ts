@@ -4,6 +4,7 @@
  * without a request. sha512 is always written too: it is the digest peers ask for.
  */
 import { createRequire } from 'node:module'
+import { npmError } from './errors.ts'
 import type { TarballCache, TarballRef } from './types.ts'
 
 const require = createRequire(import.meta.url)
@@ -26,7 +27,7 @@ const ALGORITHMS = ['sha512', 'sha384', 'sha256', 'sha1']
 
 /** An `EINTEGRITY` error as npm reports it. */
 export function integrityError (ref: TarballRef, source: string): Error {
-  return Object.assign(new Error(`Integrity check failed for ${ref.name}@${ref.version} from ${source}: the bytes do not match ${ref.integrity}`), { code: 'EINTEGRITY' })
+  return npmError('EINTEGRITY', `Integrity check failed for ${ref.name}@${ref.version} from ${source}: the bytes do not match ${ref.integrity}`)
 }
 
 /**

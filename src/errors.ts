@@ -19,6 +19,25 @@ export type NpmError = Error & {
   cause?: unknown
 }
 
+/** The fields of an `NpmError` besides its message, as a factory takes them. */
+export type NpmErrorFields = Omit<NpmError, 'name' | 'message' | 'stack'>
+
+/**
+ * The one way an error is made in ipfs-npm: a Node.js Error with npm's fields (`code` first),
+ * which `reportError` prints as npm would print the same failure.
+ *
+ * @example
+ * throw npmError('EINTEGRITY', `Integrity check failed for ${id}`)
+ */
+export function npmError (code: string, message: string, fields: NpmErrorFields = {}): NpmError {
+  return Object.assign(new Error(message), { ...fields, code })
+}
+
+/** A one-line usage error (a bad flag or option value): npm's `EUSAGE`, exit code 1. */
+export function usageError (message: string): NpmError {
+  return npmError('EUSAGE', message)
+}
+
 /** What to print: `[title, message]` pairs, each printed as `npm error <title> <message>`. */
 export interface ErrorReport {
   exitCode: number

@@ -3,6 +3,7 @@
  * verified against its integrity before it is stored or served, and counted by origin. The fetch
  * phase and the registry shim's tarball route share one resolver, so a tarball is fetched once.
  */
+import { npmError } from './errors.ts'
 import { integrityError } from './cache.ts'
 import type { FetchedTarball, LazyPeers, OriginCounts, PeerFetcher, TarballCache, TarballRef, TarballResolver, Upstream } from './types.ts'
 
@@ -23,7 +24,7 @@ export interface ResolverInit {
 
 /** npm's error when `--offline` needs something the cache lacks. */
 function notCachedError (ref: TarballRef): Error {
-  return Object.assign(new Error(`request to ${ref.resolved ?? `${ref.name}@${ref.version}`} failed: cache mode is 'only-if-cached' but no cached response is available.`), { code: 'ENOTCACHED' })
+  return npmError('ENOTCACHED', `request to ${ref.resolved ?? `${ref.name}@${ref.version}`} failed: cache mode is 'only-if-cached' but no cached response is available.`)
 }
 
 /** The first tarball either source delivers; the registry's error when neither does. */

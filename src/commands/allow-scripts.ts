@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module'
 import procLog from 'proc-log'
 import type { NpmConfig } from '../config.ts'
+import { npmError } from '../errors.ts'
 import type { ArboristLike, TreeNode } from './arborist-types.ts'
 
 const require = createRequire(import.meta.url)
@@ -68,7 +69,7 @@ function validatePolicy (policy: ScriptPolicy | null, label: string): ScriptPoli
 export function resolveAllowScripts (config: NpmConfig, rootPackage: { allowScripts?: unknown }): ScriptPolicy | null {
   const cliPolicy = policyFromSources(config, ['cli', 'env'])
   if (cliPolicy) {
-    throw Object.assign(new Error('--allow-scripts is not allowed in project-scoped installs. Add the entries to the "allowScripts" field in package.json, or to .npmrc, instead.'), { code: 'EALLOWSCRIPTS' })
+    throw npmError('EALLOWSCRIPTS', '--allow-scripts is not allowed in project-scoped installs. Add the entries to the "allowScripts" field in package.json, or to .npmrc, instead.')
   }
   const field = rootPackage.allowScripts
   const pkgPolicy = field && typeof field === 'object' && Object.keys(field).length > 0 ? field as ScriptPolicy : null
