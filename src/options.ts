@@ -1,74 +1,126 @@
 /**
- * Our own options — never npm's: flags, `IPFS_NPM_*` environment variables and `.ipfs-npmrc`
- * files (the project's, then the home directory's). Flags win over the environment, the
- * environment over files. Our flags are taken out of argv so npm never sees (or warns about) them.
+ * Our own options — never npm's — in one table: each row is a flag (`--<name>`), an `IPFS_NPM_*`
+ * environment variable and a `.ipfs-npmrc` key (the project's file, then the home directory's),
+ * with its type, default and check. Flags win over the environment, the environment over files.
+ * Our flags are taken out of argv so npm never sees (or warns about) them.
+ *
+ * Adding an option is adding a row: its type in `IpfsNpmOptions` follows from its default.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { IpfsNpmOptions } from './types.ts'
+import { usageError } from './errors.ts'
+import { readSwarmKey } from './swarm-key.ts'
 
-/** A usage error in our own options: one line, exit code 1, like npm's `EUSAGE`. */
-export class OptionsError extends Error {
-  code = 'EUSAGE'
+type OptionType = 'list' | 'boolean' | 'number' | 'string'
+
+export interface OptionDefinition<T> {
+  /** The flag (`--<name>`, `--no-<name>` for booleans) and the `.ipfs-npmrc` key. */
+  name: string
+  /** The environment variable (lists: comma or space separated). */
+  env: string
+  type: OptionType
+  default: T
+  /** The value's placeholder in usage texts, e.g. `<multiaddr>`; none for booleans. */
+  hint?: string
+  /** One line for `--help` and the README. */
+  description: string
+  /** Throws a one-line error for a value that cannot work; run on every command, cache warm or not. */
+  check?: (value: T) => void | Promise<void>
 }
 
-export const DEFAULT_OPTIONS: Readonly<IpfsNpmOptions> = Object.freeze({
-  peers: [],
-  listen: [],
-  mdns: true,
-  bootstrap: [],
-  peerTimeout: 2000,
-  swarmKey: undefined,
-  port: 9595,
-})
+const option = <T>(definition: OptionDefinition<T>): OptionDefinition<T> => definition
 
-type Key = keyof IpfsNpmOptions
-interface Spec { key: Key, kind: 'list' | 'bool' | 'int' | 'string' }
+/** Every value of a list must be a multiaddr; the parser is loaded only when a list is set. */
+async function multiaddrs (flag: string, addresses: string[]): Promise<void> {
+  if (addresses.length === 0) return
+  const { multiaddr } = await import('@multiformats/multiaddr')
+  for (const address of addresses) {
+    try {
+      multiaddr(address)
+    } catch (err) {
+      throw usageError(`--${flag}: invalid multiaddr ${JSON.stringify(address)}: ${(err as Error).message}`)
+    }
+  }
+}
 
-/** Our option names as written in flags and `.ipfs-npmrc` (env: `IPFS_NPM_` + upper snake case). */
-const SPECS: Record<string, Spec> = {
-  peer: { key: 'peers', kind: 'list' },
-  listen: { key: 'listen', kind: 'list' },
-  mdns: { key: 'mdns', kind: 'bool' },
-  bootstrap: { key: 'bootstrap', kind: 'list' },
-  'peer-timeout': { key: 'peerTimeout', kind: 'int' },
-  'swarm-key': { key: 'swarmKey', kind: 'string' },
-  port: { key: 'port', kind: 'int' },
+export const OPTIONS = {
+  peers: option<string[]>({
+    name: 'peer', env: 'IPFS_NPM_PEERS', type: 'list', default: [], hint: '<multiaddr>',
+    description: 'Peers to dial (repeatable), e.g. /ip4/10.0.0.5/tcp/4001/p2p/12D3…',
+    check: (value) => multiaddrs('peer', value),
+  }),
+  listen: option<string[]>({
+    name: 'listen', env: 'IPFS_NPM_LISTEN', type: 'list', default: [], hint: '<multiaddr>',
+    description: 'Where the node listens (default: an ephemeral TCP port)',
+    check: (value) => multiaddrs('listen', value),
+  }),
+  mdns: option<boolean>({
+    name: 'mdns', env: 'IPFS_NPM_MDNS', type: 'boolean', default: true,
+    description: 'Look for peers on the LAN by mDNS (--no-mdns: don\'t)',
+  }),
+  bootstrap: option<string[]>({
+    name: 'bootstrap', env: 'IPFS_NPM_BOOTSTRAP', type: 'list', default: [], hint: '<multiaddr>',
+    description: 'Public bootstrap peers (none by default: an install does not dial the world)',
+    check: (value) => multiaddrs('bootstrap', value),
+  }),
+  peerTimeout: option<number>({
+    name: 'peer-timeout', env: 'IPFS_NPM_PEER_TIMEOUT', type: 'number', default: 2000, hint: '<ms>',
+    description: 'How long to wait for peers before the registry, in milliseconds',
+  }),
+  swarmKey: option<string | undefined>({
+    name: 'swarm-key', env: 'IPFS_NPM_SWARM_KEY', type: 'string', default: undefined, hint: '<file>',
+    description: 'Private network: only nodes with this key connect',
+    check: async (value) => { if (value !== undefined) await readSwarmKey(value) },
+  }),
+  port: option<number>({
+    name: 'port', env: 'IPFS_NPM_PORT', type: 'number', default: 9595, hint: '<port>',
+    description: 'The port of serve\'s registry, on 127.0.0.1',
+    check: (value) => { if (value < 1 || value > 65535) throw usageError(`--port: port must be 1-65535, not ${value}`) },
+  }),
 }
-const ENV_NAMES: Record<string, string> = {
-  IPFS_NPM_PEERS: 'peer',
-  IPFS_NPM_LISTEN: 'listen',
-  IPFS_NPM_MDNS: 'mdns',
-  IPFS_NPM_BOOTSTRAP: 'bootstrap',
-  IPFS_NPM_PEER_TIMEOUT: 'peer-timeout',
-  IPFS_NPM_SWARM_KEY: 'swarm-key',
-  IPFS_NPM_PORT: 'port',
-}
+
+type Key = keyof typeof OPTIONS
+
+type Values = { [K in Key]: typeof OPTIONS[K]['default'] }
+type UnsetKeys = { [K in Key]: undefined extends Values[K] ? K : never }[Key]
+
+/** Our options, resolved: one property per row of `OPTIONS`, typed by its default (optional when that is undefined). */
+export type IpfsNpmOptions = { [K in Exclude<Key, UnsetKeys>]: Values[K] } & { [K in UnsetKeys]?: Values[K] }
 
 type Partial = { [K in Key]?: IpfsNpmOptions[K] }
 
-function parseValue (name: string, raw: string, source: string): unknown {
-  const spec = SPECS[name]
-  switch (spec.kind) {
+const ROWS = Object.entries(OPTIONS) as Array<[Key, OptionDefinition<unknown>]>
+const BY_NAME = new Map(ROWS.map(([key, definition]) => [definition.name, { key, definition }]))
+
+export const DEFAULT_OPTIONS: Readonly<IpfsNpmOptions> = Object.freeze(Object.fromEntries(ROWS.map(([key, { default: value }]) => [key, value])) as IpfsNpmOptions)
+
+/** The usage of a row as `--help` prints it: `--peer <multiaddr>`, `--no-mdns`. */
+export function optionUsage (name: string): string | undefined {
+  const definition = BY_NAME.get(name)?.definition
+  if (definition === undefined) return undefined
+  if (definition.type === 'boolean') return `--${definition.default === true ? 'no-' : ''}${name}`
+  return `--${name} ${definition.hint ?? '<value>'}`
+}
+
+function parseValue (definition: OptionDefinition<unknown>, raw: string, source: string): unknown {
+  switch (definition.type) {
     case 'list': return raw.split(/[\s,]+/).filter(Boolean)
-    case 'bool':
+    case 'boolean':
       if (/^(true|1|yes)$/i.test(raw)) return true
       if (/^(false|0|no)$/i.test(raw)) return false
-      throw new OptionsError(`${source}: ${name} must be true or false, not ${JSON.stringify(raw)}`)
-    case 'int': {
-      if (!/^\d+$/.test(raw)) throw new OptionsError(`${source}: ${name} must be a whole number, not ${JSON.stringify(raw)}`)
-      const n = Number(raw)
-      if (spec.key === 'port' && (n < 1 || n > 65535)) throw new OptionsError(`${source}: port must be 1-65535, not ${n}`)
-      return n
-    }
+      throw usageError(`${source}: ${definition.name} must be true or false, not ${JSON.stringify(raw)}`)
+    case 'number':
+      if (!/^\d+$/.test(raw)) throw usageError(`${source}: ${definition.name} must be a whole number, not ${JSON.stringify(raw)}`)
+      return Number(raw)
     case 'string': return raw
   }
 }
 
+/** Sets a value; a list given again (a repeated flag, `key[] =` lines) grows. */
 function assign (into: Partial, name: string, value: unknown, append: boolean): void {
-  const { key, kind } = SPECS[name]
+  const { key, definition } = BY_NAME.get(name)!
   const record = into as Record<string, unknown>
-  if (kind === 'list' && append) record[key] = [...(record[key] as string[] ?? []), ...(value as string[])]
+  if (definition.type === 'list' && append) record[key] = [...(record[key] as string[] ?? []), ...(value as string[])]
   else record[key] = value
 }
 
@@ -79,24 +131,25 @@ export function readRcFile (file: string): Partial {
     text = readFileSync(file, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
-    throw new OptionsError(`cannot read ${file}: ${(err as Error).message}`)
+    throw usageError(`cannot read ${file}: ${(err as Error).message}`)
   }
   const out: Partial = {}
   text.split(/\r?\n/).forEach((line, i) => {
     const trimmed = line.trim()
     if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) return
     const m = /^([\w-]+?)(\[\])?\s*=\s*(.*)$/.exec(trimmed)
-    if (!m || !(m[1] in SPECS)) throw new OptionsError(`${file}:${i + 1}: not an ipfs-npm option: ${JSON.stringify(trimmed)}`)
-    assign(out, m[1], parseValue(m[1], m[3].replace(/^"(.*)"$/, '$1'), `${file}:${i + 1}`), true)
+    const row = m === null ? undefined : BY_NAME.get(m[1])
+    if (m === null || row === undefined) throw usageError(`${file}:${i + 1}: not an ipfs-npm option: ${JSON.stringify(trimmed)}`)
+    assign(out, m[1], parseValue(row.definition, m[3].replace(/^"(.*)"$/, '$1'), `${file}:${i + 1}`), true)
   })
   return out
 }
 
 function fromEnv (env: NodeJS.ProcessEnv): Partial {
   const out: Partial = {}
-  for (const [envName, name] of Object.entries(ENV_NAMES)) {
-    const raw = env[envName]
-    if (raw !== undefined && raw !== '') assign(out, name, parseValue(name, raw, envName), false)
+  for (const [, definition] of ROWS) {
+    const raw = env[definition.env]
+    if (raw !== undefined && raw !== '') assign(out, definition.name, parseValue(definition, raw, definition.env), false)
   }
   return out
 }
@@ -116,21 +169,21 @@ export function extractFlags (argv: readonly string[]): { flags: Partial, rest: 
     }
     const m = /^--(no-)?([a-z-]+)(?:=(.*))?$/.exec(arg)
     const name = m?.[2]
-    if (!m || name === undefined || !(name in SPECS)) {
+    const definition = name === undefined ? undefined : BY_NAME.get(name)?.definition
+    if (!m || name === undefined || definition === undefined) {
       rest.push(arg)
       continue
     }
-    const { kind } = SPECS[name]
     let raw = m[3]
     if (m[1] !== undefined) {
-      if (kind !== 'bool' || raw !== undefined) throw new OptionsError(`--no-${name} takes no value`)
+      if (definition.type !== 'boolean' || raw !== undefined) throw usageError(`--no-${name} takes no value`)
       raw = 'false'
     } else if (raw === undefined) {
-      if (kind === 'bool') raw = 'true'
+      if (definition.type === 'boolean') raw = 'true'
       else if (i + 1 < argv.length && !argv[i + 1].startsWith('-')) raw = argv[++i]
-      else throw new OptionsError(`--${name} needs a value`)
+      else throw usageError(`--${name} needs a value`)
     }
-    assign(flags, name, parseValue(name, raw, `--${name}`), true)
+    assign(flags, name, parseValue(definition, raw, `--${name}`), true)
   }
   return { flags, rest }
 }
@@ -140,4 +193,13 @@ export function resolveOptions (init: { flags: Partial, env: NodeJS.ProcessEnv, 
   const home = readRcFile(join(init.home, '.ipfs-npmrc'))
   const project = init.projectDir === init.home ? {} : readRcFile(join(init.projectDir, '.ipfs-npmrc'))
   return { ...DEFAULT_OPTIONS, ...home, ...project, ...fromEnv(init.env), ...init.flags }
+}
+
+/**
+ * Runs every row's check: at the start of each command, because the node starts only when a
+ * tarball is missing, and a typo in `--peer` or a broken swarm key would otherwise go unnoticed
+ * on a warm cache and fail, or silently not apply, on the next cold one.
+ */
+export async function checkOptions (options: IpfsNpmOptions): Promise<void> {
+  for (const [key, definition] of ROWS) await definition.check?.(options[key])
 }

@@ -3,7 +3,8 @@
  * is actually missing from npm's cache, so a warm install, and every passthrough command, costs
  * nothing extra (DESIGN: "the node is started only if something is missing").
  */
-import type { IpfsNpmOptions, LazyPeers, PeerFetcher } from './types.ts'
+import type { IpfsNpmOptions } from './options.ts'
+import type { LazyPeers, PeerFetcher } from './types.ts'
 import type { IpfsNode } from './ipfs/index.ts'
 
 export interface LazyPeersInit {

@@ -6,12 +6,12 @@
 import { join } from 'node:path'
 import { createTarballCache } from './cache.ts'
 import type { NpmConfig } from './config.ts'
-import { checkIpfsOptions } from './option-checks.ts'
+import { checkOptions, type IpfsNpmOptions } from './options.ts'
 import { createLazyPeers } from './peers.ts'
 import { startShim, type Shim } from './registry/shim.ts'
 import { createUpstream, type RegistryUpstream } from './registry/upstream.ts'
 import { createTarballResolver } from './resolver.ts'
-import type { IpfsNpmOptions, LazyPeers, TarballCache, TarballResolver } from './types.ts'
+import type { LazyPeers, TarballCache, TarballResolver } from './types.ts'
 
 export interface Pipeline {
   cache: TarballCache
@@ -50,7 +50,7 @@ function replaceRegistryHostFor (value: unknown): string {
  * const arb = new Arborist({ ...pipeline.arboristOptions, path })
  */
 export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
-  await checkIpfsOptions(init.options)
+  await checkOptions(init.options)
   const flat = init.config.flat
   const offline = flat.offline === true
   const cacheDir = init.config.get('cache') as string

@@ -72,21 +72,3 @@ export interface TarballResolver {
   /** How many distinct tarballs each origin supplied so far. */
   readonly counts: OriginCounts
 }
-
-/** Our own options (never npm's): flags, `IPFS_NPM_*` env vars and `.ipfs-npmrc` files. */
-export interface IpfsNpmOptions {
-  /** Multiaddrs of peers to dial (`--peer`, repeatable). */
-  peers: string[]
-  /** Multiaddrs to listen on (`--listen`). Empty: an ephemeral TCP port on all interfaces. */
-  listen: string[]
-  /** Discover LAN peers by mDNS (`--no-mdns` turns it off). */
-  mdns: boolean
-  /** Public bootstrap peers, only when asked for (`--bootstrap`). */
-  bootstrap: string[]
-  /** How long to wait for peers before falling through to the registry, in ms (`--peer-timeout`). */
-  peerTimeout: number
-  /** Path of a libp2p private-network swarm key (`--swarm-key`). */
-  swarmKey?: string
-  /** Port of `ipfs-npm serve` (`--port`). */
-  port: number
-}

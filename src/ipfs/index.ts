@@ -10,8 +10,11 @@ import { isPrivate } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import { npmError, usageError } from '../errors.ts'
 import { createSignedIndexes, type SignedIndexes } from '../metadata/signed-index.ts'
-import type { IpfsNpmOptions, PeerFetcher } from '../types.ts'
+import type { IpfsNpmOptions } from '../options.ts'
+import { readSwarmKey } from '../swarm-key.ts'
+import type { PeerFetcher } from '../types.ts'
 import { startBitswap, type BitswapExchange } from './bitswap.ts'
 import { createCacheBlockstore } from './cache-blockstore.ts'
 import { rawCidFromIntegrity } from './cid.ts'
@@ -25,9 +28,6 @@ import { createPackageTarballs } from './package-tarballs.ts'
 import { acquirePeerKey } from './peer-key.ts'
 import { createServingBlockstore, type ServedCounts } from './serving-blockstore.ts'
 import { sleep } from './sleep.ts'
-import { readSwarmKey } from './swarm-key.ts'
-
-export { SwarmKeyError } from './swarm-key.ts'
 
 export interface IpfsNodeInit {
   /** npm's cache dir (the `cache` config); cacache lives in `${cacheDir}/_cacache`, node state in `${cacheDir}/_ipfs-npm/`. */
@@ -56,10 +56,12 @@ export interface IpfsNode {
   stop(): Promise<void>
 }
 
-/** A bad `--peer` or `--swarm-key`; the message is one line, fit for the user. */
-export class IpfsConfigError extends Error {
-  code = 'EUSAGE'
-}
+/**
+ * The node could not start (a port in use, an address it cannot bind…): not a usage error, since
+ * the options were checked already, but `EIPFSNODE`, with the cause's message on one line.
+ */
+const nodeStartError = (what: string, err: unknown): Error =>
+  npmError('EIPFSNODE', `${what}: ${(err as Error).message.split('\n')[0]}`)
 
 /** How long a LAN gets to answer mDNS before the first fetch decides "no peers". */
 const MDNS_GRACE = 300
@@ -71,7 +73,7 @@ function parsePeers (peers: string[]): Multiaddr[] {
     try {
       return multiaddr(peer)
     } catch (err) {
-      throw new IpfsConfigError(`invalid peer address "${peer}": ${(err as Error).message}`)
+      throw usageError(`invalid peer address "${peer}": ${(err as Error).message}`)
     }
   })
 }
@@ -98,7 +100,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     isDenied: (peer) => dropped.has(peer.toString()),
   }).catch(async (err: Error) => {
     await key.release()
-    throw new IpfsConfigError(`cannot set up the IPFS node: ${err.message}`)
+    throw nodeStartError('cannot set up the IPFS node', err)
   })
 
   // The DHT can only tell us about peers beyond the ones we are connected to (and already asked):
@@ -130,7 +132,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     await bitswap?.stop()
     await libp2p.stop()
     await key.release()
-    throw new IpfsConfigError(`cannot start the IPFS node: ${(err as Error).message.split('\n')[0]}`)
+    throw nodeStartError('cannot start the IPFS node', err)
   }
 
   // libp2p reports peers found by mDNS or the LAN DHT but does not connect to them by itself. Only
