@@ -1,11 +1,12 @@
 /**
- * The CLI dispatch (DESIGN step 1). `install` and `ci` (with npm's aliases) and `serve` are ours;
- * everything else is handed to the user's npm before anything heavy is loaded.
+ * The CLI dispatch (DESIGN step 1). The commands in src/commands/index.ts are ours (`install` and
+ * `ci` under npm's names, aliases and abbreviations; `serve`…); everything else is handed to the
+ * user's npm before anything heavy is loaded.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { derefCommand, mayBeOurs, type OurCommand } from './commands/index.ts'
-import type { CommandContext } from './commands/context.ts'
+import { usageOf } from './commands/command.ts'
+import { commandFinder, mayBeOurs } from './commands/index.ts'
 import { loadNpmConfig, type NpmConfig } from './config.ts'
 import { findUserNpm } from './npm-location.ts'
 import { extractFlags, resolveOptions } from './options.ts'
@@ -31,14 +32,6 @@ function npmShouldRun (config: NpmConfig): boolean {
     declaresDevEngines(config.localPrefix)
 }
 
-async function runCommand (command: OurCommand, ctx: CommandContext): Promise<void> {
-  switch (command) {
-    case 'install': return (await import('./commands/install.ts')).install(ctx)
-    case 'ci': return (await import('./commands/ci.ts')).ci(ctx)
-    case 'serve': return (await import('./commands/serve.ts')).serve(ctx)
-  }
-}
-
 /** Runs ipfs-npm; resolves to the exit code, or undefined once npm has taken over. */
 async function main (argv: string[]): Promise<number | undefined> {
   const npm = findUserNpm()
@@ -53,7 +46,8 @@ async function main (argv: string[]): Promise<number | undefined> {
   } catch (err) {
     return earlyReporter.error(err)
   }
-  if (!mayBeOurs(parsed.rest)) {
+  const find = commandFinder(npm)
+  if (!mayBeOurs(parsed.rest, find)) {
     earlyReporter.close()
     handToNpm(npm, parsed.rest)
     return undefined
@@ -65,12 +59,22 @@ async function main (argv: string[]): Promise<number | undefined> {
     return earlyReporter.error(err)
   }
   earlyReporter.close()
-  const command = derefCommand(config.command)
-  if (command === undefined || (command !== 'serve' && npmShouldRun(config))) {
+  // `ipfs-npm help serve`: npm has no page for a command of ours alone
+  const helpFor = config.command === 'help' ? find(config.args[0]) : undefined
+  if (helpFor !== undefined && !helpFor.npm) {
+    process.stdout.write(`${usageOf(helpFor, config.definitions)}\n`)
+    return 0
+  }
+  const command = find(config.command)
+  if (command === undefined || (command.npm && npmShouldRun(config))) {
     handToNpm(npm, parsed.rest)
     return undefined
   }
-  process.env.npm_command = command === 'serve' ? 'serve' : command
+  if (config.get('usage') === true) {
+    process.stdout.write(`${usageOf(command, config.definitions)}\n`)
+    return 0
+  }
+  process.env.npm_command = command.name
   const logsMax = config.get('logs-max') as number
   const reporter = createReporter({
     loglevel: config.get('loglevel') as string,
@@ -78,7 +82,7 @@ async function main (argv: string[]): Promise<number | undefined> {
   })
   try {
     const options = resolveOptions({ flags: parsed.flags, env: process.env, home: config.home, projectDir: config.localPrefix })
-    await runCommand(command, { config, options, reporter, npm, started })
+    await command.exec({ config, options, reporter, npm, started })
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err) {
     return reporter.error(err)

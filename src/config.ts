@@ -1,9 +1,11 @@
 /**
- * npm's configuration, loaded exactly as npm loads it: `@npmcli/config` with npm's own
- * definitions, the user's npm as `npmPath` (so its builtin `npmrc` and global prefix count),
- * then project, user and global `.npmrc`, `npm_config_*` env vars and flags.
+ * npm's configuration, loaded exactly as npm loads it: the user's npm's own `@npmcli/config` and
+ * definitions (so a config that npm accepts, warns about or rejects is accepted, warned about or
+ * rejected here alike), the user's npm as `npmPath` (so its builtin `npmrc` and global prefix
+ * count), then project, user and global `.npmrc`, `npm_config_*` env vars and flags.
  */
 import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import type { NpmLocation } from './npm-location.ts'
 
 const require = createRequire(import.meta.url)
@@ -24,6 +26,8 @@ export interface NpmConfig {
   readonly localPrefix: string
   readonly globalPrefix: string
   readonly home: string
+  /** npm's config definitions (`@npmcli/config/lib/definitions`), as the user's npm has them. */
+  readonly definitions: Record<string, ConfigDefinition>
   /** Whether a package.json was found walking up from the cwd. */
   readonly localPackage: boolean
   get(key: string, where?: string): unknown
@@ -35,6 +39,9 @@ export interface NpmConfig {
   setEnvs(): void
 }
 
+/** One of npm's config definitions, as far as usage texts read it. */
+export interface ConfigDefinition { key: string, usage: string, description?: string, short?: string, alias?: string[], exclusive?: string[] }
+
 interface ConfigClass {
   new (init: Record<string, unknown>): NpmConfig & {
     load(): Promise<void>
@@ -42,10 +49,25 @@ interface ConfigClass {
   }
 }
 
+/**
+ * The user's npm's own `@npmcli/config`, or ours should that npm not bundle one where npm 9–11 do.
+ * Ours may be newer than the user's npm and judge keys otherwise (a later one stopped accepting
+ * `nodedir` silently): reading with npm's keeps npm's warnings exactly.
+ */
+function npmConfigModule (npm: NpmLocation): { Config: ConfigClass, definitions: Record<string, unknown> } {
+  const load = (from: string): { Config: ConfigClass, definitions: Record<string, unknown> } =>
+    ({ Config: require(from) as ConfigClass, definitions: require(`${from}/lib/definitions`) as Record<string, unknown> })
+  try {
+    return load(join(npm.root, 'node_modules', '@npmcli', 'config'))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err
+    return load('@npmcli/config')
+  }
+}
+
 /** Loads npm's config for `argv` (the arguments after `ipfs-npm`, ours already removed). */
 export async function loadNpmConfig (init: { npm: NpmLocation, argv: readonly string[], cwd?: string, env?: NodeJS.ProcessEnv }): Promise<NpmConfig> {
-  const Config = require('@npmcli/config') as ConfigClass
-  const { definitions, flatten, nerfDarts, shorthands } = require('@npmcli/config/lib/definitions') as Record<string, unknown>
+  const { Config, definitions: { definitions, flatten, nerfDarts, shorthands } } = npmConfigModule(init.npm)
   const config = new Config({
     npmPath: init.npm.root,
     definitions,

@@ -3,12 +3,10 @@
  * be in sync with package.json, node_modules is emptied, nothing is saved.
  */
 import procLog from 'proc-log'
-import { missingFromCache } from '../fetch-phase.ts'
+import { npmError } from '../errors.ts'
 import type { ArboristLike, TreeNode } from './arborist-types.ts'
+import { commandUsageError, WORKSPACE_PARAMS, type Command } from './command.ts'
 import type { CommandContext } from './context.ts'
-import { plannedTarballs } from './plan.ts'
-import { emptyNodeModules, runReify } from './reify.ts'
-import { usageError } from './usage.ts'
 
 const { log } = procLog
 
@@ -23,11 +21,13 @@ function lockfileErrors (virtual: Map<string, TreeNode>, ideal: Map<string, Tree
   return errors
 }
 
-export async function ci (ctx: CommandContext): Promise<void> {
+async function exec (ctx: CommandContext): Promise<void> {
   const { config } = ctx
   if (config.get('global') || config.get('location') === 'global') {
-    throw Object.assign(new Error('`npm ci` does not work for global packages'), { code: 'ECIGLOBAL' })
+    throw npmError('ECIGLOBAL', '`npm ci` does not work for global packages')
   }
+  const [{ missingFromCache }, { plannedTarballs }, { emptyNodeModules, runReify }] =
+    await Promise.all([import('../fetch-phase.ts'), import('./plan.ts'), import('./reify.ts')])
   await runReify(ctx, {
     name: 'ci',
     options: { packageLock: true, save: false },
@@ -39,7 +39,7 @@ export async function ci (ctx: CommandContext): Promise<void> {
         virtual = await virtualArb.loadVirtual()
       } catch (err) {
         log.verbose('loadVirtual', (err as Error).stack)
-        throw usageError('ci', 'The `npm ci` command can only install with an existing package-lock.json or\n' +
+        throw commandUsageError(ci, config.definitions, 'The `npm ci` command can only install with an existing package-lock.json or\n' +
           'npm-shrinkwrap.json with lockfileVersion >= 1. Run an install with npm@5 or\n' +
           'later to generate a package-lock.json file, then try again.')
       }
@@ -59,11 +59,25 @@ export async function ci (ctx: CommandContext): Promise<void> {
       await arb.buildIdealTree()
       const errors = lockfileErrors(inventory, (arb.idealTree as TreeNode).inventory)
       if (errors.length) {
-        throw usageError('ci', '`npm ci` can only install packages when your package.json and package-lock.json or npm-shrinkwrap.json are in sync. ' +
+        throw commandUsageError(ci, config.definitions, '`npm ci` can only install packages when your package.json and package-lock.json or npm-shrinkwrap.json are in sync. ' +
           'Please update your lock file with `npm install` before continuing.\n\n' + errors.join('\n'))
       }
       if (!config.flat.dryRun) await emptyNodeModules(config.localPrefix)
       return { arb, options, actual: undefined, fillResolved }
     },
   })
+}
+
+/** npm 11's `static description`, `usage`, `params` and aliases of `ci`. */
+export const ci: Command = {
+  name: 'ci',
+  description: 'Clean install a project',
+  usage: [''],
+  params: ['install-strategy', 'legacy-bundling', 'global-style', 'omit', 'include', 'strict-peer-deps',
+    'foreground-scripts', 'ignore-scripts', 'allow-directory', 'allow-file', 'allow-git', 'allow-remote',
+    'allow-scripts', 'strict-allow-scripts', 'dangerously-allow-all-scripts', 'audit', 'bin-links', 'fund', 'dry-run',
+    ...WORKSPACE_PARAMS],
+  aliases: ['clean-install', 'ic', 'install-clean', 'isntall-clean'],
+  npm: true,
+  exec,
 }

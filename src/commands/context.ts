@@ -4,7 +4,7 @@
 import type { NpmConfig } from '../config.ts'
 import type { NpmLocation } from '../npm-location.ts'
 import type { Reporter } from '../reporter.ts'
-import type { IpfsNpmOptions } from '../types.ts'
+import type { IpfsNpmOptions } from '../options.ts'
 
 export interface CommandContext {
   config: NpmConfig

@@ -1,33 +1,66 @@
 /**
- * Which commands are ours. npm's own aliases and unambiguous abbreviations (npm 11's
- * `lib/utils/cmd-list.js`) that dereference to `install` or `ci` run here; `serve` is ours alone;
- * everything else goes to the user's npm.
+ * Our commands, and which one a name typed on the command line stands for. Each command describes
+ * itself in its own file (src/commands/command.ts); adding one is that file and a line here.
+ *
+ * A name reaches a command npm also has exactly as it reaches npm's: through npm's own aliases and
+ * unambiguous abbreviations, read from the user's npm (`lib/utils/cmd-list.js`), so `isntall-cl`
+ * is `ci` here exactly when it is for that npm. Commands only we have answer to their name and
+ * their aliases alone: an abbreviation of ours could be an npm command's.
  */
-export type OurCommand = 'install' | 'ci' | 'serve'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import type { NpmLocation } from '../npm-location.ts'
+import { ci } from './ci.ts'
+import type { Command } from './command.ts'
+import { install } from './install.ts'
+import { serve } from './serve.ts'
 
-const INSTALL = ['add', 'i', 'in', 'ins', 'inst', 'insta', 'instal', 'install', 'isnt', 'isnta', 'isntal', 'isntall']
-const CI = ['ci', 'clean-install', 'ic', 'install-cl', 'install-cle', 'install-clea', 'install-clean',
-  'isntall-', 'isntall-c', 'isntall-cl', 'isntall-cle', 'isntall-clea', 'isntall-clean']
+export const COMMANDS: readonly Command[] = [
+  install,
+  ci,
+  serve,
+]
 
-const COMMANDS = new Map<string, OurCommand>([
-  ...INSTALL.map((name) => [name, 'install'] as const),
-  ...CI.map((name) => [name, 'ci'] as const),
-  ['serve', 'serve'],
-])
+type Deref = (name: string) => string | undefined
 
-/** The command `name` (as typed) stands for, if it is one of ours. */
-export function derefCommand (name: string | undefined): OurCommand | undefined {
-  return name === undefined ? undefined : COMMANDS.get(name)
+/** npm's `deref` from the user's npm, or, should its layout ever differ, names and aliases alone. */
+function npmDeref (npm: NpmLocation): Deref {
+  try {
+    const { deref } = createRequire(import.meta.url)(join(npm.root, 'lib', 'utils', 'cmd-list.js')) as { deref?: Deref }
+    if (typeof deref === 'function') return deref
+  } catch {
+    // an npm without it: fall through
+  }
+  return (name) => COMMANDS.find((command) => command.npm && (command.name === name || command.aliases.includes(name)))?.name
 }
 
 /**
- * Whether any argument could be one of our commands. A cheap test made before loading npm's
+ * Finds commands by name as typed.
+ *
+ * @example
+ * const find = commandFinder(npm)
+ * find('isntall') // install
+ * find('run')     // undefined: npm's
+ */
+export function commandFinder (npm: NpmLocation): (name: string | undefined) => Command | undefined {
+  const deref = npmDeref(npm)
+  return (name) => {
+    if (name === undefined) return undefined
+    const own = COMMANDS.find((command) => !command.npm && (command.name === name || command.aliases.includes(name)))
+    if (own !== undefined) return own
+    const npmName = deref(name)
+    return COMMANDS.find((command) => command.npm && command.name === npmName)
+  }
+}
+
+/**
+ * Whether any argument could name one of our commands. A cheap test made before loading npm's
  * config: when it says no, the command is certainly not ours and npm can take over at once.
  */
-export function mayBeOurs (argv: readonly string[]): boolean {
+export function mayBeOurs (argv: readonly string[], find: (name: string) => Command | undefined): boolean {
   for (const arg of argv) {
     if (arg === '--') return false
-    if (COMMANDS.has(arg)) return true
+    if (!arg.startsWith('-') && find(arg) !== undefined) return true
   }
   return false
 }

@@ -3,10 +3,11 @@
  * Global installs never reach here: they go to the user's npm.
  */
 import { resolve } from 'node:path'
+import { WORKSPACE_PARAMS, type Command } from './command.ts'
 import type { CommandContext } from './context.ts'
-import { runReify } from './reify.ts'
 
-export async function install (ctx: CommandContext): Promise<void> {
+async function exec (ctx: CommandContext): Promise<void> {
+  const { runReify } = await import('./reify.ts')
   const { config } = ctx
   // don't try to install the prefix into itself
   const add = config.args.filter((arg) => resolve(arg) !== config.localPrefix)
@@ -27,4 +28,19 @@ export async function install (ctx: CommandContext): Promise<void> {
       return { arb, options, actual, fillResolved: flat.omitLockfileRegistryResolved === true }
     },
   })
+}
+
+/** npm 11's `static description`, `usage`, `params` and aliases of `install`. */
+export const install: Command = {
+  name: 'install',
+  description: 'Install a package',
+  usage: ['[<package-spec> ...]'],
+  params: ['save', 'save-exact', 'global', 'install-strategy', 'legacy-bundling', 'global-style', 'omit', 'include',
+    'strict-peer-deps', 'prefer-dedupe', 'package-lock', 'package-lock-only', 'foreground-scripts', 'ignore-scripts',
+    'allow-directory', 'allow-file', 'allow-git', 'allow-remote', 'allow-scripts', 'strict-allow-scripts',
+    'dangerously-allow-all-scripts', 'audit', 'before', 'min-release-age', 'min-release-age-exclude', 'bin-links',
+    'fund', 'dry-run', 'cpu', 'os', 'libc', ...WORKSPACE_PARAMS],
+  aliases: ['add', 'i', 'in', 'ins', 'inst', 'insta', 'instal', 'isnt', 'isnta', 'isntal', 'isntall'],
+  npm: true,
+  exec,
 }

@@ -4,12 +4,14 @@
  * `--registry http://127.0.0.1:9595/`. `GET /-/ipfs-npm/info` says who and where the node is.
  */
 import procLog from 'proc-log'
-import { startPipeline } from '../pipeline.ts'
+import { npmError, usageError } from '../errors.ts'
+import type { Command } from './command.ts'
 import type { CommandContext } from './context.ts'
 
 const { log } = procLog
 
-export async function serve (ctx: CommandContext): Promise<void> {
+async function exec (ctx: CommandContext): Promise<void> {
+  const { startPipeline } = await import('../pipeline.ts')
   const { config, options, reporter } = ctx
   config.logWarnings()
   let info: () => unknown = () => ({ starting: true })
@@ -20,12 +22,12 @@ export async function serve (ctx: CommandContext): Promise<void> {
     log: (msg) => log.verbose('ipfs', msg),
     extraRoutes: { info: () => info() },
   }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE') throw Object.assign(new Error(`port ${options.port} on 127.0.0.1 is in use (another ipfs-npm serve?); choose one with --port`), { code: 'EADDRINUSE' })
+    if (err.code === 'EADDRINUSE') throw npmError('EADDRINUSE', `port ${options.port} on 127.0.0.1 is in use (another ipfs-npm serve?); choose one with --port`)
     throw err
   })
   try {
     const node = await pipeline.peers.node()
-    if (node === undefined) throw Object.assign(new Error('ipfs-npm serve needs the network: it cannot run with --offline'), { code: 'EUSAGE' })
+    if (node === undefined) throw usageError('ipfs-npm serve needs the network: it cannot run with --offline')
     info = () => node.info()
     const { peerId, addresses } = node.info()
     reporter.output(`ipfs-npm serve: registry ${pipeline.shim.url} (use it with --registry), peer ${peerId}`)
@@ -43,4 +45,14 @@ export async function serve (ctx: CommandContext): Promise<void> {
   } finally {
     await pipeline.stop()
   }
+}
+
+export const serve: Command = {
+  name: 'serve',
+  description: 'Serve npm\'s cache to IPFS peers, and a registry on 127.0.0.1 to any npm client',
+  usage: [''],
+  params: ['port', 'peer', 'listen', 'mdns', 'bootstrap', 'peer-timeout', 'swarm-key', 'registry', 'cache', 'offline'],
+  aliases: [],
+  npm: false,
+  exec,
 }
