@@ -5,25 +5,10 @@
  */
 import { createRequire } from 'node:module'
 import { npmError } from './errors.ts'
+import { ALGORITHMS } from './integrity.ts'
 import type { TarballCache, TarballRef } from './types.ts'
 
 const require = createRequire(import.meta.url)
-
-interface Integrity { pickAlgorithm(): string, [algorithm: string]: unknown }
-interface Ssri {
-  /** null when the string holds no hash at all */
-  parse(sri: string): Integrity | null
-  checkData(data: Uint8Array, sri: string | Integrity): Integrity | false
-}
-interface Cacache {
-  put(cache: string, key: string, data: Uint8Array, opts: { integrity?: string, algorithms?: string[] }): Promise<string>
-  get: {
-    byDigest(cache: string, integrity: string): Promise<Buffer>
-    hasContent(cache: string, integrity: string): Promise<false | { sri: unknown }>
-  }
-}
-
-const ALGORITHMS = ['sha512', 'sha384', 'sha256', 'sha1']
 
 /** An `EINTEGRITY` error as npm reports it. */
 export function integrityError (ref: TarballRef, source: string): Error {
@@ -38,8 +23,8 @@ export function integrityError (ref: TarballRef, source: string): Error {
  * if (!await cache.has(ref.integrity)) await cache.put(ref, bytes)
  */
 export function createTarballCache (init: { cachePath: string }): TarballCache {
-  const cacache = require('cacache') as Cacache
-  const ssri = require('ssri') as Ssri
+  const cacache = require('cacache') as typeof import('cacache')
+  const ssri = require('ssri') as typeof import('ssri')
   const { cachePath } = init
 
   return {

@@ -19,6 +19,13 @@ export type NpmError = Error & {
   cause?: unknown
 }
 
+/** npm-registry-fetch's HttpError: a failed response's status, headers and (parsed) body. */
+export type HttpError = NpmError & {
+  statusCode?: number
+  headers?: Record<string, string[]>
+  body?: unknown
+}
+
 /** The fields of an `NpmError` besides its message, as a factory takes them. */
 export type NpmErrorFields = Omit<NpmError, 'name' | 'message' | 'stack'>
 

@@ -21,7 +21,7 @@ export interface LazyPeersInit {
  * const peers = createLazyPeers({ cacheDir, options, offline: false, log })
  * const fetcher = await peers.get() // starts the node now, once
  */
-export function createLazyPeers (init: LazyPeersInit): LazyPeers & { node(): Promise<IpfsNode | undefined>, hint(integrity: string, cid: string): void } {
+export function createLazyPeers (init: LazyPeersInit): LazyPeers {
   let starting: Promise<IpfsNode | undefined> | undefined
   // `dist.cid` hints seen before the node starts; they must not start it themselves
   const hints = new Map<string, string>()

@@ -16,7 +16,7 @@ import type { LazyPeers, TarballCache, TarballResolver } from './types.ts'
 export interface Pipeline {
   cache: TarballCache
   upstream: RegistryUpstream
-  peers: LazyPeers & { node: ReturnType<typeof createLazyPeers>['node'] }
+  peers: LazyPeers
   resolver: TarballResolver
   shim: Shim
   /** npm's flat options with every registry pointed at the shim, for Arborist. */

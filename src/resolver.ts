@@ -9,7 +9,8 @@ import type { FetchedTarball, LazyPeers, OriginCounts, PeerFetcher, TarballCache
 
 export interface ResolverInit {
   cache: TarballCache
-  peers: LazyPeers
+  /** Asked only for the fetcher, which starts the node: the resolver decides when a tarball needs peers. */
+  peers: Pick<LazyPeers, 'get'>
   upstream: Upstream
   /** npm's `--offline`: the cache only, neither peers nor registry. */
   offline: boolean

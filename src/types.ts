@@ -4,6 +4,7 @@
  *
  *   cli → config → { shim ← resolver ← (cache, peers, upstream) } → plan → fetch phase → reify → report
  */
+import type { IpfsNode } from './ipfs/index.ts'
 
 /** One tarball the plan needs, as the lockfile or the packument describes it. */
 export interface TarballRef {
@@ -51,9 +52,17 @@ export interface PeerFetcher {
   hint?(integrity: string, cid: string): void
 }
 
-/** Starts the IPFS side on first use and says whether it started (for "no node when nothing is missing"). */
+/**
+ * The IPFS side, started on first use: `get()` and `node()` start it (once), nothing else does.
+ * `started` says whether anything did (for "no node when nothing is missing").
+ */
 export interface LazyPeers {
+  /** The fetcher, starting the node; undefined when there can be none (`--offline`). */
   get(): Promise<PeerFetcher | undefined>
+  /** The node itself, starting it (for `serve`, and to start it early while Arborist plans). */
+  node(): Promise<IpfsNode | undefined>
+  /** A `dist.cid` root for a large tarball; kept until the node starts, never starting it. */
+  hint(integrity: string, cid: string): void
   readonly started: boolean
   stop(): Promise<void>
 }

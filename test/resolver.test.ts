@@ -24,7 +24,7 @@ let ref: TarballRef
 let bytes: Uint8Array
 
 /** Peers that answer each fetch with the next scripted result, after its delay. */
-function scriptedPeers (script: Array<{ after: number, data?: Uint8Array }>): LazyPeers & { calls: number } {
+function scriptedPeers (script: Array<{ after: number, data?: Uint8Array }>): Pick<LazyPeers, 'get'> & { calls: number } {
   const fetcher: PeerFetcher = {
     async fetch () {
       const step = script[Math.min(peers.calls++, script.length - 1)]
@@ -32,7 +32,7 @@ function scriptedPeers (script: Array<{ after: number, data?: Uint8Array }>): La
       return step.data
     },
   }
-  const peers = { calls: 0, started: true, get: async () => fetcher, stop: async () => {} }
+  const peers = { calls: 0, get: async () => fetcher }
   return peers
 }
 

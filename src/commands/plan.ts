@@ -2,7 +2,7 @@
  * The plan (DESIGN step 5) as tarballs: from Arborist's ideal tree, what reify will extract.
  */
 import type { FetchPhaseItem } from '../fetch-phase.ts'
-import { registryTarballUrl } from '../registry/upstream.ts'
+import { registryTarballUrl } from '../tarball-url.ts'
 import type { TreeNode } from './arborist-types.ts'
 
 type PlannedNode = TreeNode & { shouldOmit?(omit: Set<string>): boolean }

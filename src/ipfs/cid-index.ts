@@ -7,7 +7,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import type ssri from 'ssri'
-import { hashesOf } from './integrity.ts'
+import { hashesOf } from '../integrity.ts'
 
 export interface CidIndex {
   /** The CID recorded for any hash of `integrity` (strongest first), or undefined. */

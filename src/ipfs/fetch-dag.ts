@@ -6,7 +6,7 @@
 import { exporter } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
 import type { CacheBlockstore } from './cache-blockstore.ts'
-import { matchesIntegrity } from './integrity.ts'
+import { matchesIntegrity } from '../integrity.ts'
 
 /**
  * The largest tarball taken from peers; a DAG claiming more is not followed (the registry serves

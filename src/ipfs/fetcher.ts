@@ -30,7 +30,7 @@ import { rawCidFromIntegrity } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
 import type { CidAsker } from './cid-protocol.ts'
 import { fetchDag } from './fetch-dag.ts'
-import { hashesOf, matchesIntegrity, sriOf } from './integrity.ts'
+import { hashesOf, matchesIntegrity, sriOf } from '../integrity.ts'
 import { sleep } from './sleep.ts'
 
 export interface FetcherInit {

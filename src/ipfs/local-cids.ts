@@ -12,7 +12,7 @@ import type { CacheBlockstore } from './cache-blockstore.ts'
 import { MAX_RAW_BLOCK, importTarball, rawCidFromDigest, rawCidFromIntegrity } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
 import { MAX_TARBALL } from './fetch-dag.ts'
-import { hashesOf, matchesIntegrity, sriOf } from './integrity.ts'
+import { hashesOf, matchesIntegrity, sriOf } from '../integrity.ts'
 import type { PackageId, PackageTarballs } from './package-tarballs.ts'
 
 export interface LocalCidsInit {

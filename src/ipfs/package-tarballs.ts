@@ -10,6 +10,7 @@
  * once, not per ask, and again only when an ask finds nothing and the last read is a while old.
  */
 import cacache from 'cacache'
+import { tarballFileName } from '../tarball-url.ts'
 import type { TarballRef } from '../types.ts'
 
 /** A package version, as the asker names it. */
@@ -52,8 +53,7 @@ export function createPackageTarballs (cachePath: string): PackageTarballs {
   }
 
   const lookup = async (pkg: PackageId): Promise<string[]> => {
-    const basename = pkg.name.replace(/^@[^/]+\//, '')
-    const keys = [`pacote:tarball:${pkg.name}@${pkg.version}`, ...(await learnPrefixes()).map((prefix) => `${MFH_PREFIX}${prefix}${pkg.name}/-/${basename}-${pkg.version}.tgz`)]
+    const keys = [`pacote:tarball:${pkg.name}@${pkg.version}`, ...(await learnPrefixes()).map((prefix) => `${MFH_PREFIX}${prefix}${pkg.name}/-/${tarballFileName(pkg.name, pkg.version)}`)]
     const found = await Promise.all(keys.map(integrityOf))
     return [...new Set(found.filter((integrity) => integrity !== undefined))]
   }

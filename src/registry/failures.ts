@@ -3,13 +3,11 @@
  * client's failure is reported as — the upstream failure behind it, or the same error naming the
  * upstream registry instead of the loopback address, so a user never sees `127.0.0.1:PORT`.
  */
+import type { HttpError } from '../errors.ts'
 import { parseRoute } from './routes.ts'
 
-/** A failure as npm's libraries and ours throw them: maybe an HTTP status, maybe an npm code. */
-type Failure = Error & { statusCode?: number, code?: string }
-
 /** The status the shim answers a failed request with. */
-export function statusFor (err: Failure): number {
+export function statusFor (err: HttpError): number {
   if (typeof err.statusCode === 'number' && err.statusCode >= 400) return err.statusCode
   if (err.code === 'E404') return 404
   if (err.code === 'ENOTCACHED') return 504

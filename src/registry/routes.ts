@@ -43,14 +43,6 @@ export function parseRoute (pathname: string): Route {
   return { kind: 'package', name }
 }
 
-/** The version a tarball file name carries, when it follows npm's `<name>-<version>.tgz`. */
-export function versionFromFile (name: string, file: string): string | undefined {
-  const base = name.startsWith('@') ? name.split('/')[1] : name
-  const prefix = `${base}-`
-  if (!file.startsWith(prefix)) return undefined
-  return file.slice(prefix.length, -'.tgz'.length) || undefined
-}
-
 /** Where the shim fetches a tarball path from: the registry that serves its package, same path. */
 export function upstreamTarballUrl (registryFor: (name: string) => string, route: Extract<Route, { kind: 'tarball' }>): string {
   return `${registryFor(route.name)}${route.name}/-/${route.file}`

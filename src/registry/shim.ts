@@ -9,11 +9,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import type { HttpError } from '../errors.ts'
+import { versionFromFileName } from '../tarball-url.ts'
 import type { TarballRef, TarballResolver } from '../types.ts'
 import { createFailureExplainer, statusFor } from './failures.ts'
 import { declaredTooLarge, limitedBody, ownHosts, refusal } from './guards.ts'
 import { bodyBytes, cidHints, tarballFromPackument } from './packument.ts'
-import { parseRoute, upstreamTarballUrl, versionFromFile, type Route } from './routes.ts'
+import { parseRoute, upstreamTarballUrl, type Route } from './routes.ts'
 import type { RegistryUpstream, UpstreamResponse } from './upstream.ts'
 
 export interface ShimInit {
@@ -92,7 +94,7 @@ export async function startShim (init: ShimInit): Promise<Shim> {
   async function serveTarball (req: IncomingMessage, res: ServerResponse, route: Extract<Route, { kind: 'tarball' }>): Promise<void> {
     const resolved = upstreamTarballUrl(upstream.registryFor, route)
     const header = req.headers['pacote-integrity']
-    const version = versionFromFile(route.name, route.file)
+    const version = versionFromFileName(route.name, route.file)
     const ref: TarballRef | undefined = typeof header === 'string' && header !== '' && version !== undefined
       ? { name: route.name, version, integrity: header, resolved }
       : await tarballFromPackument(upstream, route.name, route.file, resolved)
@@ -164,7 +166,7 @@ export async function startShim (init: ShimInit): Promise<Shim> {
 
   let failures: ReturnType<typeof createFailureExplainer> | undefined
   const server = createServer({ keepAlive: true }, (req, res) => {
-    handle(req, res).catch((err: Error & { code?: string }) => {
+    handle(req, res).catch((err: HttpError) => {
       failures?.record(err)
       if (res.headersSent) res.destroy()
       else sendJson(res, statusFor(err), { error: err.message, code: err.code })

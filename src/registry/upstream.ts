@@ -7,6 +7,8 @@
 import { createRequire } from 'node:module'
 import type { Readable } from 'node:stream'
 import type { FlatOptions } from '../config.ts'
+import type { HttpError } from '../errors.ts'
+import { registryTarballUrl } from '../tarball-url.ts'
 import type { TarballRef, Upstream } from '../types.ts'
 
 const require = createRequire(import.meta.url)
@@ -24,13 +26,6 @@ export interface UpstreamResponse {
   status: number
   headers: Record<string, string[]>
   body: Readable | Buffer
-}
-
-/** npm-registry-fetch's HttpError: the status, headers and (parsed) body of a failed response. */
-interface HttpError extends Error {
-  statusCode?: number
-  headers?: Record<string, string[]>
-  body?: unknown
 }
 
 type RegistryFetch = ((uri: string, opts: Record<string, unknown>) => Promise<FetchResponse>) & {
@@ -56,12 +51,6 @@ export interface RegistryUpstream extends Upstream {
 }
 
 const withSlash = (url: string): string => url.endsWith('/') ? url : `${url}/`
-
-/** The tarball URL npm would use for a registry package whose lockfile entry has no `resolved`. */
-export function registryTarballUrl (registry: string, name: string, version: string): string {
-  const base = name.startsWith('@') ? name.split('/')[1] : name
-  return `${withSlash(registry)}${name}/-/${base}-${version}.tgz`
-}
 
 /**
  * Creates the upstream over the user's npm options.

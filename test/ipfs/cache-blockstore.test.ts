@@ -7,7 +7,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createCacheBlockstore } from '../../src/ipfs/cache-blockstore.ts'
 import { rawCidFromIntegrity, rawCidOf } from '../../src/ipfs/cid.ts'
-import { matchesIntegrity } from '../../src/ipfs/integrity.ts'
+import { matchesIntegrity } from '../../src/integrity.ts'
 import type { TarballRef } from '../../src/types.ts'
 import { npmCiCache, runCleanup, tempDir } from './helpers.ts'
 

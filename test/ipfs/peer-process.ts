@@ -7,7 +7,7 @@
  */
 import { createIpfsNode } from '../../src/ipfs/index.ts'
 import type { TarballRef } from '../../src/types.ts'
-import { matchesIntegrity } from '../../src/ipfs/integrity.ts'
+import { matchesIntegrity } from '../../src/integrity.ts'
 
 const config = JSON.parse(process.argv[2] ?? '{}') as { cacheDir: string, options: any, fetch?: TarballRef[], minPeers?: number, reportServed?: boolean }
 const log = process.env.IPFS_NPM_TEST_LOG === undefined ? undefined : (msg: string) => { process.stderr.write(`[peer ${process.pid}] ${msg}\n`) }

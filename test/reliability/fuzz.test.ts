@@ -22,7 +22,7 @@ import { fillRegistryResolved, plannedTarballs } from '../../src/commands/plan.t
 import type { ArboristClass, TreeNode } from '../../src/commands/arborist-types.ts'
 import { loadNpmConfig } from '../../src/config.ts'
 import { rawCidFromIntegrity } from '../../src/ipfs/cid.ts'
-import { hashesOf, matchesIntegrity } from '../../src/ipfs/integrity.ts'
+import { hashesOf, matchesIntegrity } from '../../src/integrity.ts'
 import { findUserNpm } from '../../src/npm-location.ts'
 import { DEFAULT_OPTIONS } from '../../src/options.ts'
 import { createLazyPeers } from '../../src/peers.ts'

@@ -9,7 +9,7 @@
 import { Agent, request } from 'node:http'
 import { join } from 'node:path'
 import { createIpfsNode } from '../../src/ipfs/index.ts'
-import { matchesIntegrity } from '../../src/ipfs/integrity.ts'
+import { matchesIntegrity } from '../../src/integrity.ts'
 import type { TarballRef } from '../../src/types.ts'
 
 const config = JSON.parse(process.argv[2] ?? '{}') as {

@@ -2,7 +2,9 @@
 import { createHash, getHashes } from 'node:crypto'
 import ssri from 'ssri'
 
-const STRENGTH = ['sha512', 'sha384', 'sha256', 'sha1']
+/** The algorithms npm's lockfiles carry, strongest first. */
+export const ALGORITHMS = ['sha512', 'sha384', 'sha256', 'sha1'] as const
+const STRENGTH: readonly string[] = ALGORITHMS
 
 /** The hashes of an SRI string, strongest algorithm first; unknown algorithms last. */
 export function hashesOf (integrity: string): ssri.HashLike[] {
