@@ -26,6 +26,11 @@ export interface OptionDefinition<T> {
   description: string
   /** Throws a one-line error for a value that cannot work; run on every command, cache warm or not. */
   check?: (value: T) => void | Promise<void>
+  /**
+   * A flag that may stand alone: the value it then means (`--index` alone: this cache's own
+   * index). Such a flag takes the next argument only when `takes` matches it.
+   */
+  bare?: { value: string, takes: RegExp }
 }
 
 const option = <T>(definition: OptionDefinition<T>): OptionDefinition<T> => definition
@@ -42,6 +47,23 @@ async function multiaddrs (flag: string, addresses: string[]): Promise<void> {
     }
   }
 }
+
+/** Every index name must be an IPNS key name; the parser is loaded only when one is set. */
+async function indexNames (flag: string, names: string[]): Promise<void> {
+  if (names.every((name) => name === 'self')) return
+  const { parseIndexName } = await import('./metadata/index-key.ts')
+  for (const name of names) {
+    if (name === 'self') continue
+    try {
+      parseIndexName(name)
+    } catch (err) {
+      throw usageError(`--${flag}: ${(err as Error).message}`)
+    }
+  }
+}
+
+/** What an IPNS key name looks like (`k51…`, `/ipns/k51…`, base58 `12D3Koo…`/`Qm…`). */
+const INDEX_NAME = /^(\/ipns\/|ipns:\/\/)?(k51|k2k4|12D3Koo|Qm|bafz)\w+\/?$/
 
 export const OPTIONS = {
   peers: option<string[]>({
@@ -76,6 +98,29 @@ export const OPTIONS = {
     name: 'port', env: 'IPFS_NPM_PORT', type: 'number', default: 9595, hint: '<port>',
     description: 'The port of serve\'s registry, on 127.0.0.1',
     check: (value) => { if (value < 1 || value > 65535) throw usageError(`--port: port must be 1-65535, not ${value}`) },
+  }),
+  indexes: option<string[]>({
+    name: 'index', env: 'IPFS_NPM_INDEX', type: 'list', default: [], hint: '<k51…>',
+    description: 'A signed index to trust for packuments (repeatable); alone: this machine\'s own (serve publishes to it)',
+    check: (value) => indexNames('index', value),
+    bare: { value: 'self', takes: INDEX_NAME },
+  }),
+  scopeIndexes: option<string[]>({
+    name: 'scope-index', env: 'IPFS_NPM_SCOPE_INDEX', type: 'list', default: [], hint: '<@scope=k51…>',
+    description: 'A scope\'s own signed index, asked before the registry (in .ipfs-npmrc: @scope:index = k51…)',
+    check: async (value) => {
+      const bad = value.find((entry) => !/^@[^/=\s]+=\S+$/.test(entry))
+      if (bad !== undefined) throw usageError(`--scope-index: expected @scope=<index name>, not ${JSON.stringify(bad)}`)
+      await indexNames('scope-index', value.map((entry) => entry.slice(entry.indexOf('=') + 1)))
+    },
+  }),
+  preferIndex: option<boolean>({
+    name: 'prefer-index', env: 'IPFS_NPM_PREFER_INDEX', type: 'boolean', default: false,
+    description: 'Look packuments up in the trusted indexes before the registry',
+  }),
+  trustPeers: option<boolean>({
+    name: 'trust-peers', env: 'IPFS_NPM_TRUST_PEERS', type: 'boolean', default: false,
+    description: 'With the registry unreachable, believe peers\' packuments it has not signed (a swarm key implies it)',
   }),
 }
 
@@ -137,6 +182,12 @@ export function readRcFile (file: string): Partial {
   text.split(/\r?\n/).forEach((line, i) => {
     const trimmed = line.trim()
     if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) return
+    // npm's own shape for a scope's registry, `@scope:registry = …`, names a scope's index here
+    const scoped = /^(@[^\s:/]+):index\s*=\s*(.*)$/.exec(trimmed)
+    if (scoped !== null) {
+      assign(out, 'scope-index', scoped[2].split(/[\s,]+/).filter(Boolean).map((name) => `${scoped[1]}=${name}`), true)
+      return
+    }
     const m = /^([\w-]+?)(\[\])?\s*=\s*(.*)$/.exec(trimmed)
     const row = m === null ? undefined : BY_NAME.get(m[1])
     if (m === null || row === undefined) throw usageError(`${file}:${i + 1}: not an ipfs-npm option: ${JSON.stringify(trimmed)}`)
@@ -180,6 +231,7 @@ export function extractFlags (argv: readonly string[]): { flags: Partial, rest: 
       raw = 'false'
     } else if (raw === undefined) {
       if (definition.type === 'boolean') raw = 'true'
+      else if (definition.bare !== undefined && !definition.bare.takes.test(argv[i + 1] ?? '')) raw = definition.bare.value
       else if (i + 1 < argv.length && !argv[i + 1].startsWith('-')) raw = argv[++i]
       else throw usageError(`--${name} needs a value`)
     }

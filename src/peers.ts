@@ -6,6 +6,7 @@
 import type { IpfsNpmOptions } from './options.ts'
 import type { LazyPeers, PeerFetcher } from './types.ts'
 import type { IpfsNode } from './ipfs/index.ts'
+import type { PackumentLookup } from './metadata/cached-packuments.ts'
 
 export interface LazyPeersInit {
   /** npm's cache dir (the `cache` config): node state lives in `<cache>/_ipfs-npm/`. */
@@ -13,6 +14,8 @@ export interface LazyPeersInit {
   options: IpfsNpmOptions
   /** npm's `--offline`: the cache only, no peers. */
   offline: boolean
+  /** What the node answers peers asking for packuments. */
+  packuments?: PackumentLookup
   log: (message: string) => void
 }
 
@@ -29,7 +32,7 @@ export function createLazyPeers (init: LazyPeersInit): LazyPeers {
   const node = (): Promise<IpfsNode | undefined> => {
     if (init.offline) return Promise.resolve(undefined)
     starting ??= import('./ipfs/index.ts').then(async ({ createIpfsNode }) => {
-      const started = await createIpfsNode({ cacheDir: init.cacheDir, options: init.options, log: init.log })
+      const started = await createIpfsNode({ cacheDir: init.cacheDir, options: init.options, packuments: init.packuments, log: init.log })
       for (const [integrity, cid] of hints) started.peers.hint?.(integrity, cid)
       hints.clear()
       return started

@@ -6,8 +6,11 @@
 import { join } from 'node:path'
 import { createTarballCache } from './cache.ts'
 import type { NpmConfig } from './config.ts'
+import { answerPackuments, createPackuments } from './metadata/metadata.ts'
+import type { PackumentSource } from './metadata/packument-source.ts'
 import { checkOptions, type IpfsNpmOptions } from './options.ts'
 import { createLazyPeers } from './peers.ts'
+import { createPackumentRoute } from './registry/packument-route.ts'
 import { startShim, type Shim } from './registry/shim.ts'
 import { createUpstream, type RegistryUpstream } from './registry/upstream.ts'
 import { createTarballResolver } from './resolver.ts'
@@ -18,6 +21,8 @@ export interface Pipeline {
   upstream: RegistryUpstream
   peers: LazyPeers
   resolver: TarballResolver
+  /** Packuments from peers and indexes, and where each came from. */
+  metadata: PackumentSource
   shim: Shim
   /** npm's flat options with every registry pointed at the shim, for Arborist. */
   arboristOptions: Record<string, unknown>
@@ -34,6 +39,11 @@ export interface PipelineInit {
   port?: number
   extraRoutes?: Record<string, () => unknown>
 }
+
+/** How long a registry that neither answers nor fails is waited for before peers are asked, in ms. */
+const REGISTRY_PATIENCE = 5000
+/** How long a registry that failed is left alone (an install asks peers at once meanwhile), in ms. */
+const REGISTRY_RETRY_AFTER = 30_000
 
 /**
  * What Arborist's `replaceRegistryHost` must be for tarball URLs to reach the shim when npm
@@ -56,11 +66,17 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
   const cacheDir = init.config.get('cache') as string
   const cache = createTarballCache({ cachePath: join(cacheDir, '_cacache') })
   const upstream = createUpstream({ flat })
-  const peers = createLazyPeers({ cacheDir, options: init.options, offline, log: init.log })
+  const peers = createLazyPeers({ cacheDir, options: init.options, offline, packuments: answerPackuments({ cacheDir, flat, options: init.options }), log: init.log })
+  const metadata = createPackuments({ cacheDir, flat, options: init.options, upstream, node: peers.node, log: init.log })
   const resolver = createTarballResolver({ cache, peers, upstream, offline, oneRun: init.oneRun })
   const shim = await startShim({
     upstream,
     resolver,
+    packuments: createPackumentRoute({
+      source: metadata,
+      patience: REGISTRY_PATIENCE,
+      retryAfter: REGISTRY_RETRY_AFTER,
+    }),
     port: init.port,
     extraRoutes: init.extraRoutes,
     onCidHint: peers.hint,
@@ -86,10 +102,11 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
     upstream,
     peers,
     resolver,
+    metadata,
     shim,
     arboristOptions,
     async stop () {
-      await Promise.all([shim.close(), peers.stop()])
+      await Promise.all([shim.close(), peers.stop(), metadata.settled()])
     },
   }
 }

@@ -4,6 +4,7 @@
  * saying where the tarballs came from.
  */
 import { createRequire } from 'node:module'
+import type { MetadataCounts } from '../metadata/packument-source.ts'
 import type { Reporter } from '../reporter.ts'
 import type { OriginCounts } from '../types.ts'
 import type { ArboristLike, DiffNode } from './arborist-types.ts'
@@ -76,12 +77,26 @@ export interface ReifyOutputInit {
   reporter: Reporter
   flat: Record<string, unknown>
   origins: OriginCounts
+  /** Where packuments came from; printed only when some came from elsewhere than the registry. */
+  metadata?: MetadataCounts
   started: number
   showDiff: boolean
 }
 
+/** `metadata: 12 from peers (as of 2026-11-28), 3 from registry`, or undefined when all came from the registry. */
+export function metadataLine (counts: MetadataCounts): string | undefined {
+  if (counts.peers + counts.index + counts.cache === 0) return undefined
+  const parts = [
+    counts.peers > 0 ? `${counts.peers} from peers${counts.peersAsOf === undefined ? '' : ` (as of ${new Date(counts.peersAsOf).toISOString().slice(0, 10)})`}` : '',
+    counts.index > 0 ? `${counts.index} from indexes` : '',
+    counts.cache > 0 ? `${counts.cache} from cache` : '',
+    `${counts.registry} from registry`,
+  ]
+  return `metadata: ${parts.filter(Boolean).join(', ')}`
+}
+
 /** Prints npm's reify summary, then the origins line. Sets the exit code npm's audit would. */
-export function reifyOutput ({ arb, reporter, flat, origins, started, showDiff }: ReifyOutputInit): void {
+export function reifyOutput ({ arb, reporter, flat, origins, metadata, started, showDiff }: ReifyOutputInit): void {
   if (flat.silent) return
   const report = arb.auditReport as { error?: unknown, toJSON(): unknown } | null | undefined
   const auditOk = report !== undefined && report !== null && !report.error
@@ -97,6 +112,8 @@ export function reifyOutput ({ arb, reporter, flat, origins, started, showDiff }
   reporter.output()
   reporter.output(changedMessage(summary, elapsed(Date.now() - started)))
   reporter.origins(origins)
+  const line = metadata === undefined ? undefined : metadataLine(metadata)
+  if (line !== undefined) reporter.output(line)
   if (summary.funding) {
     reporter.output()
     reporter.output(`${summary.funding} ${summary.funding === 1 ? 'package is' : 'packages are'} looking for funding`)

@@ -150,7 +150,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
       }
     }
     await warnUnreviewedScripts(arb, flat)
-    reifyOutput({ arb, reporter, flat, origins: pipeline.resolver.counts, started: ctx.started, showDiff: !!(flat.dryRun || config.get('long')) })
+    reifyOutput({ arb, reporter, flat, origins: pipeline.resolver.counts, metadata: pipeline.metadata.counts, started: ctx.started, showDiff: !!(flat.dryRun || config.get('long')) })
   } catch (err) {
     throw pipeline.shim.explain(err)
   } finally {

@@ -13,6 +13,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
+import { decodeJson, encodeJson } from './json-message.ts'
 import type { PackageId } from './package-tarballs.ts'
 
 export const CID_PROTOCOL = '/ipfs-npm/integrity-cid/1.0.0'
@@ -40,16 +41,13 @@ function packageOf (item: unknown): PackageId | undefined {
   return { name, version }
 }
 
-const encode = (value: object): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
-const decode = (bytes: { subarray(): Uint8Array }): any => JSON.parse(new TextDecoder().decode(bytes.subarray()))
-
 /** Answers the protocol from `lookup` until libp2p stops. */
 export async function handleCidProtocol (libp2p: Libp2p<any>, lookup: CidLookup, timeout: number, log: (msg: string) => void): Promise<void> {
   await libp2p.handle(CID_PROTOCOL, async (stream) => {
     const signal = AbortSignal.timeout(timeout)
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
-      const { integrities, packages } = decode(await lp.read({ signal })) as { integrities?: unknown, packages?: unknown }
+      const { integrities, packages } = decodeJson(await lp.read({ signal })) as { integrities?: unknown, packages?: unknown }
       if (!Array.isArray(integrities) || integrities.length > MAX_BATCH || !integrities.every((i) => typeof i === 'string')) {
         throw new Error('malformed request')
       }
@@ -62,7 +60,7 @@ export async function handleCidProtocol (libp2p: Libp2p<any>, lookup: CidLookup,
           return null
         }
       }))
-      await lp.write(encode({ cids }), { signal })
+      await lp.write(encodeJson({ cids }), { signal })
       await stream.close({ signal })
     } catch (err) {
       log(`ipfs: cid protocol: ${(err as Error).message}`)
@@ -96,8 +94,8 @@ export function createCidAsker (libp2p: Libp2p<any>, timeout: number): CidAsker 
       stream = await libp2p.dialProtocol(peer, CID_PROTOCOL, { signal })
       const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
       const packages = batch.map((p) => p.pkg === undefined ? null : { name: p.pkg.name, version: p.pkg.version })
-      await lp.write(encode({ integrities: batch.map((p) => p.integrity), packages }), { signal })
-      const { cids } = decode(await lp.read({ signal })) as { cids?: unknown }
+      await lp.write(encodeJson({ integrities: batch.map((p) => p.integrity), packages }), { signal })
+      const { cids } = decodeJson(await lp.read({ signal })) as { cids?: unknown }
       await stream.close({ signal }).catch(() => {})
       if (!Array.isArray(cids) || cids.length !== batch.length) throw new Error('malformed answer')
       batch.forEach((p, i) => p.resolve(typeof cids[i] === 'string' ? CID.parse(cids[i]) : 'absent'))

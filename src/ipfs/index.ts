@@ -11,6 +11,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { npmError, usageError } from '../errors.ts'
+import type { PackumentLookup } from '../metadata/cached-packuments.ts'
 import { createSignedIndexes, type SignedIndexes } from '../metadata/signed-index.ts'
 import type { IpfsNpmOptions } from '../options.ts'
 import { readSwarmKey } from '../swarm-key.ts'
@@ -22,17 +23,20 @@ import { createCidIndex } from './cid-index.ts'
 import { createCidAsker, handleCidProtocol } from './cid-protocol.ts'
 import { createFetcher } from './fetcher.ts'
 import { createRecordTransport } from './ipns-transport.ts'
+import { askPeersForPackument, handlePackumentProtocol, type PeerPackument } from './packument-protocol.ts'
 import { createNodeLibp2p } from './libp2p.ts'
 import { createLocalCids } from './local-cids.ts'
 import { createPackageTarballs } from './package-tarballs.ts'
 import { acquirePeerKey } from './peer-key.ts'
 import { createServingBlockstore, type ServedCounts } from './serving-blockstore.ts'
-import { sleep } from './sleep.ts'
+import { sleep, untilAborted } from './sleep.ts'
 
 export interface IpfsNodeInit {
   /** npm's cache dir (the `cache` config); cacache lives in `${cacheDir}/_cacache`, node state in `${cacheDir}/_ipfs-npm/`. */
   cacheDir: string
   options: Pick<IpfsNpmOptions, 'peers' | 'listen' | 'mdns' | 'bootstrap' | 'peerTimeout' | 'swarmKey'>
+  /** What we answer peers asking for packuments (npm's HTTP cache); none answered without it. */
+  packuments?: PackumentLookup
   /** Verbose log sink. */
   log?: (msg: string) => void
 }
@@ -49,6 +53,8 @@ export interface NodeInfo {
 
 export interface IpfsNode {
   peers: PeerFetcher
+  /** Asks every connected peer (once the LAN had its moment) for the packument of `name` as fetched from `registry`. */
+  askPeers(name: string, registry: string, signal: AbortSignal): Promise<PeerPackument[]>
   /** Signed indexes over this node: blocks from npm's cache and peers, records over gossipsub and fetch. */
   indexes: SignedIndexes
   info(): NodeInfo
@@ -128,6 +134,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       if (raw !== undefined) provide(raw)
       return cid
     }, ANSWER_TIMEOUT, log)
+    if (init.packuments !== undefined) await handlePackumentProtocol(libp2p, init.packuments, ANSWER_TIMEOUT, log)
   } catch (err) {
     await bitswap?.stop()
     await libp2p.stop()
@@ -202,6 +209,12 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   return {
     peers,
     indexes,
+    async askPeers (name, registry, signal) {
+      await untilAborted(ready, signal)
+      // mDNS may take a moment longer than its grace: no peer yet is worth the wait for a first one
+      if (libp2p.getPeers().length === 0) await untilAborted(new Promise((resolve) => libp2p.addEventListener('peer:connect', resolve, { once: true })), signal)
+      return askPeersForPackument(libp2p, name, registry, signal)
+    },
     info: () => ({
       peerId: libp2p.peerId.toString(),
       addresses: libp2p.getMultiaddrs().map(String),

@@ -13,6 +13,7 @@ import type { Fetch } from '@libp2p/fetch'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
 import type { IndexRecordTransport } from '../metadata/signed-index.ts'
+import { untilAborted } from './sleep.ts'
 
 /** IPNS records are at most 10 KiB (the spec's limit); heard ones are kept a few per name. */
 const MAX_RECORD = 10 * 1024
@@ -64,7 +65,7 @@ export function createRecordTransport (init: RecordTransportInit): IndexRecordTr
     },
     async find (routingKey, { signal }) {
       subscribe(routingKey)
-      await Promise.race([init.ready, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))])
+      await untilAborted(init.ready, signal)
       const answers = await Promise.all(libp2p.getPeers().map(async (peer) => {
         try {
           const record = await libp2p.services.fetch.fetch(peer, routingKey, { signal })

@@ -10,3 +10,14 @@ export async function sleep (ms: number, signal: AbortSignal): Promise<void> {
     }
   })
 }
+
+/** Resolves when `promise` settles or `signal` aborts, whichever comes first (never rejects). */
+export async function untilAborted (promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return
+  let done = (): void => {}
+  await Promise.race([promise.catch(() => {}), new Promise<void>((resolve) => {
+    done = resolve
+    signal.addEventListener('abort', done, { once: true })
+  })])
+  signal.removeEventListener('abort', done)
+}

@@ -25,6 +25,7 @@
  *
  *   // reading (installs, `serve --registry-from-index`)
  *   const { root, sequence, validUntil } = await indexes.resolve('k51…')  // EINDEXRECORD when refused
+ *   await indexes.resolve('self')                     // this cache's own index
  *   const packument = await indexes.packument('k51…', 'express')         // undefined: not in it
  *
  * A manifest's `dist.cid` is what the publisher's `cidOf` says for its integrity (the raw CID of
@@ -114,6 +115,9 @@ export class IndexConflictError extends Error {
   code = 'EPUBLISHCONFLICT'
 }
 
+/** The name that stands for this cache's own index. */
+export const SELF = 'self'
+
 const DEFAULTS = { lifetime: 7 * 24 * 3600_000, ttl: 5 * 60_000, timeout: 2000 }
 
 interface PublisherState {
@@ -197,10 +201,14 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
     return { name: index.name, root: best.root, sequence: best.sequence, validUntil: best.validUntil }
   }
 
-  const nameOf = (name: string | IndexName): IndexName => typeof name === 'string' ? parseIndexName(name) : name
+  /** `self` (a bare `--index`) is this cache's own index, named by its default key. */
+  const nameOf = async (name: string | IndexName): Promise<IndexName> => {
+    if (typeof name !== 'string') return name
+    return name === SELF ? indexNameOf(await loadIndexKey(defaultIndexKeyFile(join(stateDir, '..')))) : parseIndexName(name)
+  }
 
-  function resolve (name: string | IndexName): Promise<ResolvedIndex> {
-    const index = nameOf(name)
+  async function resolve (name: string | IndexName): Promise<ResolvedIndex> {
+    const index = await nameOf(name)
     let pending = resolutions.get(index.name)
     if (pending === undefined) {
       pending = resolveNow(index)

@@ -15,6 +15,7 @@ import type { TarballRef, TarballResolver } from '../types.ts'
 import { createFailureExplainer, statusFor } from './failures.ts'
 import { declaredTooLarge, limitedBody, ownHosts, refusal } from './guards.ts'
 import { bodyBytes, cidHints, tarballFromPackument } from './packument.ts'
+import type { PackumentRequest } from './packument-route.ts'
 import { parseRoute, upstreamTarballUrl, type Route } from './routes.ts'
 import type { RegistryUpstream, UpstreamResponse } from './upstream.ts'
 
@@ -23,6 +24,8 @@ export interface ShimInit {
   resolver: TarballResolver
   /** Where `dist.cid` announcements in packuments go (large tarballs' root CIDs). */
   onCidHint?: (integrity: string, cid: string) => void
+  /** Where packuments come from when not straight from the registry (peers, indexes): packument-route.ts. */
+  packuments?: (req: PackumentRequest) => Promise<UpstreamResponse>
   /** Extra read-only routes under `/-/ipfs-npm/` (e.g. `info` for `serve`). */
   extraRoutes?: Record<string, () => unknown>
   /** 0 (default) for a random port. */
@@ -108,7 +111,16 @@ export async function startShim (init: ShimInit): Promise<Shim> {
   }
 
   async function servePackument (req: IncomingMessage, res: ServerResponse, name: string, path: string): Promise<void> {
-    const answer = await upstream.request({ method: 'GET', path, name, headers: pickHeaders(req) })
+    const headers = pickHeaders(req)
+    const answer = init.packuments === undefined
+      ? await upstream.request({ method: 'GET', path, name, headers })
+      : await init.packuments({
+        name,
+        registry: upstream.registryFor(name),
+        wantFull: !String(headers.accept ?? '').includes('application/vnd.npm.install-v1+json'),
+        fromRegistry: () => upstream.request({ method: 'GET', path, name, headers }),
+        fromCache: () => upstream.request({ method: 'GET', path, name, headers, offline: true }),
+      })
     if (answer.status !== 200 || init.onCidHint === undefined) {
       await sendUpstream(req, res, answer)
       return

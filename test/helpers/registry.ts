@@ -7,7 +7,7 @@
  * has fault switches a test flips while it runs: a status per path, corrupt tarball bytes (the
  * integrity left as it was), a delay, and down (not listening) / up again on the same port.
  */
-import { createHash } from 'node:crypto'
+import { createHash, generateKeyPairSync, sign as signData, type KeyObject } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -22,6 +22,11 @@ export interface RegistryInit {
   filter?: (name: string) => boolean
   /** Demand `Authorization: Bearer <token>` on every request (401 without it). */
   auth?: { token: string }
+  /**
+   * Sign every version as the public registry does (ECDSA P-256 over `name@version:integrity` in
+   * `dist.signatures`) and publish the public key at `/-/npm/v1/keys`.
+   */
+  sign?: boolean
 }
 
 /** One request as it arrived. */
@@ -101,6 +106,8 @@ export async function startRegistry (init: RegistryInit = {}): Promise<TestRegis
     return `${baseUrl()}${name}/-/${file}`
   }
 
+  const signer = init.sign === true ? createSigner() : undefined
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req)
     const rawPath = req.url ?? '/'
@@ -131,12 +138,13 @@ export async function startRegistry (init: RegistryInit = {}): Promise<TestRegis
       const versions = [...packages.values()].filter(p => p.name === packument[1])
       if (versions.length === 0) return send(res, req, 404, { error: 'Not found' })
       const corgi = (req.headers.accept ?? '').includes(corgiType)
-      return send(res, req, 200, buildPackument(versions, tarballUrl, corgi), corgi ? corgiType : 'application/json')
+      return send(res, req, 200, buildPackument(versions, tarballUrl, corgi, signer), corgi ? corgiType : 'application/json')
     }
     if (packument !== null && method === 'PUT') {
       const result = publish(packages, body)
       return send(res, req, result.status, result.body)
     }
+    if (signer !== undefined && path === '/-/npm/v1/keys' && method === 'GET') return send(res, req, 200, { keys: [signer.key] })
     const canned = routes.get(`${method} ${path}`)
     if (canned !== undefined) return send(res, req, canned.status, canned.body ?? {}, 'application/json', canned.headers)
     return send(res, req, 404, { error: 'Not found' })
@@ -177,10 +185,27 @@ export async function startRegistry (init: RegistryInit = {}): Promise<TestRegis
   }
 }
 
+interface Signer {
+  /** The key as `/-/npm/v1/keys` lists it. */
+  key: { expires: null, keyid: string, keytype: string, scheme: string, key: string }
+  sign(message: string): string
+}
+
+function createSigner (): Signer {
+  const { privateKey, publicKey }: { privateKey: KeyObject, publicKey: KeyObject } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const spki = publicKey.export({ format: 'der', type: 'spki' })
+  const keyid = `SHA256:${createHash('sha256').update(spki).digest('base64').replace(/=+$/, '')}`
+  return {
+    key: { expires: null, keyid, keytype: 'ecdsa-sha2-nistp256', scheme: 'ecdsa-sha2-nistp256', key: spki.toString('base64') },
+    sign: (message) => signData('sha256', Buffer.from(message), privateKey).toString('base64'),
+  }
+}
+
 function buildPackument (
   versions: PackedPackage[],
   tarballUrl: (name: string, version: string) => string,
   corgi: boolean,
+  signer?: Signer,
 ): Record<string, unknown> {
   const name = versions[0]!.name
   const sorted = [...versions].sort((a, b) => compareVersions(a.version, b.version))
@@ -190,6 +215,7 @@ function buildPackument (
     const doc: Record<string, unknown> = { ...p.manifest, _id: `${p.name}@${p.version}` }
     if (hasInstallScript(p.manifest)) doc.hasInstallScript = true
     doc.dist = { tarball: tarballUrl(p.name, p.version), integrity: p.integrity, shasum: p.shasum }
+    if (signer !== undefined) (doc.dist as Record<string, unknown>).signatures = [{ keyid: signer.key.keyid, sig: signer.sign(`${p.name}@${p.version}:${p.integrity}`) }]
     docs[p.version] = corgi ? pick(doc, [...corgiFields, 'dist']) : doc
   }
   if (corgi) return { name, modified: publishTime, 'dist-tags': { latest: latest.version }, versions: docs }
