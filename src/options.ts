@@ -26,11 +26,8 @@ export interface OptionDefinition<T> {
   description: string
   /** Throws a one-line error for a value that cannot work; run on every command, cache warm or not. */
   check?: (value: T) => void | Promise<void>
-  /**
-   * A flag that may stand alone: the value it then means (`--index` alone: this cache's own
-   * index). Such a flag takes the next argument only when `takes` matches it.
-   */
-  bare?: { value: string, takes: RegExp }
+  /** What the flag means given without a value (last, or before another flag): `--index` alone is this cache's own index. */
+  bare?: string
 }
 
 const option = <T>(definition: OptionDefinition<T>): OptionDefinition<T> => definition
@@ -48,12 +45,15 @@ async function multiaddrs (flag: string, addresses: string[]): Promise<void> {
   }
 }
 
+/** What `--index` alone stands for: this machine's own index, named by its default key. */
+export const OWN_INDEX = 'self'
+
 /** Every index name must be an IPNS key name; the parser is loaded only when one is set. */
 async function indexNames (flag: string, names: string[]): Promise<void> {
-  if (names.every((name) => name === 'self')) return
+  if (names.every((name) => name === OWN_INDEX)) return
   const { parseIndexName } = await import('./metadata/index-key.ts')
   for (const name of names) {
-    if (name === 'self') continue
+    if (name === OWN_INDEX) continue
     try {
       parseIndexName(name)
     } catch (err) {
@@ -61,9 +61,6 @@ async function indexNames (flag: string, names: string[]): Promise<void> {
     }
   }
 }
-
-/** What an IPNS key name looks like (`k51…`, `/ipns/k51…`, base58 `12D3Koo…`/`Qm…`). */
-const INDEX_NAME = /^(\/ipns\/|ipns:\/\/)?(k51|k2k4|12D3Koo|Qm|bafz)\w+\/?$/
 
 export const OPTIONS = {
   peers: option<string[]>({
@@ -103,7 +100,7 @@ export const OPTIONS = {
     name: 'index', env: 'IPFS_NPM_INDEX', type: 'list', default: [], hint: '<k51…>',
     description: 'A signed index to trust for packuments (repeatable); alone: this machine\'s own (serve publishes to it)',
     check: (value) => indexNames('index', value),
-    bare: { value: 'self', takes: INDEX_NAME },
+    bare: OWN_INDEX,
   }),
   scopeIndexes: option<string[]>({
     name: 'scope-index', env: 'IPFS_NPM_SCOPE_INDEX', type: 'list', default: [], hint: '<@scope=k51…>',
@@ -117,6 +114,10 @@ export const OPTIONS = {
   preferIndex: option<boolean>({
     name: 'prefer-index', env: 'IPFS_NPM_PREFER_INDEX', type: 'boolean', default: false,
     description: 'Look packuments up in the trusted indexes before the registry',
+  }),
+  indexOnly: option<boolean>({
+    name: 'index-only', env: 'IPFS_NPM_INDEX_ONLY', type: 'boolean', default: false,
+    description: 'Packuments from the trusted indexes alone, never the registry (serve: a registry with no server)',
   }),
   trustPeers: option<boolean>({
     name: 'trust-peers', env: 'IPFS_NPM_TRUST_PEERS', type: 'boolean', default: false,
@@ -231,8 +232,8 @@ export function extractFlags (argv: readonly string[]): { flags: Partial, rest: 
       raw = 'false'
     } else if (raw === undefined) {
       if (definition.type === 'boolean') raw = 'true'
-      else if (definition.bare !== undefined && !definition.bare.takes.test(argv[i + 1] ?? '')) raw = definition.bare.value
       else if (i + 1 < argv.length && !argv[i + 1].startsWith('-')) raw = argv[++i]
+      else if (definition.bare !== undefined) raw = definition.bare
       else throw usageError(`--${name} needs a value`)
     }
     assign(flags, name, parseValue(definition, raw, `--${name}`), true)

@@ -38,6 +38,8 @@ export interface PipelineInit {
   /** Port for the shim; 0 (default) for a random one. */
   port?: number
   extraRoutes?: Record<string, () => unknown>
+  /** Each packument the registry served (`serve --index` puts them in its index). */
+  onRegistryPackument?: (name: string, registry: string, text: string) => void
 }
 
 /** How long a registry that neither answers nor fails is waited for before peers are asked, in ms. */
@@ -67,13 +69,14 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
   const cache = createTarballCache({ cachePath: join(cacheDir, '_cacache') })
   const upstream = createUpstream({ flat })
   const peers = createLazyPeers({ cacheDir, options: init.options, offline, packuments: answerPackuments({ cacheDir, flat, options: init.options }), log: init.log })
-  const metadata = createPackuments({ cacheDir, flat, options: init.options, upstream, node: peers.node, log: init.log })
+  const metadata = createPackuments({ cacheDir, flat, options: init.options, upstream, node: peers.node, onRegistryPackument: init.onRegistryPackument, log: init.log })
   const resolver = createTarballResolver({ cache, peers, upstream, offline, oneRun: init.oneRun })
   const shim = await startShim({
     upstream,
     resolver,
     packuments: createPackumentRoute({
       source: metadata,
+      indexOnly: init.options.indexOnly,
       patience: REGISTRY_PATIENCE,
       retryAfter: REGISTRY_RETRY_AFTER,
     }),

@@ -1,26 +1,35 @@
 /**
  * `ipfs-npm serve`: a long-lived node plus the registry shim on a fixed loopback port. Peers get
  * every tarball in npm's cache; any npm client (npm, yarn, pnpm, bun) can use the shim with
- * `--registry http://127.0.0.1:9595/`. `GET /-/ipfs-npm/info` says who and where the node is.
+ * `--registry http://127.0.0.1:9595/`. `GET /-/ipfs-npm/info` says who and where the node is, and
+ * which indexes it publishes: with `--index` alone, every packument it serves goes into this
+ * machine's own signed index (src/metadata/index-publisher.ts).
  */
 import procLog from 'proc-log'
 import { npmError, usageError } from '../errors.ts'
+import type { IndexPublisher } from '../metadata/index-publisher.ts'
+import { OWN_INDEX } from '../options.ts'
 import type { Command } from './command.ts'
 import type { CommandContext } from './context.ts'
 
 const { log } = procLog
+
+/** How long after the last new packument the index is re-published, in ms. */
+const PUBLISH_DEBOUNCE = 1000
 
 async function exec (ctx: CommandContext): Promise<void> {
   const { startPipeline } = await import('../pipeline.ts')
   const { config, options, reporter } = ctx
   config.logWarnings()
   let info: () => unknown = () => ({ starting: true })
+  let publisher: IndexPublisher | undefined
   const pipeline = await startPipeline({
     config,
     options,
     port: options.port,
     log: (msg) => log.verbose('ipfs', msg),
     extraRoutes: { info: () => info() },
+    onRegistryPackument: (name, registry, text) => publisher?.add(name, registry, text),
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw npmError('EADDRINUSE', `port ${options.port} on 127.0.0.1 is in use (another ipfs-npm serve?); choose one with --port`)
     throw err
@@ -28,10 +37,21 @@ async function exec (ctx: CommandContext): Promise<void> {
   try {
     const node = await pipeline.peers.node()
     if (node === undefined) throw usageError('ipfs-npm serve needs the network: it cannot run with --offline')
-    info = () => node.info()
+    let published: string[] = []
+    if (options.indexes.includes(OWN_INDEX)) {
+      const { createIndexPublisher } = await import('../metadata/index-publisher.ts')
+      const { credentialsFor } = await import('../metadata/metadata.ts')
+      const index = await node.indexes.open()
+      publisher = createIndexPublisher({ index, cidOf: node.cidOf, hasCredentials: credentialsFor(config.flat), debounce: PUBLISH_DEBOUNCE, log: (msg) => log.verbose('ipfs', msg) })
+      // the record exists from the start, so clients resolve the name before the first change
+      await index.publish()
+      published = [`/ipns/${index.name}`]
+    }
+    info = () => ({ ...node.info(), indexes: published })
     const { peerId, addresses } = node.info()
     reporter.output(`ipfs-npm serve: registry ${pipeline.shim.url} (use it with --registry), peer ${peerId}`)
     for (const address of addresses) reporter.output(`  listening on ${address}`)
+    for (const index of published) reporter.output(`  publishing the packuments it serves to index ${index}`)
     reporter.output('Serving npm\'s cache to peers. Ctrl-C to stop.')
     await new Promise<void>((resolve) => {
       const stop = (): void => {
@@ -43,6 +63,7 @@ async function exec (ctx: CommandContext): Promise<void> {
       process.on('SIGTERM', stop)
     })
   } finally {
+    await publisher?.flush()
     await pipeline.stop()
   }
 }
@@ -51,7 +72,7 @@ export const serve: Command = {
   name: 'serve',
   description: 'Serve npm\'s cache to IPFS peers, and a registry on 127.0.0.1 to any npm client',
   usage: [''],
-  params: ['port', 'peer', 'listen', 'mdns', 'bootstrap', 'peer-timeout', 'swarm-key', 'registry', 'cache', 'offline'],
+  params: ['port', 'peer', 'listen', 'mdns', 'bootstrap', 'peer-timeout', 'swarm-key', 'index', 'scope-index', 'prefer-index', 'index-only', 'trust-peers', 'registry', 'cache', 'offline'],
   aliases: [],
   npm: false,
   exec,

@@ -53,6 +53,8 @@ export interface NodeInfo {
 
 export interface IpfsNode {
   peers: PeerFetcher
+  /** The CID that serves the tarball with `integrity` when we have it (a large one's DAG is built on demand). */
+  cidOf(integrity: string, pkg: { name: string, version: string }): Promise<string | undefined>
   /** Asks every connected peer (once the LAN had its moment) for the packument of `name` as fetched from `registry`. */
   askPeers(name: string, registry: string, signal: AbortSignal): Promise<PeerPackument[]>
   /** Signed indexes over this node: blocks from npm's cache and peers, records over gossipsub and fetch. */
@@ -122,11 +124,11 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   const blockstore = createCacheBlockstore({ cachePath })
   const index = createCidIndex(join(stateDir, 'cids'))
   const served: ServedCounts = { blocks: 0, bytes: 0 }
+  const localCids = createLocalCids({ cachePath, blockstore, index, packageTarballs: createPackageTarballs(cachePath) })
   let bitswap: BitswapExchange | undefined
   try {
     await libp2p.start()
     bitswap = await startBitswap(libp2p, createServingBlockstore(blockstore, served))
-    const localCids = createLocalCids({ cachePath, blockstore, index, packageTarballs: createPackageTarballs(cachePath) })
     await handleCidProtocol(libp2p, async (integrity, pkg) => {
       const cid = await localCids(integrity, pkg)
       // a peer asked for something we have: cheap moment to announce it beyond our connections
@@ -209,6 +211,9 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   return {
     peers,
     indexes,
+    async cidOf (integrity, pkg) {
+      return (await localCids(integrity, pkg))?.toString()
+    },
     async askPeers (name, registry, signal) {
       await untilAborted(ready, signal)
       // mDNS may take a moment longer than its grace: no peer yet is worth the wait for a first one

@@ -20,6 +20,8 @@ export interface MetadataInit {
   upstream: RegistryUpstream
   /** The IPFS node, started on first call (undefined offline). */
   node(): Promise<IpfsNode | undefined>
+  /** Each packument the registry served. */
+  onRegistryPackument?: (name: string, registry: string, text: string) => void
   log(msg: string): void
 }
 
@@ -84,6 +86,7 @@ export function createPackuments (init: MetadataInit): PackumentSource {
       if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`)
       return JSON.parse((await bodyBytes(answer)).toString('utf8'))
     },
+    onRegistryPackument: init.onRegistryPackument,
     log: init.log,
   })
 }

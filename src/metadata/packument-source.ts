@@ -34,6 +34,8 @@ export interface PackumentSourceInit {
   privateNetwork: boolean
   /** The `/-/npm/v1/keys` document of the registry that serves `name` (throws when it has none or is unreachable). */
   fetchKeys(name: string): Promise<unknown>
+  /** Each packument the registry served. */
+  onRegistryPackument?: (name: string, registry: string, text: string) => void
   /** How long peers get to answer, in ms. */
   timeout: number
   log(msg: string): void
@@ -148,6 +150,7 @@ export function createPackumentSource (init: PackumentSourceInit): PackumentSour
     fromIndexes,
     fromPeers,
     registryServed (name, registry, text) {
+      init.onRegistryPackument?.(name, registry, text)
       if (learning.has(registry) || !text.includes('"signatures"')) return
       learning.set(registry, (async () => {
         if (await init.keys.get(registry) !== undefined) return

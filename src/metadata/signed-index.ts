@@ -36,6 +36,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
+import { OWN_INDEX } from '../options.ts'
 import {
   asManifest, asPackumentNode, asRoot, decodeBlock, packumentBlocks, rootBlock,
   type Block, type Manifest, type Packument, type PackumentNode,
@@ -114,9 +115,6 @@ export interface SignedIndexes {
 export class IndexConflictError extends Error {
   code = 'EPUBLISHCONFLICT'
 }
-
-/** The name that stands for this cache's own index. */
-export const SELF = 'self'
 
 const DEFAULTS = { lifetime: 7 * 24 * 3600_000, ttl: 5 * 60_000, timeout: 2000 }
 
@@ -204,7 +202,7 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
   /** `self` (a bare `--index`) is this cache's own index, named by its default key. */
   const nameOf = async (name: string | IndexName): Promise<IndexName> => {
     if (typeof name !== 'string') return name
-    return name === SELF ? indexNameOf(await loadIndexKey(defaultIndexKeyFile(join(stateDir, '..')))) : parseIndexName(name)
+    return name === OWN_INDEX ? indexNameOf(await loadIndexKey(defaultIndexKeyFile(join(stateDir, '..')))) : parseIndexName(name)
   }
 
   async function resolve (name: string | IndexName): Promise<ResolvedIndex> {

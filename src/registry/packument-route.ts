@@ -12,6 +12,8 @@ import type { UpstreamResponse } from './upstream.ts'
 
 export interface PackumentRouteInit {
   source: PackumentSource
+  /** Packuments from the trusted indexes alone: a registry with no server (`--index-only`). */
+  indexOnly: boolean
   /** How long a registry that has neither answered nor failed is waited for before peers are asked, in ms. */
   patience: number
   /** How long a registry found unreachable is left alone before it is asked again, in ms. */
@@ -50,8 +52,11 @@ export function createPackumentRoute (init: PackumentRouteInit): (req: Packument
     const known = down.get(registry)
     return known !== undefined && known.until > Date.now() ? known.why : undefined
   }
+  /** A registry that failed, or did not answer within our patience, is left alone for a while. */
   const markDown = (registry: string, outcome: Outcome | undefined): void => {
-    if (outcome !== undefined && 'error' in outcome) down.set(registry, { why: (outcome.error as { code?: string }).code ?? outcome.error.message, until: Date.now() + init.retryAfter })
+    if (outcome !== undefined && 'answer' in outcome) return
+    const why = outcome === undefined ? `no answer within ${init.patience} ms` : (outcome.error as { code?: string }).code ?? outcome.error.message
+    down.set(registry, { why, until: Date.now() + init.retryAfter })
   }
 
   const fromRegistry = (req: PackumentRequest): Promise<Outcome> => req.fromRegistry().then((answer) => ({ answer }), (error: Error) => ({ error }))
@@ -68,6 +73,13 @@ export function createPackumentRoute (init: PackumentRouteInit): (req: Packument
   }
 
   return async (req) => {
+    if (init.indexOnly) {
+      const indexed = await source.fromIndexes(req.name).catch((err: Error) => err)
+      if (indexed instanceof Error) return json(502, { error: indexed.message, code: (indexed as { code?: string }).code })
+      if (indexed === undefined) return json(404, { error: `${req.name} is in none of the trusted indexes (--index-only)` })
+      source.count(indexed)
+      return found(indexed)
+    }
     if (source.prefersIndex(req.name)) {
       const indexed = await source.fromIndexes(req.name)
       if (indexed !== undefined) {
@@ -77,11 +89,13 @@ export function createPackumentRoute (init: PackumentRouteInit): (req: Packument
     }
     const unreachable = whyDown(req.registry)
     const registry = unreachable === undefined ? fromRegistry(req) : undefined
-    const first = registry === undefined ? undefined : await Promise.race([registry, after(init.patience)])
-    if (usable(first)) return fromTheRegistry(req, first.answer)
+    if (registry !== undefined) {
+      const first = await Promise.race([registry, after(init.patience)])
+      if (usable(first)) return fromTheRegistry(req, first.answer)
+      markDown(req.registry, first)
+    }
     // failed or slow: npm's own cache, the indexes, then peers — and the registry, should it answer
-    // after all. A registry found unreachable is not waited for (npm's retries take a minute to fail).
-    markDown(req.registry, first)
+    // after all. One known to be unreachable is asked only when nobody else has the packument.
     const cached = await req.fromCache().catch(() => undefined)
     if (cached?.status === 200) {
       source.count('cache')
@@ -106,10 +120,13 @@ export function createPackumentRoute (init: PackumentRouteInit): (req: Packument
     }
     const refused = await elsewhere.then(() => undefined, (err: Error) => err)
     if (refused !== undefined) return json(502, { error: refused.message, code: (refused as { code?: string }).code })
-    const outcome = await registry
-    // the registry's own server error is the client's to see, as npm would
-    if (outcome !== undefined && 'answer' in outcome) return outcome.answer
+    const outcome: Outcome = await (registry ?? fromRegistry(req))
+    if ('answer' in outcome) {
+      // a server error included: the registry's own answer is the client's to see, as npm would
+      if (outcome.answer.status < 500) down.delete(req.registry)
+      return fromTheRegistry(req, outcome.answer)
+    }
     markDown(req.registry, outcome)
-    return json(404, { error: `the registry is unreachable (${whyDown(req.registry) ?? unreachable}) and no peer or index had ${req.name}` })
+    return json(404, { error: `the registry is unreachable (${whyDown(req.registry)}) and no peer or index had ${req.name}` })
   }
 }

@@ -17,6 +17,8 @@ export interface Seeder {
   url: string
   /** Its first listening multiaddr matching `addressPrefix`, with `/p2p/`. */
   address: string
+  /** What it printed when it was ready. */
+  output: string
 }
 
 export interface P2pWork {
@@ -25,7 +27,7 @@ export interface P2pWork {
   /** npm's own `ci` of project `name` (after `prepare` edits it) on `cache`: the reference tree. */
   npmReference(name: string, cache: string, variant: string, prepare?: (dir: string) => Promise<void>): Promise<string>
   /** Starts `ipfs-npm serve` on `cache`; `wrapper` runs it (e.g. `ip netns exec NS`). */
-  serve(cache: string, init?: { wrapper?: string[], listen?: string, mdns?: boolean, addressPrefix?: string }): Promise<Seeder>
+  serve(cache: string, init?: { wrapper?: string[], listen?: string, mdns?: boolean, addressPrefix?: string, extra?: string[] }): Promise<Seeder>
   /** Runs ipfs-npm in `cwd`, optionally through `wrapper`. */
   ipfsNpm(cwd: string, args: string[], wrapper?: string[]): Promise<CommandResult>
   /** Stops every seeder. */
@@ -83,9 +85,9 @@ export function createP2pWork (init: { work: string, userconfig: string }): P2pW
       assertOk(await runCommand('npm', ['ci', '--userconfig', userconfig, '--cache', cache], { cwd: dir }), `npm ci ${name}`)
       return dir
     },
-    async serve (cache, { wrapper = [], listen = '/ip4/127.0.0.1/tcp/0', mdns = false, addressPrefix = '/ip4/127.0.0.1/' } = {}) {
+    async serve (cache, { wrapper = [], listen = '/ip4/127.0.0.1/tcp/0', mdns = false, addressPrefix = '/ip4/127.0.0.1/', extra = [] } = {}) {
       const port = await freePort()
-      const args = [process.execPath, ipfsNpmBin, 'serve', '--cache', cache, '--userconfig', userconfig, '--port', String(port), '--listen', listen, ...(mdns ? [] : ['--no-mdns'])]
+      const args = [process.execPath, ipfsNpmBin, 'serve', '--cache', cache, '--userconfig', userconfig, '--port', String(port), '--listen', listen, ...(mdns ? [] : ['--no-mdns']), ...extra]
       const [command, ...rest] = [...wrapper, ...args]
       const child = spawn(command, rest, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
       seeders.push(child)
@@ -95,11 +97,11 @@ export function createP2pWork (init: { work: string, userconfig: string }): P2pW
         child.stdout?.on('data', (c: Buffer) => {
           out += c.toString()
           const found = out.split('\n').map((line) => /listening on (\S+)/.exec(line)?.[1]).find((a) => a?.startsWith(addressPrefix))
-          if (found !== undefined) resolve(found)
+          if (found !== undefined && out.includes('Ctrl-C to stop')) resolve(found)
         })
         child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)))
       })
-      return { url: `http://127.0.0.1:${port}/`, address }
+      return { url: `http://127.0.0.1:${port}/`, address, output: out }
     },
     ipfsNpm (cwd, args, wrapper = []) {
       const [command, ...rest] = [...wrapper, process.execPath, ipfsNpmBin, ...args]
