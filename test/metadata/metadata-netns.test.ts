@@ -27,6 +27,13 @@ let userconfig: string
 let swarmKey: string
 let seedA: Seeder
 let index: string
+let realConfig: string
+
+/** The npm registry this machine's npm is configured with (never written down: read at run time). */
+async function npmRegistry (): Promise<string> {
+  const run = await runCommand('npm', ['config', 'get', 'registry'], { cwd: tmpdir() })
+  return run.stdout.trim()
+}
 
 /** `<work>/<as>/app`: npm writes the directory's name into the lockfile, so every project is `app`. */
 async function project (as: string, pkg?: object): Promise<string> {
@@ -60,9 +67,15 @@ before(async () => {
   await npm(await project('ref-install'), ['install', 'alpha'], 'cache-ref')
   await npm(await project('ref-nolock', NOLOCK), ['install'], 'cache-ref')
 
-  // host A, while it could reach the registry: plain npm filled its cache, and a serve of it put
-  // the packuments its client fetched into A's index
+  // host A, while it could reach the registry: plain npm filled its cache — the fixtures, and
+  // express from the npm registry itself (the real reference is that same install) — and a serve
+  // of it put the packuments its client fetched into A's index
   await npm(await project('a'), ['install', 'alpha', 'delta'], 'cache-a')
+  const real = join(work, 'real-npmrc')
+  await writeFile(real, [`registry=${await npmRegistry()}`, 'audit=false', 'fund=false', 'update-notifier=false', ''].join('\n'))
+  const expressRef = await project('ref-express')
+  assertOk(await runCommand('npm', ['install', 'express', '--userconfig', real, '--cache', join(work, 'cache-a')], { cwd: expressRef }), 'npm install express')
+  realConfig = real
   const publisher = await p2p.serve(join(work, 'cache-a'), { extra: ['--index'] })
   await npm(await project('a-client', NOLOCK), ['install', 'alpha', '--registry', publisher.url], 'cache-a-client')
   await new Promise((resolve) => setTimeout(resolve, 2500))
@@ -111,4 +124,16 @@ test('metadata-index: with no registry route, B installs from the index of a hos
   assert.match(run.stdout, /^metadata: 2 from indexes, 0 from registry$/m)
   await assertSameTree(join(work, 'ref-install', 'app'), dir)
   console.log(`# metadata-index: install alpha with no registry route, from A's index: ${run.ms} ms`)
+})
+
+test('metadata-express: with no registry route, B installs the real express from the LAN peer, npm\'s tree', async (t) => {
+  if (lan.skip !== undefined) return t.skip(lan.skip)
+  const dir = await project('b-express')
+  const run = await p2p.ipfsNpm(dir, ['install', 'express', '--userconfig', realConfig, '--cache', join(work, 'cache-b-express'), '--fetch-retries', '0', '--swarm-key', swarmKey], lan.on('b'))
+  assertOk(run, 'ipfs-npm install express on B')
+  assert.match(run.stdout, /^metadata: \d+ from peers \(as of \d{4}-\d\d-\d\d\), 0 from registry$/m)
+  await assertSameTree(join(work, 'ref-express', 'app'), dir)
+  const withRegistry = await p2p.ipfsNpm(await project('root-express'), ['install', 'express', '--userconfig', realConfig, '--cache', join(work, 'cache-root-express'), '--no-mdns'])
+  assertOk(withRegistry, 'ipfs-npm install express with the registry')
+  console.log(`# metadata-express: install express with no registry route, from the LAN peer: ${run.ms} ms (${/^metadata: .*$/m.exec(run.stdout)?.[0]}); with the registry reachable, cold cache: ${withRegistry.ms} ms`)
 })
