@@ -11,6 +11,7 @@ import type { PackumentSource } from './metadata/packument-source.ts'
 import { checkOptions, type IpfsNpmOptions } from './options.ts'
 import { createLazyPeers } from './peers.ts'
 import { createPackumentRoute } from './registry/packument-route.ts'
+import { createLocalVersions, type LocalVersions } from './registry/local-versions.ts'
 import { startShim, type Shim } from './registry/shim.ts'
 import { createUpstream, type RegistryUpstream } from './registry/upstream.ts'
 import { createTarballResolver } from './resolver.ts'
@@ -23,6 +24,8 @@ export interface Pipeline {
   resolver: TarballResolver
   /** Packuments from peers and indexes, and where each came from. */
   metadata: PackumentSource
+  /** Versions the shim adds to the registry's packuments (tarballs installed by CID). */
+  localVersions: LocalVersions
   shim: Shim
   /** npm's flat options with every registry pointed at the shim, for Arborist. */
   arboristOptions: Record<string, unknown>
@@ -71,6 +74,7 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
   const peers = createLazyPeers({ cacheDir, options: init.options, offline, packuments: answerPackuments({ cacheDir, flat, options: init.options }), log: init.log })
   const metadata = createPackuments({ cacheDir, flat, options: init.options, upstream, node: peers.node, onRegistryPackument: init.onRegistryPackument, log: init.log })
   const resolver = createTarballResolver({ cache, peers, upstream, offline, oneRun: init.oneRun })
+  const localVersions = createLocalVersions()
   const shim = await startShim({
     upstream,
     resolver,
@@ -80,6 +84,7 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
       patience: REGISTRY_PATIENCE,
       retryAfter: REGISTRY_RETRY_AFTER,
     }),
+    localVersions,
     port: init.port,
     extraRoutes: init.extraRoutes,
     onCidHint: peers.hint,
@@ -106,6 +111,7 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
     peers,
     resolver,
     metadata,
+    localVersions,
     shim,
     arboristOptions,
     async stop () {

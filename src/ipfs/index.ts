@@ -21,6 +21,7 @@ import { createCacheBlockstore } from './cache-blockstore.ts'
 import { rawCidFromIntegrity } from './cid.ts'
 import { createCidIndex } from './cid-index.ts'
 import { createCidAsker, handleCidProtocol } from './cid-protocol.ts'
+import { fetchCidContent, parseTarballCid } from './fetch-cid.ts'
 import { createFetcher } from './fetcher.ts'
 import { createRecordTransport } from './ipns-transport.ts'
 import { askPeersForPackument, handlePackumentProtocol, type PeerPackument } from './packument-protocol.ts'
@@ -30,6 +31,10 @@ import { createPackageTarballs } from './package-tarballs.ts'
 import { acquirePeerKey } from './peer-key.ts'
 import { createServingBlockstore, type ServedCounts } from './serving-blockstore.ts'
 import { sleep, untilAborted } from './sleep.ts'
+
+export { CidContentError, parseTarballCid, tarballIntegrityOfCid } from './fetch-cid.ts'
+export { addTarball, rawCidOfTarball } from './add-tarball.ts'
+export { parseIndexName } from '../metadata/signed-index.ts'
 
 export interface IpfsNodeInit {
   /** npm's cache dir (the `cache` config); cacache lives in `${cacheDir}/_cacache`, node state in `${cacheDir}/_ipfs-npm/`. */
@@ -59,6 +64,11 @@ export interface IpfsNode {
   askPeers(name: string, registry: string, signal: AbortSignal): Promise<PeerPackument[]>
   /** Signed indexes over this node: blocks from npm's cache and peers, records over gossipsub and fetch. */
   indexes: SignedIndexes
+  /**
+   * The bytes a CID names (raw block or UnixFS file), from this node or its peers, checked against
+   * the CID; rejects with a CidContentError (bad CID, wrong codec, nobody has it in time).
+   */
+  content(cid: string): Promise<Uint8Array>
   info(): NodeInfo
   /** Stops everything; the process can exit right after. Idempotent. */
   stop(): Promise<void>
@@ -219,6 +229,18 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       // mDNS may take a moment longer than its grace: no peer yet is worth the wait for a first one
       if (libp2p.getPeers().length === 0) await untilAborted(new Promise((resolve) => libp2p.addEventListener('peer:connect', resolve, { once: true })), signal)
       return askPeersForPackument(libp2p, name, registry, signal)
+    },
+    async content (text) {
+      const cid = parseTarballCid(text)
+      await ready
+      return fetchCidContent(cid, {
+        want: async (block, { signal }) => bitswap.want(block, { signal }),
+        blockstore,
+        index,
+        peerTimeout: options.peerTimeout,
+        connectedPeers: () => libp2p.getPeers().length,
+        stopSignal: stopController.signal,
+      })
     },
     info: () => ({
       peerId: libp2p.peerId.toString(),

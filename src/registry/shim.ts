@@ -14,6 +14,7 @@ import { versionFromFileName } from '../tarball-url.ts'
 import type { TarballRef, TarballResolver } from '../types.ts'
 import { createFailureExplainer, statusFor } from './failures.ts'
 import { declaredTooLarge, limitedBody, ownHosts, refusal } from './guards.ts'
+import type { LocalVersions } from './local-versions.ts'
 import { bodyBytes, cidHints, tarballFromPackument } from './packument.ts'
 import type { PackumentRequest } from './packument-route.ts'
 import { parseRoute, upstreamTarballUrl, type Route } from './routes.ts'
@@ -26,6 +27,8 @@ export interface ShimInit {
   onCidHint?: (integrity: string, cid: string) => void
   /** Where packuments come from when not straight from the registry (peers, indexes): packument-route.ts. */
   packuments?: (req: PackumentRequest) => Promise<UpstreamResponse>
+  /** Versions known here that the registry may lack (installed by CID), added to its packuments. */
+  localVersions?: LocalVersions
   /** Extra read-only routes under `/-/ipfs-npm/` (e.g. `info` for `serve`). */
   extraRoutes?: Record<string, () => unknown>
   /** 0 (default) for a random port. */
@@ -98,9 +101,12 @@ export async function startShim (init: ShimInit): Promise<Shim> {
     const resolved = upstreamTarballUrl(upstream.registryFor, route)
     const header = req.headers['pacote-integrity']
     const version = versionFromFileName(route.name, route.file)
+    const local = init.localVersions?.byFile(route.name, route.file)
     const ref: TarballRef | undefined = typeof header === 'string' && header !== '' && version !== undefined
       ? { name: route.name, version, integrity: header, resolved }
-      : await tarballFromPackument(upstream, route.name, route.file, resolved)
+      : local !== undefined
+        ? { name: route.name, version: local.version, integrity: local.dist.integrity, resolved }
+        : await tarballFromPackument(upstream, route.name, route.file, resolved)
     if (ref === undefined) {
       sendJson(res, 404, { error: `no integrity known for ${route.name}/-/${route.file}` })
       return
@@ -110,17 +116,35 @@ export async function startShim (init: ShimInit): Promise<Shim> {
     res.end(req.method === 'HEAD' ? undefined : data)
   }
 
-  async function servePackument (req: IncomingMessage, res: ServerResponse, name: string, path: string): Promise<void> {
-    const headers = pickHeaders(req)
-    const answer = init.packuments === undefined
-      ? await upstream.request({ method: 'GET', path, name, headers })
-      : await init.packuments({
+  /** The packument from the registry, or from peers and indexes when the packument route decides so. */
+  function fetchPackument (name: string, path: string, headers: Record<string, string>): Promise<UpstreamResponse> {
+    return init.packuments === undefined
+      ? upstream.request({ method: 'GET', path, name, headers })
+      : init.packuments({
         name,
         registry: upstream.registryFor(name),
         wantFull: !String(headers.accept ?? '').includes('application/vnd.npm.install-v1+json'),
         fromRegistry: () => upstream.request({ method: 'GET', path, name, headers }),
         fromCache: () => upstream.request({ method: 'GET', path, name, headers, offline: true }),
       })
+  }
+
+  /** The packument as found (none when nothing has it or nothing answers) with the local versions added. */
+  async function serveWithLocalVersions (req: IncomingMessage, res: ServerResponse, local: LocalVersions, name: string, path: string): Promise<void> {
+    // no `if-none-match`: a 304 would send the client back to a copy without the local versions
+    const { 'if-none-match': _, ...headers } = pickHeaders(req)
+    const answer = await fetchPackument(name, path, headers).catch(() => undefined)
+    const packument = answer?.status === 200 ? JSON.parse((await bodyBytes(answer)).toString('utf8')) as Record<string, unknown> : undefined
+    if (answer !== undefined && answer.status !== 200 && !Buffer.isBuffer(answer.body)) answer.body.resume()
+    sendJson(res, 200, local.merge(name, packument))
+  }
+
+  async function servePackument (req: IncomingMessage, res: ServerResponse, name: string, path: string): Promise<void> {
+    if (init.localVersions?.has(name) === true) {
+      await serveWithLocalVersions(req, res, init.localVersions, name, path)
+      return
+    }
+    const answer = await fetchPackument(name, path, pickHeaders(req))
     if (answer.status !== 200 || init.onCidHint === undefined) {
       await sendUpstream(req, res, answer)
       return

@@ -1,0 +1,109 @@
+/**
+ * Content by CID alone, for `ipfs-npm install <cid>`: no integrity is known beforehand, so the CID
+ * itself is the check — bitswap hashes every block against the CID that asked for it, and a
+ * UnixFS root links its leaves by CID, so the bytes that come out are the CID's bytes or nothing.
+ * Only the two codecs a tarball is ever published as are followed: `raw` (one block, ≤ 1 MiB) and
+ * `dag-pb` (a UnixFS file). The wait is bounded by `peerTimeout` of silence, as for tarballs.
+ */
+import { createHash } from 'node:crypto'
+import { exporter } from 'ipfs-unixfs-exporter'
+import { CID } from 'multiformats/cid'
+import * as rawCodec from 'multiformats/codecs/raw'
+import { sha256, sha512 } from 'multiformats/hashes/sha2'
+import type { CacheBlockstore } from './cache-blockstore.ts'
+import { integrityOfCid } from './cid.ts'
+import type { CidIndex } from './cid-index.ts'
+import { MAX_TARBALL, type Want } from './fetch-dag.ts'
+
+const DAG_PB = 0x70
+const CODEC_NAMES: Record<number, string> = { 0x71: 'dag-cbor', 0x0129: 'dag-json', 0x0200: 'json', 0x0297: 'dag-jose', 0x78: 'git-raw', 0x72: 'libp2p-key' }
+
+/** Why content could not be had by CID; `code` is what npm's error shape shows. */
+export class CidContentError extends Error {
+  readonly code: 'EINVALIDCID' | 'EUNSUPPORTEDCID' | 'E404' | 'ENOTFILE'
+  constructor (message: string, code: CidContentError['code']) {
+    super(message)
+    this.code = code
+  }
+}
+
+/** Parses `text` as a CID a tarball can have; throws CidContentError saying why not. */
+export function parseTarballCid (text: string): CID {
+  let cid: CID
+  try {
+    cid = CID.parse(text)
+  } catch (err) {
+    throw new CidContentError(`Invalid CID "${text}": ${(err as Error).message}`, 'EINVALIDCID')
+  }
+  if (cid.code !== rawCodec.code && cid.code !== DAG_PB) {
+    const codec = CODEC_NAMES[cid.code] ?? `codec 0x${cid.code.toString(16)}`
+    throw new CidContentError(`${text} is a ${codec} CID; a package tarball is a raw block or a UnixFS file (dag-pb)`, 'EUNSUPPORTEDCID')
+  }
+  if (cid.multihash.code !== sha256.code && cid.multihash.code !== sha512.code) {
+    throw new CidContentError(`${text} uses hash 0x${cid.multihash.code.toString(16)}; only sha2-256 and sha2-512 CIDs are fetched`, 'EUNSUPPORTEDCID')
+  }
+  return cid
+}
+
+/** The integrity of the bytes a raw CID names (its own digest); undefined for a DAG root, whose tarball must be fetched to be hashed. */
+export function tarballIntegrityOfCid (cid: CID): string | undefined {
+  return cid.code === rawCodec.code ? integrityOfCid(cid) : undefined
+}
+
+export interface FetchCidInit {
+  want: Want
+  blockstore: CacheBlockstore
+  index: CidIndex
+  /** ms of silence (no block arrived) after which nobody is taken to have it. */
+  peerTimeout: number
+  /** How many peers are connected, for the error. */
+  connectedPeers(): number
+  stopSignal: AbortSignal
+}
+
+/** The content of `cid` (a raw block or a UnixFS file), from this node's blocks or its peers. */
+export async function fetchCidContent (cid: CID, init: FetchCidInit): Promise<Uint8Array> {
+  const controller = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  const touch = (): void => {
+    clearTimeout(timer)
+    timer = setTimeout(() => controller.abort(), init.peerTimeout)
+  }
+  const signal = AbortSignal.any([controller.signal, init.stopSignal])
+  const fetched = new Map<string, { cid: CID, bytes: Uint8Array }>()
+  const get = async (block: CID): Promise<Uint8Array> => {
+    if (await init.blockstore.has(block)) {
+      const chunks: Uint8Array[] = []
+      for await (const chunk of init.blockstore.get(block)) chunks.push(chunk)
+      return Buffer.concat(chunks)
+    }
+    const bytes = await init.want(block, { signal })
+    touch()
+    fetched.set(block.toString(), { cid: block, bytes })
+    return bytes
+  }
+  touch()
+  try {
+    if (cid.code === rawCodec.code) return await get(cid)
+    const entry = await exporter(cid, { async * get (block: CID) { yield await get(block) } }, { signal })
+    if (entry.type !== 'file' && entry.type !== 'raw') throw new CidContentError(`${cid} is a UnixFS ${entry.type}, not a file`, 'ENOTFILE')
+    if (entry.size > MAX_TARBALL) throw new CidContentError(`${cid} is ${entry.size} bytes, more than a package tarball is taken from peers`, 'ENOTFILE')
+    const chunks: Uint8Array[] = []
+    for await (const chunk of entry.content({ signal })) chunks.push(chunk)
+    const bytes = Buffer.concat(chunks)
+    // this node now serves the DAG, and answers the tarball's integrity with its root
+    await Promise.allSettled([...fetched.values()].map(async (block) => init.blockstore.put(block.cid, block.bytes)))
+    await init.index.set(`sha512-${createHash('sha512').update(bytes).digest('base64')}`, cid).catch(() => {})
+    return bytes
+  } catch (err) {
+    if (err instanceof CidContentError) throw err
+    if (!controller.signal.aborted) {
+      if (init.stopSignal.aborted) throw err
+      throw new CidContentError(`${cid} is not a UnixFS file: ${(err as Error).message}`, 'ENOTFILE')
+    }
+    const peers = init.connectedPeers()
+    throw new CidContentError(`No peer had ${cid} within ${init.peerTimeout} ms (${peers} peer${peers === 1 ? '' : 's'} connected)`, 'E404')
+  } finally {
+    clearTimeout(timer)
+  }
+}
