@@ -123,6 +123,10 @@ export const OPTIONS = {
     name: 'trust-peers', env: 'IPFS_NPM_TRUST_PEERS', type: 'boolean', default: false,
     description: 'With the registry unreachable, believe peers\' packuments it has not signed (a swarm key implies it)',
   }),
+  seed: option<boolean>({
+    name: 'seed', env: 'IPFS_NPM_SEED', type: 'boolean', default: false,
+    description: 'publish: keep serving the published tarball to peers until Ctrl-C',
+  }),
 }
 
 type Key = keyof typeof OPTIONS

@@ -11,6 +11,8 @@ export interface CommandContext {
   options: IpfsNpmOptions
   reporter: Reporter
   npm: NpmLocation
+  /** The arguments as typed after `ipfs-npm`, ours taken out: what npm is given when it runs the command itself. */
+  argv: string[]
   /** When the command started, for npm's `in 3s`. */
   started: number
 }

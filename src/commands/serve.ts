@@ -3,14 +3,18 @@
  * every tarball in npm's cache; any npm client (npm, yarn, pnpm, bun) can use the shim with
  * `--registry http://127.0.0.1:9595/`. `GET /-/ipfs-npm/info` says who and where the node is, and
  * which indexes it publishes: with `--index` alone, every packument it serves goes into this
- * machine's own signed index (src/metadata/index-publisher.ts).
+ * machine's own signed index (src/metadata/index-publisher.ts), and whenever a publish on this
+ * cache moves that index, it is re-announced (src/index-announcer.ts). Pinned tarballs are put
+ * back into npm's cache whenever it loses them (src/pins.ts).
  */
+import { join } from 'node:path'
 import procLog from 'proc-log'
 import { npmError, usageError } from '../errors.ts'
 import type { IndexPublisher } from '../metadata/index-publisher.ts'
 import { OWN_INDEX } from '../options.ts'
 import type { Command } from './command.ts'
 import type { CommandContext } from './context.ts'
+import { untilStopped } from './until-stopped.ts'
 
 const { log } = procLog
 
@@ -23,6 +27,7 @@ async function exec (ctx: CommandContext): Promise<void> {
   config.logWarnings()
   let info: () => unknown = () => ({ starting: true })
   let publisher: IndexPublisher | undefined
+  let stopKeeping = (): void => {}
   const pipeline = await startPipeline({
     config,
     options,
@@ -47,23 +52,26 @@ async function exec (ctx: CommandContext): Promise<void> {
       await index.publish()
       published = [`/ipns/${index.name}`]
     }
-    info = () => ({ ...node.info(), indexes: published })
+    const { addTarball } = await import('../ipfs/index.ts')
+    const { createPinStore, keepPins } = await import('../pins.ts')
+    const { announceIndexes } = await import('../index-announcer.ts')
+    const cacheDir = config.get('cache') as string
+    const pins = keepPins({ store: createPinStore(cacheDir), cache: pipeline.cache, cacheDir, addTarball: async (bytes) => addTarball(cacheDir, bytes), log: (msg) => log.info('pin', msg) })
+    const indexes = await announceIndexes({ stateDir: join(cacheDir, '_ipfs-npm'), open: async () => node.indexes.open(), log: (msg) => log.info('index', msg) })
+    stopKeeping = () => {
+      pins.stop()
+      indexes.stop()
+    }
+    info = () => ({ ...node.info(), indexes: [...new Set([...published, ...indexes.names()])] })
     const { peerId, addresses } = node.info()
     reporter.output(`ipfs-npm serve: registry ${pipeline.shim.url} (use it with --registry), peer ${peerId}`)
     for (const address of addresses) reporter.output(`  listening on ${address}`)
     for (const index of published) reporter.output(`  publishing the packuments it serves to index ${index}`)
     reporter.output('Serving npm\'s cache to peers. Ctrl-C to stop.')
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        resolve()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    await untilStopped()
   } finally {
     await publisher?.flush()
+    stopKeeping()
     await pipeline.stop()
   }
 }
