@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { usageOf } from './commands/command.ts'
-import { commandFinder, mayBeOurs } from './commands/index.ts'
+import { claimed, commandFinder, mayBeOurs } from './commands/index.ts'
 import { loadNpmConfig, type NpmConfig } from './config.ts'
 import { findUserNpm } from './npm-location.ts'
 import { extractFlags, resolveOptions } from './options.ts'
@@ -47,7 +47,7 @@ async function main (argv: string[]): Promise<number | undefined> {
     return earlyReporter.error(err)
   }
   const find = commandFinder(npm)
-  if (!mayBeOurs(parsed.rest, find)) {
+  if (!mayBeOurs(parsed.rest, find) || !await claimed({ argv: parsed.rest, flags: parsed.flags, npm }, find)) {
     earlyReporter.close()
     handToNpm(npm, parsed.rest)
     return undefined
@@ -66,11 +66,11 @@ async function main (argv: string[]): Promise<number | undefined> {
     return 0
   }
   const command = find(config.command)
-  if (command === undefined || (command.npm && npmShouldRun(config))) {
+  if (command === undefined || (command.npm && command.runsNpm !== true && npmShouldRun(config))) {
     handToNpm(npm, parsed.rest)
     return undefined
   }
-  if (config.get('usage') === true) {
+  if (config.get('usage') === true && command.runsNpm !== true) {
     process.stdout.write(`${usageOf(command, config.definitions)}\n`)
     return 0
   }
@@ -82,7 +82,7 @@ async function main (argv: string[]): Promise<number | undefined> {
   })
   try {
     const options = resolveOptions({ flags: parsed.flags, env: process.env, home: config.home, projectDir: config.localPrefix })
-    await command.exec({ config, options, reporter, npm, started })
+    await command.exec({ config, options, reporter, npm, argv: parsed.rest, started })
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err) {
     return reporter.error(err)

@@ -5,7 +5,8 @@
  */
 import type { ConfigDefinition } from '../config.ts'
 import { usageError } from '../errors.ts'
-import { optionUsage, OPTIONS } from '../options.ts'
+import type { NpmLocation } from '../npm-location.ts'
+import { optionUsage, OPTIONS, type extractFlags } from '../options.ts'
 import type { CommandContext } from './context.ts'
 
 export interface Command {
@@ -24,8 +25,25 @@ export interface Command {
    * reach it, and what we do not reproduce (`--help`, `-g`, `--json`, devEngines) goes to npm.
    */
   readonly npm: boolean
+  /**
+   * A cheap test, made before npm's config is loaded, of whether this run is ours at all (e.g. only
+   * when an index is configured); false hands it to npm untouched. Absent: every run is ours.
+   */
+  claims?(init: ClaimInit): Promise<boolean>
+  /**
+   * Whether the command runs the user's npm itself (as a child, against the shim): then what npm
+   * handles its own way (`--json`, `-g`, `--help`) stays with the command rather than going to npm.
+   */
+  readonly runsNpm?: boolean
   /** Runs it. Loads what it needs lazily: every command's description is read on every run. */
   exec(ctx: CommandContext): Promise<void>
+}
+
+/** What `claims` is given: the arguments after `ipfs-npm` (ours taken out), our flags, the user's npm. */
+export interface ClaimInit {
+  argv: readonly string[]
+  flags: ReturnType<typeof extractFlags>['flags']
+  npm: NpmLocation
 }
 
 /** The params npm's workspace-aware commands add to their own (npm's `arborist-cmd.js`). */

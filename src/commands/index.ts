@@ -11,14 +11,23 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import type { NpmLocation } from '../npm-location.ts'
 import { ci } from './ci.ts'
-import type { Command } from './command.ts'
+import type { ClaimInit, Command } from './command.ts'
 import { install } from './install.ts'
+import { pin } from './pin.ts'
+import { publish } from './publish.ts'
+import { dedupe, outdated, update, view } from './read-registry.ts'
 import { serve } from './serve.ts'
 
 export const COMMANDS: readonly Command[] = [
   install,
   ci,
   serve,
+  publish,
+  pin,
+  outdated,
+  update,
+  view,
+  dedupe,
 ]
 
 type Deref = (name: string) => string | undefined
@@ -61,6 +70,19 @@ export function mayBeOurs (argv: readonly string[], find: (name: string) => Comm
   for (const arg of argv) {
     if (arg === '--') return false
     if (!arg.startsWith('-') && find(arg) !== undefined) return true
+  }
+  return false
+}
+
+/**
+ * Whether the first command of ours that `argv` names takes this run (its `claims`, made before
+ * npm's config is loaded; a command without one always does). False: npm's, untouched.
+ */
+export async function claimed (init: ClaimInit, find: (name: string) => Command | undefined): Promise<boolean> {
+  for (const arg of init.argv) {
+    if (arg === '--') return false
+    const command = arg.startsWith('-') ? undefined : find(arg)
+    if (command !== undefined) return command.claims === undefined || await command.claims(init)
   }
   return false
 }
