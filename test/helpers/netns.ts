@@ -18,10 +18,13 @@ export interface Lan {
   remove(): Promise<void>
 }
 
-/** Makes the LAN; `subnet` (0–255) keeps concurrent test files apart. */
-export async function createLan (name: string, subnet: number): Promise<Lan> {
+/**
+ * Makes the LAN; `subnet` (0–255) keeps concurrent test files apart, `prefix` the namespace names
+ * of one area's tests (`publish-…`) apart from another's.
+ */
+export async function createLan (name: string, subnet: number, prefix = 'inpm'): Promise<Lan> {
   const id = `${name}-${process.pid % 100_000}`
-  const ns = { a: `inpm-${id}-a`, b: `inpm-${id}-b` }
+  const ns = { a: `${prefix}-${id}-a`, b: `${prefix}-${id}-b` }
   const veth = { a: `v${subnet}a${process.pid % 10_000}`, b: `v${subnet}b${process.pid % 10_000}` }
   const made: string[] = []
   const ip = async (...args: string[]): Promise<void> => { await run('ip', args) }

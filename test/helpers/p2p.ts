@@ -27,7 +27,7 @@ export interface P2pWork {
   /** npm's own `ci` of project `name` (after `prepare` edits it) on `cache`: the reference tree. */
   npmReference(name: string, cache: string, variant: string, prepare?: (dir: string) => Promise<void>): Promise<string>
   /** Starts `ipfs-npm serve` on `cache`; `wrapper` runs it (e.g. `ip netns exec NS`). */
-  serve(cache: string, init?: { wrapper?: string[], listen?: string, mdns?: boolean, addressPrefix?: string, extra?: string[] }): Promise<Seeder>
+  serve(cache: string, init?: { wrapper?: string[], listen?: string, mdns?: boolean, addressPrefix?: string, extra?: string[], cwd?: string, env?: Record<string, string> }): Promise<Seeder>
   /** Runs ipfs-npm in `cwd`, optionally through `wrapper`. */
   ipfsNpm(cwd: string, args: string[], wrapper?: string[]): Promise<CommandResult>
   /** Stops every seeder. */
@@ -85,11 +85,11 @@ export function createP2pWork (init: { work: string, userconfig: string }): P2pW
       assertOk(await runCommand('npm', ['ci', '--userconfig', userconfig, '--cache', cache], { cwd: dir }), `npm ci ${name}`)
       return dir
     },
-    async serve (cache, { wrapper = [], listen = '/ip4/127.0.0.1/tcp/0', mdns = false, addressPrefix = '/ip4/127.0.0.1/', extra = [] } = {}) {
+    async serve (cache, { wrapper = [], listen = '/ip4/127.0.0.1/tcp/0', mdns = false, addressPrefix = '/ip4/127.0.0.1/', extra = [], cwd, env } = {}) {
       const port = await freePort()
       const args = [process.execPath, ipfsNpmBin, 'serve', '--cache', cache, '--userconfig', userconfig, '--port', String(port), '--listen', listen, ...(mdns ? [] : ['--no-mdns']), ...extra]
       const [command, ...rest] = [...wrapper, ...args]
-      const child = spawn(command, rest, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(command, rest, { env: cleanEnv(env), cwd, stdio: ['ignore', 'pipe', 'pipe'] })
       seeders.push(child)
       let out = ''
       child.stderr?.on('data', (c: Buffer) => { out += c.toString() })
