@@ -28,7 +28,7 @@ function projectDirOf (cwd: string): string {
 }
 
 const hasIndex = (options: IpfsNpmOptions): boolean =>
-  options.indexes.length > 0 || Object.values(options.scopeIndexes).some((names) => names.length > 0)
+  options.indexes.length > 0 || options.scopeIndexes.length > 0
 
 /**
  * Whether a run goes through the shim: an index is configured, or the registry does not answer.
