@@ -1,68 +1,119 @@
 /**
- * Bitswap without Helia. `@helia/bitswap` only exports `withBitswap(helia)`, a mixin that builds
- * its block broker from the Helia node's components; `helia`'s `createHelia` would pull in
- * `@helia/libp2p`'s default libp2p (WebRTC, gateways, delegated routing…). So we hand the mixin
- * the few components it reads, on a stand-in host that is "starting", and keep the broker.
+ * Bitswap 1.2.0, our own engine on the standard wire (any Helia or Kubo node exchanges blocks with
+ * it): src/ipfs/bitswap-message.ts is the message, bitswap-outbox.ts the one stream per peer we
+ * send on, bitswap-server.ts what we answer, bitswap-wants.ts what we ask for.
+ *
+ * Why not `@helia/bitswap`: measured on one peer over loopback (bench/README.md, "Peer transfer"),
+ * its serving side reads a peer's whole wantlist block by block before sending any, its asking
+ * side debounces every wantlist change by 10 ms and sends every want to every peer, and it opens
+ * a stream per message — the transfer ran in lock-step batches with both processes mostly idle.
  */
-import { withBitswap } from '@helia/bitswap'
-import type { HeliaMixin } from '@helia/interface'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
-import { sha256, sha512 } from 'multiformats/hashes/sha2'
+import { decodeMessage, MessageReader } from './bitswap-message.ts'
+import { BITSWAP_120, Outbox } from './bitswap-outbox.ts'
+import { createBitswapServer } from './bitswap-server.ts'
+import { createWantManager, keyOfCid, type PeerShare } from './bitswap-wants.ts'
 import { MAX_RAW_BLOCK } from './cid.ts'
 
 /**
- * Our messages carry at most one 1 MiB block (plus small ones): a peer sees a block arrive every
- * 1 MiB instead of one 4 MiB message at the end, which is what keeps many peers fetching one big
- * tarball from a seeder within their timeout of silence. Every block we serve must fit (bitswap
- * sends empty messages forever for one that does not): see serving-blockstore.ts.
+ * Block bytes per message we send: a few blocks, so the asker sees them arrive as they are read;
+ * a 1 MiB block (the largest we serve, see serving-blockstore.ts) goes alone.
  */
-export const MAX_SENT_MESSAGE = MAX_RAW_BLOCK + 64 * 1024
-/** What we accept: bitswap's default, as other peers send it. */
+export const MAX_SENT_MESSAGE = MAX_RAW_BLOCK
+/** What we accept: bitswap's usual limit, as other peers send it. */
 const MAX_RECEIVED_MESSAGE = 4 * 1024 * 1024
 
-/** The part of the bitswap block broker we use. */
+/** The part of bitswap the fetcher uses. */
 export interface BitswapExchange {
-  /** The block, hash-checked against `cid` by bitswap; rejects when `signal` aborts. */
+  /** The block, hash-checked against `cid`; rejects when `signal` aborts. */
   want(cid: CID, options: { signal: AbortSignal }): Promise<Uint8Array>
+  /** A block just became servable: peers that asked for it before get it now. */
+  announce(cid: CID): void
+  /** Blocks and bytes received from each connected peer so far. */
+  shares(): PeerShare[]
   stop(): Promise<void>
 }
 
-interface Broker {
-  retrieve(cid: CID, options: { signal: AbortSignal }): Promise<Uint8Array>
-  stop(): Promise<void>
+export interface BitswapOptions {
+  log?: (msg: string) => void
 }
 
 /** Starts bitswap on `libp2p` (already started), serving blocks from `blockstore`. */
-export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore): Promise<BitswapExchange> {
-  let broker: Broker | undefined
-  const mixins: HeliaMixin<any>[] = []
-  const host = {
-    status: 'starting',
-    libp2p,
-    blockstore,
-    logger: libp2p.logger,
-    // providers come from connected peers and our own DHT fallback, not per-want routing queries
-    routing: { async * findProviders () {} },
-    getHasher: (code: number) => {
-      if (code === sha512.code) return sha512
-      if (code === sha256.code) return sha256
-      throw new Error(`unsupported hash 0x${code.toString(16)}`)
-    },
-    hasBlockBroker: () => broker !== undefined,
-    addBlockBroker: (b: Broker) => { broker = b },
-    addMixin: (mixin: HeliaMixin<any>) => { mixins.push(mixin) },
+export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore, options: BitswapOptions = {}): Promise<BitswapExchange> {
+  const log = options.log ?? (() => {})
+  const outboxes = new Map<string, Outbox>()
+  const server = createBitswapServer(blockstore, keyOfCid, log)
+  const wants = createWantManager()
+  let stopped = false
+
+  const outboxOf = (peer: PeerId): Outbox => {
+    const id = peer.toString()
+    let outbox = outboxes.get(id)
+    if (outbox === undefined) {
+      outbox = new Outbox({ libp2p, peer, maxMessageBytes: MAX_SENT_MESSAGE, log })
+      outboxes.set(id, outbox)
+    }
+    return outbox
   }
-  // A peer's queued send operations are dropped beyond this many, and with them the wants they
-  // would have answered (the asker never re-sends): an install sends many wantlist updates
-  // while blocks are being read, so allow plenty (an operation with nothing to send is free).
-  withBitswap(host as any, { sendBlocksMaxQueueLength: 1024, maxOutgoingMessageSize: MAX_SENT_MESSAGE, maxIncomingMessageSize: MAX_RECEIVED_MESSAGE })
-  for (const mixin of mixins) await mixin.start?.(host as any)
-  const started = broker
-  if (started === undefined) throw new Error('bitswap did not start')
+
+  const connected = (peer: PeerId): void => {
+    if (!stopped) wants.peerConnected(peer, outboxOf(peer))
+  }
+  const disconnected = (peer: PeerId): void => {
+    // another connection to the same peer may remain
+    if (libp2p.getConnections(peer).length > 0) return
+    const id = peer.toString()
+    wants.peerGone(peer)
+    server.peerGone(peer)
+    outboxes.get(id)?.close()
+    outboxes.delete(id)
+  }
+
+  const onStream = (stream: Stream, peer: PeerId): void => {
+    // we only read inbound streams: replies go out on our own stream to the peer
+    void stream.close().catch(() => {})
+    const reader = new MessageReader(MAX_RECEIVED_MESSAGE)
+    stream.addEventListener('message', (evt) => {
+      if (stopped) return
+      try {
+        for (const bytes of reader.push(evt.data)) {
+          const message = decodeMessage(bytes)
+          if (message.blocks.length > 0) wants.receivedBlocks(peer, message.blocks)
+          if (message.presences.length > 0) wants.receivedPresences(peer, message.presences)
+          if (message.wants.length > 0 || message.full) server.receive(peer, outboxOf(peer), message.wants, message.full)
+        }
+      } catch (err) {
+        log(`bitswap: bad message from ${peer}: ${(err as Error).message}`)
+        stream.abort(err as Error)
+      }
+    })
+  }
+
+  await libp2p.handle(BITSWAP_120, (stream: Stream, connection: { remotePeer: PeerId }) => onStream(stream, connection.remotePeer), {
+    maxInboundStreams: 1024,
+    maxOutboundStreams: 1024,
+  })
+  const topology = await libp2p.register(BITSWAP_120, {
+    onConnect: (peer: PeerId) => connected(peer),
+    onDisconnect: (peer: PeerId) => disconnected(peer),
+  })
+  for (const connection of libp2p.getConnections()) connected(connection.remotePeer)
+
   return {
-    want: async (cid, options) => started.retrieve(cid, options),
-    stop: async () => started.stop(),
+    want: async (cid, opts) => wants.want(cid, opts),
+    announce: (cid) => server.announce(cid),
+    shares: () => wants.shares(),
+    stop: async () => {
+      if (stopped) return
+      stopped = true
+      wants.stop()
+      server.stop()
+      for (const outbox of outboxes.values()) outbox.close()
+      outboxes.clear()
+      libp2p.unregister(topology)
+      await libp2p.unhandle(BITSWAP_120)
+    },
   }
 }

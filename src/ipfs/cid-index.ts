@@ -3,6 +3,7 @@
  * one small file per digest under `${cacheDir}/_ipfs-npm/cids/`, written atomically so several
  * processes can share it. Only verified mappings are written (the caller's job).
  */
+import { statSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -22,8 +23,12 @@ export function createCidIndex (dir: string): CidIndex {
   return {
     async get (integrity) {
       for (const hash of hashesOf(integrity)) {
+        const file = fileOf(hash)
+        // most lookups miss (every small tarball): a stat that returns undefined costs far less
+        // than a failed open and its exception, once per tarball of an install
+        if (statSync(file, { throwIfNoEntry: false }) === undefined) continue
         try {
-          return CID.parse((await readFile(fileOf(hash), 'utf8')).trim())
+          return CID.parse((await readFile(file, 'utf8')).trim())
         } catch {
           // absent or unreadable: try the next hash
         }

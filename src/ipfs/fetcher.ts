@@ -148,6 +148,10 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
   const fetchCid = async (cid: CID, integrity: string, signal: AbortSignal, idle: IdleClock, vouchers: readonly PeerId[]): Promise<Uint8Array | 'mismatch' | undefined> => {
     if (cid.code === rawCodec.code) {
       const bytes = await want(cid, { signal })
+      // bitswap hashed the block against `cid`: when that is the integrity's only hash, done
+      const hashes = hashesOf(integrity)
+      const raw = rawCidFromIntegrity(integrity)
+      if (hashes.length === 1 && raw !== undefined && raw.equals(cid)) return bytes
       return matchesIntegrity(bytes, integrity) ? bytes : 'mismatch'
     }
     return fetchDag(cid, integrity, want, blockstore, signal, { onSize: (size) => idle.expectBlocks(size, vouchers), onVerified: idle.hold })

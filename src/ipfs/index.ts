@@ -138,7 +138,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   let bitswap: BitswapExchange | undefined
   try {
     await libp2p.start()
-    bitswap = await startBitswap(libp2p, createServingBlockstore(blockstore, served))
+    bitswap = await startBitswap(libp2p, createServingBlockstore(blockstore, served), { log })
     await handleCidProtocol(libp2p, async (integrity, pkg) => {
       const cid = await localCids(integrity, pkg)
       // a peer asked for something we have: cheap moment to announce it beyond our connections

@@ -1,0 +1,339 @@
+/**
+ * The bitswap 1.2.0 wire message (`message.proto` of the spec), encoded and decoded by hand:
+ *
+ *   Message { Wantlist wantlist = 1; repeated Block payload = 3; repeated BlockPresence blockPresences = 4; int32 pendingBytes = 5 }
+ *   Wantlist { repeated Entry entries = 1; bool full = 2 }
+ *   Entry { bytes block = 1; int32 priority = 2; bool cancel = 3; WantType wantType = 4; bool sendDontHave = 5 }
+ *   Block { bytes prefix = 1; bytes data = 2 }      BlockPresence { bytes cid = 1; BlockPresenceType type = 2 }
+ *
+ * Hand-written so that a block's bytes are never copied on the way out (a message is a list of
+ * slices handed to the stream as one Uint8ArrayList) nor on the way in (a decoded block is a view
+ * of the received buffer). The 1.0.0 `blocks = 2` field is skipped, as Helia and Kubo skip it.
+ */
+import { CID } from 'multiformats/cid'
+import { Uint8ArrayList } from 'uint8arraylist'
+
+export const WANT_BLOCK = 0
+export const WANT_HAVE = 1
+export const HAVE = 0
+export const DONT_HAVE = 1
+
+export interface WantEntry {
+  cid: CID
+  priority: number
+  cancel: boolean
+  wantType: number
+  sendDontHave: boolean
+}
+
+export interface ReceivedBlock {
+  /** CID version, codec, multihash code and digest length, from the block's prefix. */
+  version: number
+  codec: number
+  hashCode: number
+  hashLength: number
+  data: Uint8Array
+}
+
+export interface Presence {
+  cid: CID
+  type: number
+}
+
+export interface Message {
+  wants: WantEntry[]
+  full: boolean
+  blocks: ReceivedBlock[]
+  presences: Presence[]
+}
+
+/** What we send: wants, blocks (with their CID, for the prefix) and presences. */
+export interface OutgoingMessage {
+  wants: Array<Pick<WantEntry, 'cid' | 'cancel' | 'wantType' | 'sendDontHave'>>
+  blocks: Array<{ cid: CID, data: Uint8Array }>
+  presences: Presence[]
+}
+
+export class MessageError extends Error {}
+
+function varintLength (n: number): number {
+  let len = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 128)
+    len++
+  }
+  return len
+}
+
+/** Writes into pre-sized buffers; slices of block data are appended by reference. */
+class Writer {
+  readonly list = new Uint8ArrayList()
+  private buf: Uint8Array
+  private pos = 0
+  constructor (headerBytes: number) {
+    this.buf = new Uint8Array(headerBytes)
+  }
+
+  varint (n: number): void {
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n & 0x7f) | 0x80
+      n = Math.floor(n / 128)
+    }
+    this.buf[this.pos++] = n
+  }
+
+  bytes (b: Uint8Array): void {
+    this.buf.set(b, this.pos)
+    this.pos += b.byteLength
+  }
+
+  /** Appends `b` without copying it (and everything written before it). */
+  reference (b: Uint8Array): void {
+    this.flush()
+    this.list.append(b)
+  }
+
+  flush (): void {
+    if (this.pos === 0) return
+    this.list.append(this.buf.subarray(0, this.pos))
+    this.buf = this.buf.subarray(this.pos)
+    this.pos = 0
+  }
+}
+
+const tagLen = 1 // every field number here is < 16
+const lenField = (n: number): number => tagLen + varintLength(n) + n
+
+/** The CID prefix of a block: version, codec, multihash code, digest length. */
+export function cidPrefix (cid: CID): Uint8Array {
+  const values = [cid.version, cid.code, cid.multihash.code, cid.multihash.size]
+  const out = new Uint8Array(values.reduce((n, v) => n + varintLength(v), 0))
+  let pos = 0
+  for (let v of values) {
+    while (v >= 0x80) {
+      out[pos++] = (v & 0x7f) | 0x80
+      v = Math.floor(v / 128)
+    }
+    out[pos++] = v
+  }
+  return out
+}
+
+/** The length-prefixed wire form of `message`. */
+export function encodeMessage (message: OutgoingMessage): Uint8ArrayList {
+  const entries = message.wants.map((w) => {
+    const cid = w.cid.bytes
+    const len = lenField(cid.byteLength) + 2 /* priority 1 */ + (w.cancel ? 2 : 0) + (w.wantType !== WANT_BLOCK ? 2 : 0) + (w.sendDontHave ? 2 : 0)
+    return { w, cid, len }
+  })
+  const wantlistLen = entries.reduce((n, e) => n + lenField(e.len), 0)
+  const blocks = message.blocks.map((b) => {
+    const prefix = cidPrefix(b.cid)
+    const len = lenField(prefix.byteLength) + lenField(b.data.byteLength)
+    return { prefix, data: b.data, len }
+  })
+  const presences = message.presences.map((p) => {
+    const cid = p.cid.bytes
+    return { cid, type: p.type, len: lenField(cid.byteLength) + (p.type !== HAVE ? 2 : 0) }
+  })
+  const bodyLen = (entries.length > 0 ? lenField(wantlistLen) : 0) +
+    blocks.reduce((n, b) => n + lenField(b.len), 0) +
+    presences.reduce((n, p) => n + lenField(p.len), 0)
+  // everything but the block data goes into one header buffer
+  const headerBytes = varintLength(bodyLen) + bodyLen - blocks.reduce((n, b) => n + b.data.byteLength, 0)
+  const out = new Writer(headerBytes)
+  out.varint(bodyLen)
+  if (entries.length > 0) {
+    out.varint((1 << 3) | 2)
+    out.varint(wantlistLen)
+    for (const { w, cid, len } of entries) {
+      out.varint((1 << 3) | 2)
+      out.varint(len)
+      out.varint((1 << 3) | 2)
+      out.varint(cid.byteLength)
+      out.bytes(cid)
+      out.varint(2 << 3)
+      out.varint(1)
+      if (w.cancel) { out.varint(3 << 3); out.varint(1) }
+      if (w.wantType !== WANT_BLOCK) { out.varint(4 << 3); out.varint(w.wantType) }
+      if (w.sendDontHave) { out.varint(5 << 3); out.varint(1) }
+    }
+  }
+  for (const b of blocks) {
+    out.varint((3 << 3) | 2)
+    out.varint(b.len)
+    out.varint((1 << 3) | 2)
+    out.varint(b.prefix.byteLength)
+    out.bytes(b.prefix)
+    out.varint((2 << 3) | 2)
+    out.varint(b.data.byteLength)
+    out.reference(b.data)
+  }
+  for (const p of presences) {
+    out.varint((4 << 3) | 2)
+    out.varint(p.len)
+    out.varint((1 << 3) | 2)
+    out.varint(p.cid.byteLength)
+    out.bytes(p.cid)
+    if (p.type !== HAVE) { out.varint(2 << 3); out.varint(p.type) }
+  }
+  out.flush()
+  return out.list
+}
+
+/** Reads protobuf fields from one buffer. */
+class Reader {
+  pos = 0
+  readonly buf: Uint8Array
+  readonly end: number
+  constructor (buf: Uint8Array) {
+    this.buf = buf
+    this.end = buf.byteLength
+  }
+
+  varint (): number {
+    let result = 0
+    let shift = 1
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new MessageError('truncated varint')
+      const b = this.buf[this.pos++]!
+      result += (b & 0x7f) * shift
+      if (b < 0x80) return result
+      shift *= 128
+    }
+    throw new MessageError('varint too long')
+  }
+
+  bytes (): Uint8Array {
+    const len = this.varint()
+    if (this.pos + len > this.end) throw new MessageError('truncated field')
+    const out = this.buf.subarray(this.pos, this.pos + len)
+    this.pos += len
+    return out
+  }
+
+  skip (wireType: number): void {
+    if (wireType === 0) this.varint()
+    else if (wireType === 2) this.bytes()
+    else if (wireType === 1) this.pos += 8
+    else if (wireType === 5) this.pos += 4
+    else throw new MessageError(`unsupported wire type ${wireType}`)
+    if (this.pos > this.end) throw new MessageError('truncated field')
+  }
+
+  /** Calls `onField(fieldNumber, wireType)` for every field; it must consume the value or return false to skip it. */
+  fields (onField: (no: number, wireType: number) => boolean): void {
+    while (this.pos < this.end) {
+      const tag = this.varint()
+      const wireType = tag & 7
+      if (!onField(Math.floor(tag / 8), wireType)) this.skip(wireType)
+    }
+  }
+}
+
+function decodeEntry (buf: Uint8Array): WantEntry {
+  const r = new Reader(buf)
+  let cid: CID | undefined
+  const entry = { priority: 1, cancel: false, wantType: WANT_BLOCK, sendDontHave: false }
+  r.fields((no, wt) => {
+    if (no === 1 && wt === 2) cid = CID.decode(r.bytes())
+    else if (no === 2 && wt === 0) entry.priority = r.varint()
+    else if (no === 3 && wt === 0) entry.cancel = r.varint() !== 0
+    else if (no === 4 && wt === 0) entry.wantType = r.varint()
+    else if (no === 5 && wt === 0) entry.sendDontHave = r.varint() !== 0
+    else return false
+    return true
+  })
+  if (cid === undefined) throw new MessageError('want entry without a CID')
+  return { cid, ...entry }
+}
+
+function decodeBlock (buf: Uint8Array): ReceivedBlock {
+  const r = new Reader(buf)
+  let prefix: Uint8Array | undefined
+  let data: Uint8Array | undefined
+  r.fields((no, wt) => {
+    if (no === 1 && wt === 2) prefix = r.bytes()
+    else if (no === 2 && wt === 2) data = r.bytes()
+    else return false
+    return true
+  })
+  if (prefix === undefined || data === undefined) throw new MessageError('block without prefix or data')
+  const p = new Reader(prefix)
+  return { version: p.varint(), codec: p.varint(), hashCode: p.varint(), hashLength: p.varint(), data }
+}
+
+/** Decodes one message (without its length prefix). Throws MessageError on malformed input. */
+export function decodeMessage (buf: Uint8Array): Message {
+  const message: Message = { wants: [], full: false, blocks: [], presences: [] }
+  const r = new Reader(buf)
+  r.fields((no, wt) => {
+    if (no === 1 && wt === 2) {
+      const w = new Reader(r.bytes())
+      w.fields((wno, wwt) => {
+        if (wno === 1 && wwt === 2) message.wants.push(decodeEntry(w.bytes()))
+        else if (wno === 2 && wwt === 0) message.full = w.varint() !== 0
+        else return false
+        return true
+      })
+    } else if (no === 3 && wt === 2) {
+      message.blocks.push(decodeBlock(r.bytes()))
+    } else if (no === 4 && wt === 2) {
+      const p = new Reader(r.bytes())
+      let cid: CID | undefined
+      let type = HAVE
+      p.fields((pno, pwt) => {
+        if (pno === 1 && pwt === 2) cid = CID.decode(p.bytes())
+        else if (pno === 2 && pwt === 0) type = p.varint()
+        else return false
+        return true
+      })
+      if (cid !== undefined) message.presences.push({ cid, type })
+    } else {
+      return false
+    }
+    return true
+  })
+  return message
+}
+
+/**
+ * Splits a byte stream into length-prefixed messages of at most `maxLength` bytes; a longer one
+ * throws (the stream is then aborted: a peer that sends one is broken or hostile).
+ */
+export class MessageReader {
+  private readonly buffer = new Uint8ArrayList()
+  private readonly maxLength: number
+  constructor (maxLength: number) {
+    this.maxLength = maxLength
+  }
+
+  /** Appends `chunk` and returns every complete message in the buffer. */
+  push (chunk: Uint8Array | Uint8ArrayList): Uint8Array[] {
+    this.buffer.append(chunk)
+    const out: Uint8Array[] = []
+    for (;;) {
+      let len = 0
+      let shift = 1
+      let pos = 0
+      let complete = false
+      while (pos < this.buffer.byteLength && pos < 10) {
+        const b = this.buffer.get(pos++)
+        len += (b & 0x7f) * shift
+        shift *= 128
+        if (b < 0x80) {
+          complete = true
+          break
+        }
+      }
+      if (!complete) {
+        if (pos >= 10) throw new MessageError('bad length prefix')
+        return out
+      }
+      if (len > this.maxLength) throw new MessageError(`message of ${len} bytes is over the ${this.maxLength} byte limit`)
+      if (this.buffer.byteLength < pos + len) return out
+      out.push(this.buffer.subarray(pos, pos + len))
+      this.buffer.consume(pos + len)
+    }
+  }
+}
