@@ -106,12 +106,14 @@ if (mode === 'flood') {
     void (async () => {
       for (;;) {
         try {
+          // an oversized message (over bitswap's 4 MiB limit) on a stream of its own, as a receiver
+          // may reset the stream at its length prefix; then floods of unrequested blocks
+          const oversized = blocksMessage([randomBytes(6 * 1024 * 1024)])
+          void libp2p.dialProtocol(evt.detail, BITSWAP)
+            .then(async (stream) => { await lpStream(stream, { maxDataLength: 64 * 1024 * 1024 }).write(oversized) })
+            .then(() => { flooded += oversized.length }, () => {})
           const stream = await libp2p.dialProtocol(evt.detail, BITSWAP)
           const lp = lpStream(stream, { maxDataLength: 64 * 1024 * 1024 })
-          // an oversized message (over bitswap's 4 MiB limit), then floods of unrequested blocks
-          const oversized = blocksMessage([randomBytes(6 * 1024 * 1024)])
-          await lp.write(oversized)
-          flooded += oversized.length
           for (let i = 0; i < 1000; i++) {
             const message = blocksMessage(Array.from({ length: 32 }, () => randomBytes(64 * 1024)))
             await lp.write(message)
