@@ -1,15 +1,16 @@
 /**
  * Peer transfer throughput: a fresh node with an empty cache fetches every tarball of a lockfile
- * from one peer, as the fetch phase does (32 at once), verified, and nothing else: no plan, no
- * reify, no cache writes. Prints `{ ms, bytes, count, missing }` as JSON.
+ * from its peers, as the fetch phase does (32 at once), verified, and nothing else: no plan, no
+ * reify, no cache writes. Prints `{ ms, bytes, count, missing, cpuMs }` as JSON; `cpuMs` is this
+ * process's CPU time (user + system) during the transfer.
  *
- *   node bench/peer-transfer.ts --peer MULTIADDR --lock package-lock.json --cache EMPTY_DIR
+ *   node bench/peer-transfer.ts --peer MULTIADDR [--peer MULTIADDR…] --lock package-lock.json --cache EMPTY_DIR
  */
 import { parseArgs } from 'node:util'
 import { createIpfsNode } from '../src/ipfs/index.ts'
 import { readLockTarballs } from './lib/lockfile.ts'
 
-const { values } = parseArgs({ options: { peer: { type: 'string' }, lock: { type: 'string' }, cache: { type: 'string' } } })
+const { values } = parseArgs({ options: { peer: { type: 'string', multiple: true }, lock: { type: 'string' }, cache: { type: 'string' } } })
 if (values.peer === undefined || values.lock === undefined || values.cache === undefined) {
   process.stderr.write('peer-transfer: --peer, --lock and --cache are required\n')
   process.exit(1)
@@ -17,9 +18,10 @@ if (values.peer === undefined || values.lock === undefined || values.cache === u
 const refs = (await readLockTarballs(values.lock)).filter((t) => !t.optional)
 const node = await createIpfsNode({
   cacheDir: values.cache,
-  options: { peers: [values.peer], listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap: [], peerTimeout: 5000, swarmKey: undefined },
+  options: { peers: values.peer, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap: [], peerTimeout: 5000, swarmKey: undefined },
 })
 const started = performance.now()
+const cpu = process.cpuUsage()
 let bytes = 0
 let missing = 0
 const queue = [...refs]
@@ -31,6 +33,7 @@ await Promise.all(Array.from({ length: 32 }, async () => {
   }
 }))
 const ms = performance.now() - started
+const used = process.cpuUsage(cpu)
 await node.stop()
-process.stdout.write(`${JSON.stringify({ ms, bytes, count: refs.length - missing, missing })}\n`)
+process.stdout.write(`${JSON.stringify({ ms, bytes, count: refs.length - missing, missing, cpuMs: (used.user + used.system) / 1000 })}\n`)
 process.exit(0)
