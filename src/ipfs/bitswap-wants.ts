@@ -67,7 +67,8 @@ export interface PeerShare {
 
 export interface WantManager {
   want(cid: CID, options: { signal: AbortSignal }): Promise<Uint8Array>
-  receivedBlocks(peer: PeerId, blocks: ReceivedBlock[]): void
+  /** Takes the blocks we want; returns the bytes of those we did not (or no longer) want. */
+  receivedBlocks(peer: PeerId, blocks: ReceivedBlock[]): number
   receivedPresences(peer: PeerId, presences: Presence[]): void
   peerConnected(peer: PeerId, outbox: Outbox): void
   peerGone(peer: PeerId): void
@@ -206,15 +207,18 @@ export function createWantManager (): WantManager {
     },
 
     receivedBlocks (peer, blocks) {
-      if (wants.size === 0) return
+      let unwanted = 0
       const id = peer.toString()
       const state = peers.get(id)
       for (const block of blocks) {
         const hash = HASHES[block.hashCode]
-        if (hash === undefined || block.hashLength !== hash.length) continue
-        const key = keyOfDigest(block.hashCode, createHash(hash.name).update(block.data).digest())
-        const want = wants.get(key)
-        if (want === undefined) continue
+        const want = wants.size === 0 || hash === undefined || block.hashLength !== hash.length
+          ? undefined
+          : wants.get(keyOfDigest(block.hashCode, createHash(hash.name).update(block.data).digest()))
+        if (want === undefined) {
+          unwanted += block.data.byteLength
+          continue
+        }
         const askedAt = want.asked.get(id)
         if (askedAt !== undefined) avgWait = avgWait === 0 ? Date.now() - askedAt : avgWait * 0.9 + (Date.now() - askedAt) * 0.1
         avgBlock = avgBlock * 0.9 + block.data.byteLength * 0.1
@@ -227,6 +231,7 @@ export function createWantManager (): WantManager {
         for (const waiter of want.waiters) waiter.resolve(block.data)
       }
       soon()
+      return unwanted
     },
 
     receivedPresences (peer, presences) {

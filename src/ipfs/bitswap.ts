@@ -24,6 +24,12 @@ import { MAX_RAW_BLOCK } from './cid.ts'
 export const MAX_SENT_MESSAGE = MAX_RAW_BLOCK
 /** What we accept: bitswap's usual limit, as other peers send it. */
 const MAX_RECEIVED_MESSAGE = 4 * 1024 * 1024
+/**
+ * Bytes of blocks we did not want that a peer may send beyond the ones we did before we hang up
+ * on it for good: late duplicates of hedged or cancelled wants stay well below (a window is 8 MiB);
+ * a peer pushing blocks at us costs us a hash per block until then.
+ */
+const MAX_UNWANTED_BYTES = 16 * 1024 * 1024
 
 /** The part of bitswap the fetcher uses. */
 export interface BitswapExchange {
@@ -44,6 +50,9 @@ export interface BitswapOptions {
 export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore, options: BitswapOptions = {}): Promise<BitswapExchange> {
   const log = options.log ?? (() => {})
   const outboxes = new Map<string, Outbox>()
+  /** Per peer: bytes of blocks we wanted, and of blocks we did not. */
+  const received = new Map<string, { wanted: number, unwanted: number }>()
+  const flooders = new Set<string>()
   const server = createBitswapServer(blockstore, keyOfCid, log)
   const wants = createWantManager()
   let stopped = false
@@ -65,13 +74,35 @@ export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore,
     // another connection to the same peer may remain
     if (libp2p.getConnections(peer).length > 0) return
     const id = peer.toString()
+    received.delete(id)
     wants.peerGone(peer)
     server.peerGone(peer)
     outboxes.get(id)?.close()
     outboxes.delete(id)
   }
 
+  /** Counts what `peer` sent us; true when it has pushed too many blocks we never asked for. */
+  const flooding = (peer: PeerId, bytes: number, unwanted: number): boolean => {
+    const id = peer.toString()
+    let counts = received.get(id)
+    if (counts === undefined) {
+      counts = { wanted: 0, unwanted: 0 }
+      received.set(id, counts)
+    }
+    counts.wanted += bytes - unwanted
+    counts.unwanted += unwanted
+    if (counts.unwanted <= MAX_UNWANTED_BYTES + counts.wanted) return false
+    flooders.add(id)
+    log(`bitswap: ${peer} sent ${counts.unwanted} bytes of blocks nobody asked for: hanging up`)
+    void libp2p.hangUp(peer).catch(() => {})
+    return true
+  }
+
   const onStream = (stream: Stream, peer: PeerId): void => {
+    if (flooders.has(peer.toString())) {
+      stream.abort(new Error('peer floods unwanted blocks'))
+      return
+    }
     // we only read inbound streams: replies go out on our own stream to the peer
     void stream.close().catch(() => {})
     const reader = new MessageReader(MAX_RECEIVED_MESSAGE)
@@ -80,7 +111,13 @@ export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore,
       try {
         for (const bytes of reader.push(evt.data)) {
           const message = decodeMessage(bytes)
-          if (message.blocks.length > 0) wants.receivedBlocks(peer, message.blocks)
+          if (message.blocks.length > 0) {
+            const unwanted = wants.receivedBlocks(peer, message.blocks)
+            if (flooding(peer, message.blocks.reduce((n, b) => n + b.data.byteLength, 0), unwanted)) {
+              stream.abort(new Error('peer floods unwanted blocks'))
+              return
+            }
+          }
           if (message.presences.length > 0) wants.receivedPresences(peer, message.presences)
           if (message.wants.length > 0 || message.full) server.receive(peer, outboxOf(peer), message.wants, message.full)
         }
