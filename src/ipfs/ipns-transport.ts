@@ -4,7 +4,9 @@
  * - announcements on the gossipsub topic `/record/<base64url routing key>` whenever a record
  *   changes; every node that reads an index subscribes, so a long-lived one hears updates;
  * - the latest record asked for directly with libp2p's fetch protocol (key: the routing key,
- *   `/ipns/<multihash>`), from every connected peer, when a node needs the index now.
+ *   `/ipns/<multihash>`), from every connected peer, when a node needs the index now;
+ * - and, where there is a DHT with peers in it (the LAN's, the public one with `--bootstrap`),
+ *   the record put there on publish and looked up there on resolve, as any IPNS name.
  * A node answers fetches for the records it published and the ones it accepted from others (so
  * an index keeps resolving while its publisher is away). Records here are opaque bytes: the
  * signed index checks every one it is given (src/metadata/index-records.ts).
@@ -12,15 +14,18 @@
 import type { Fetch } from '@libp2p/fetch'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
+import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { IndexRecordTransport } from '../metadata/signed-index.ts'
 import { untilAborted } from './sleep.ts'
 
 /** IPNS records are at most 10 KiB (the spec's limit); heard ones are kept a few per name. */
 const MAX_RECORD = 10 * 1024
 const HEARD_PER_NAME = 4
+/** How long a DHT put may walk the network, in ms. */
+const DHT_PUT_TIMEOUT = 60_000
 
 export interface RecordTransportInit {
-  libp2p: Libp2p<{ pubsub: GossipSub, fetch: Fetch }>
+  libp2p: Libp2p<{ pubsub: GossipSub, fetch: Fetch, lanDHT: SingleKadDHT, aminoDHT?: SingleKadDHT }>
   /** Settles when configured peers were dialled and the LAN had a moment to answer. */
   ready: Promise<void>
   log(msg: string): void
@@ -34,13 +39,19 @@ export function createRecordTransport (init: RecordTransportInit): IndexRecordTr
   const served = new Map<string, Uint8Array>()
   const heard = new Map<string, Uint8Array[]>()
   const topics = new Map<string, string>()
+  const listeners: Array<(routingKey: Uint8Array) => void> = []
 
   libp2p.services.pubsub.addEventListener('message', (evt: CustomEvent<Message>) => {
     const key = topics.get(evt.detail.topic)
     if (key === undefined || evt.detail.data.byteLength > MAX_RECORD) return
     heard.set(key, [evt.detail.data, ...(heard.get(key) ?? [])].slice(0, HEARD_PER_NAME))
+    for (const listener of listeners) listener(Buffer.from(key, 'base64url'))
   })
   libp2p.services.fetch.registerLookupFunction('/ipns/', async (key) => served.get(keyOf(key)))
+
+  /** The DHTs with someone in them to ask or to tell. */
+  const dhts = (): SingleKadDHT[] => [libp2p.services.lanDHT, libp2p.services.aminoDHT]
+    .filter((dht): dht is SingleKadDHT => dht !== undefined && dht.routingTable.size > 0)
 
   const subscribe = (routingKey: Uint8Array): void => {
     const topic = recordTopic(routingKey)
@@ -50,6 +61,9 @@ export function createRecordTransport (init: RecordTransportInit): IndexRecordTr
   }
 
   return {
+    onAnnounce (listener) {
+      listeners.push(listener)
+    },
     serve (routingKey, record) {
       served.set(keyOf(routingKey), record)
       subscribe(routingKey)
@@ -62,11 +76,17 @@ export function createRecordTransport (init: RecordTransportInit): IndexRecordTr
       } catch (err) {
         log(`ipns: announcing a record: ${(err as Error).message}`)
       }
+      // in the background: a DHT put walks the network and must not hold the publisher up
+      for (const dht of dhts()) {
+        void (async () => {
+          for await (const event of dht.put(routingKey, record, { signal: AbortSignal.timeout(DHT_PUT_TIMEOUT) })) void event
+        })().catch((err: Error) => log(`ipns: putting a record in the DHT: ${err.message}`))
+      }
     },
     async find (routingKey, { signal }) {
       subscribe(routingKey)
       await untilAborted(init.ready, signal)
-      const answers = await Promise.all(libp2p.getPeers().map(async (peer) => {
+      const fromPeers = Promise.all(libp2p.getPeers().map(async (peer) => {
         try {
           const record = await libp2p.services.fetch.fetch(peer, routingKey, { signal })
           return record !== undefined && record.byteLength <= MAX_RECORD ? record : undefined
@@ -74,7 +94,17 @@ export function createRecordTransport (init: RecordTransportInit): IndexRecordTr
           return undefined
         }
       }))
-      return [...answers.filter((record) => record !== undefined), ...(heard.get(keyOf(routingKey)) ?? [])]
+      const fromDhts = Promise.all(dhts().map(async (dht) => {
+        const found: Uint8Array[] = []
+        try {
+          for await (const event of dht.get(routingKey, { signal })) {
+            if (event.name === 'VALUE' && event.value.byteLength <= MAX_RECORD) found.push(event.value)
+          }
+        } catch {}
+        return found
+      }))
+      const [answers, stored] = await Promise.all([fromPeers, fromDhts])
+      return [...answers.filter((record) => record !== undefined), ...stored.flat(), ...(heard.get(keyOf(routingKey)) ?? [])]
     },
   }
 }

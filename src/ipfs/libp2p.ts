@@ -16,6 +16,8 @@ import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
+import { ipnsSelector } from 'ipns/selector'
+import { ipnsValidator } from 'ipns/validator'
 import { createLibp2p } from 'libp2p'
 
 export interface Libp2pInit {
@@ -44,6 +46,8 @@ export interface NodeServices {
 
 /** Creates (does not start) the libp2p node. */
 export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeServices>> {
+  // signed indexes' IPNS records may be stored in either DHT: check them, keep the newest
+  const records = { validators: { ipns: ipnsValidator }, selectors: { ipns: ipnsSelector } }
   const services: Record<string, (components: any) => unknown> = {
     identify: identify(),
     ping: ping(),
@@ -58,10 +62,11 @@ export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeSe
       logPrefix: 'libp2p:dht-lan',
       datastorePrefix: '/dht-lan',
       metricsPrefix: 'libp2p_dht_lan',
+      ...records,
     }),
   }
   if (init.bootstrap.length > 0) {
-    services.aminoDHT = kadDHT({ protocol: '/ipfs/kad/1.0.0', peerInfoMapper: removePrivateAddressesMapper })
+    services.aminoDHT = kadDHT({ protocol: '/ipfs/kad/1.0.0', peerInfoMapper: removePrivateAddressesMapper, ...records })
   }
   const peerDiscovery = [
     ...(init.mdns ? [mdns()] : []),

@@ -23,6 +23,8 @@ export interface CheckedRecord {
   sequence: bigint
   /** End of validity. */
   validUntil: Date
+  /** How long the publisher says the record may be cached, in ms. */
+  ttl: number
   bytes: Uint8Array
 }
 
@@ -67,7 +69,7 @@ export async function checkIndexRecord (index: IndexName, bytes: Uint8Array): Pr
   } catch {
     throw new IndexRecordError(`index ${index.name}: the record points at ${JSON.stringify(record.value)}, not an /ipfs/ CID`)
   }
-  return { root: cid, sequence: record.sequence, validUntil: validityOf(record), bytes }
+  return { root: cid, sequence: record.sequence, validUntil: validityOf(record), ttl: Number((record.ttl ?? 0n) / 1_000_000n), bytes }
 }
 
 /** The newest record accepted per index, under `<stateDir>/ipns/<name>.record`. */

@@ -64,6 +64,8 @@ export interface IndexRecordTransport {
   serve(routingKey: Uint8Array, record: Uint8Array): void
   /** Every record of `routingKey` peers hold or announced, gathered until `signal` aborts or all answered. */
   find(routingKey: Uint8Array, options: { signal: AbortSignal }): Promise<Uint8Array[]>
+  /** Calls `listener` whenever a record of a name we read is announced (pubsub). */
+  onAnnounce(listener: (routingKey: Uint8Array) => void): void
 }
 
 export interface SignedIndexComponents {
@@ -116,6 +118,9 @@ export class IndexConflictError extends Error {
   code = 'EPUBLISHCONFLICT'
 }
 
+/** A record with a TTL of 0 (as some publishers make) is still not resolved again for every package. */
+const MIN_RESOLUTION_AGE = 30_000
+
 const DEFAULTS = { lifetime: 7 * 24 * 3600_000, ttl: 5 * 60_000, timeout: 2000 }
 
 interface PublisherState {
@@ -132,8 +137,13 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
   const memory = createRecordMemory(stateDir)
   /** Decoded blocks by CID string: a block checked once is not fetched or hashed again. */
   const decoded = new Map<string, Promise<unknown>>()
-  /** Resolutions per name, for this process's life (one install = one view of each index). */
-  const resolutions = new Map<string, Promise<ResolvedIndex>>()
+  /**
+   * Resolutions per routing key, kept for the record's TTL (an install sees one view of each
+   * index; a long-lived serve the latest), or until a new record is announced.
+   */
+  const resolutions = new Map<string, { pending: Promise<ResolvedIndex>, until: number }>()
+  const keyOf = (index: IndexName): string => Buffer.from(index.routingKey).toString('base64')
+  records.onAnnounce((routingKey) => resolutions.delete(Buffer.from(routingKey).toString('base64')))
 
   const block = (cid: CID): Promise<unknown> => {
     const key = cid.toString()
@@ -196,6 +206,8 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
     }
     await memory.remember(index, best)
     records.serve(index.routingKey, best.bytes)
+    const resolution = resolutions.get(keyOf(index))
+    if (resolution !== undefined) resolution.until = Date.now() + Math.max(best.ttl, MIN_RESOLUTION_AGE)
     return { name: index.name, root: best.root, sequence: best.sequence, validUntil: best.validUntil }
   }
 
@@ -207,12 +219,14 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
 
   async function resolve (name: string | IndexName): Promise<ResolvedIndex> {
     const index = await nameOf(name)
-    let pending = resolutions.get(index.name)
-    if (pending === undefined) {
-      pending = resolveNow(index)
-      pending.catch(() => resolutions.delete(index.name))
-      resolutions.set(index.name, pending)
-    }
+    const key = keyOf(index)
+    const kept = resolutions.get(key)
+    if (kept !== undefined && kept.until > Date.now()) return kept.pending
+    // until it settles, every ask shares this resolution
+    const pending = resolveNow(index)
+    const entry = { pending, until: Infinity }
+    pending.catch(() => { if (resolutions.get(key) === entry) resolutions.delete(key) })
+    resolutions.set(key, entry)
     return pending
   }
 
@@ -294,7 +308,7 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
         await writeFile(temp, JSON.stringify({ root: root.cid.toString(), sequence: sequence.toString() } satisfies PublisherState))
         await rename(temp, stateFile)
         await memory.remember(index, record)
-        resolutions.set(index.name, Promise.resolve({ name: index.name, root: root.cid, sequence, validUntil: record.validUntil }))
+        resolutions.set(keyOf(index), { pending: Promise.resolve({ name: index.name, root: root.cid, sequence, validUntil: record.validUntil }), until: Date.now() + record.ttl })
         await records.publish(index.routingKey, bytes)
         changed = false
         log(`index ${index.name}: published sequence ${sequence}, root ${root.cid}`)

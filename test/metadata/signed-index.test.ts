@@ -51,10 +51,16 @@ test('A publishes an index; B resolves it over loopback and reads packuments che
   assert.deepEqual(Object.keys((await b.indexes.packument(index.name, 'left'))?.versions ?? {}), ['1.0.0', '2.0.0'])
   assert.equal(await b.indexes.packument(index.name, 'absent'), undefined)
 
-  // the next version, a new record: a fresh process on B's cache sees sequence 1
+  // the next version, a new record: announced over pubsub, B drops the view it had at once
   await index.addVersion(manifest('@myco/util', '1.1.0'), { tags: ['latest'] })
   const second = await index.publish()
   assert.equal(second.sequence, 1n)
+  const deadline = Date.now() + 10_000
+  while ((await b.indexes.resolve(index.name)).sequence !== 1n) {
+    assert.ok(Date.now() < deadline, 'B heard of sequence 1')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  // and a fresh process sees it too
   const b2 = await startNode(cleanup, join(dir, 'cache-b2'), { peers: [a.info().addresses[0]!] })
   await waitForPeers(b2, 1)
   assert.equal((await b2.indexes.packument(index.name, '@myco/util'))?.['dist-tags'].latest, '1.1.0')
@@ -73,7 +79,7 @@ function hostile (stateDir: string, offered: () => Uint8Array[], served: Map<str
       kept.push(block.cid.toString())
     },
   }
-  const indexes = createSignedIndexes({ stateDir, blocks, records: { async publish () {}, serve () {}, async find () { return offered() } } }, { timeout: 500 })
+  const indexes = createSignedIndexes({ stateDir, blocks, records: { async publish () {}, serve () {}, onAnnounce () {}, async find () { return offered() } } }, { timeout: 500 })
   return { indexes, kept }
 }
 
