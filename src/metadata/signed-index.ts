@@ -234,18 +234,28 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
     const key: PrivateKey = await loadIndexKey(options.keyFile ?? defaultIndexKeyFile(join(stateDir, '..')))
     const index = indexNameOf(key)
     const stateFile = join(stateDir, 'indexes', `${index.name}.json`)
-    let state: PublisherState | undefined
-    try {
-      state = JSON.parse(await readFile(stateFile, 'utf8')) as PublisherState
-    } catch {
-      state = undefined
-    }
     const packages = new Map<string, CID>()
-    if (state !== undefined) {
+    let base: string | undefined
+    let sequence = -1n
+    /**
+     * Reads the published state when another process (a `publish --index` beside a serve) moved
+     * it: this index's unpublished edits then go on top of that root, not over it.
+     */
+    const catchUp = async (): Promise<void> => {
+      let state: PublisherState
+      try {
+        state = JSON.parse(await readFile(stateFile, 'utf8')) as PublisherState
+      } catch {
+        return
+      }
+      if (BigInt(state.sequence) > sequence) sequence = BigInt(state.sequence)
+      if (state.root === base) return
       const root = CID.parse(state.root)
+      packages.clear()
       for (const [name, link] of Object.entries(asRoot(root, await block(root)).packages)) packages.set(name, CID.asCID(link) as CID)
+      base = state.root
     }
-    let sequence = state === undefined ? -1n : BigInt(state.sequence)
+    await catchUp()
     let changed = false
     /** Packuments changed since the last publish, by name. */
     const edits = new Map<string, Packument>()
@@ -296,6 +306,7 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
       },
       packument: current,
       async publish () {
+        await catchUp()
         for (const packument of [...edits.values()]) await store(packument)
         const root = rootBlock(packages)
         await blocks.put(root)
@@ -307,6 +318,7 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
         const temp = `${stateFile}.${process.pid}.tmp`
         await writeFile(temp, JSON.stringify({ root: root.cid.toString(), sequence: sequence.toString() } satisfies PublisherState))
         await rename(temp, stateFile)
+        base = root.cid.toString()
         await memory.remember(index, record)
         resolutions.set(keyOf(index), { pending: Promise.resolve({ name: index.name, root: root.cid, sequence, validUntil: record.validUntil }), until: Date.now() + record.ttl })
         await records.publish(index.routingKey, bytes)

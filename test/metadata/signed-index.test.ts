@@ -123,3 +123,16 @@ test('refused: a record signed by another key, an older sequence, an expired rec
   await assert.rejects(lying.packument(name.name, 'evil'), { code: 'EINDEXBLOCK', message: `index block ${root.cid}: the bytes received do not match the CID` })
   assert.deepEqual(kept, [], 'nothing cached')
 })
+
+test('two writers on one cache (a publish beside a serve): the later publish keeps what the other published', async () => {
+  const node = await startNode(cleanup, join(dir, 'cache-writers'))
+  const serving = await node.indexes.open()
+  const publishing = await node.indexes.open()
+  await publishing.addVersion(manifest('@myco/published', '1.0.0'))
+  await publishing.publish()
+  await serving.addPackument({ name: 'served', 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': manifest('served', '1.0.0') } })
+  const last = await serving.publish()
+  assert.equal(last.sequence, 1n)
+  assert.ok(await node.indexes.packument(serving.name, '@myco/published'), 'the other writer\'s package is still there')
+  assert.ok(await node.indexes.packument(serving.name, 'served'))
+})
