@@ -75,3 +75,14 @@ test('an index nobody publishes: a one-line error naming it', async () => {
   assert.equal(run.code, 1)
   assert.match(run.stderr, new RegExp(`index ${other}: no peer has its record$`, 'm'))
 })
+
+test('serve --index <name> --index-only: plain npm installs through it from the index alone, the registry gone', async () => {
+  const seedC = await p2p.serve(join(work, 'cache-c'), { extra: ['--index', seedA.index, '--index-only', '--peer', seedA.address] })
+  const dir = await project('npm-via-index')
+  // npm fetches tarballs from the packument's URLs: `always` sends them to serve's registry too
+  const run = await runCommand('npm', ['install', 'alpha', '--userconfig', userconfig, '--registry', seedC.url, '--replace-registry-host', 'always', '--cache', join(work, 'cache-npm-via-index'), '--fetch-retries', '0'], { cwd: dir })
+  assertOk(run, 'npm install alpha through serve --index-only')
+  const missing = await runCommand('npm', ['view', 'gamma', 'version', '--userconfig', userconfig, '--registry', seedC.url, '--cache', join(work, 'cache-npm-via-index'), '--fetch-retries', '0'], { cwd: dir })
+  assert.notEqual(missing.code, 0)
+  assert.match(missing.stderr, /gamma is in none of the trusted indexes \(--index-only\)/)
+})
