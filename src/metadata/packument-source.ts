@@ -70,8 +70,9 @@ export interface PackumentSource {
   /** Whether `name` is looked up in its indexes before the registry. */
   prefersIndex(name: string): boolean
   /**
-   * The registry served a packument: when it carries signatures and no keys are kept for that
-   * registry, they are fetched and kept (once per run, in the background; `settled` waits for it).
+   * The registry served a packument: when it carries signatures and the keys kept for that
+   * registry are missing or a day old, they are fetched and kept (once per run, in the
+   * background; `settled` waits for it).
    */
   registryServed(name: string, registry: string, text: string): void
   /** Settles when keys being fetched are kept. */
@@ -153,7 +154,7 @@ export function createPackumentSource (init: PackumentSourceInit): PackumentSour
       init.onRegistryPackument?.(name, registry, text)
       if (learning.has(registry) || !text.includes('"signatures"')) return
       learning.set(registry, (async () => {
-        if (await init.keys.get(registry) !== undefined) return
+        if (!await init.keys.stale(registry)) return
         await init.keys.keep(registry, parseRegistryKeys(await init.fetchKeys(name)))
         init.log(`metadata: kept the signing keys of ${registry}`)
       })().catch((err: Error) => init.log(`metadata: no signing keys from ${registry}: ${err.message}`)))

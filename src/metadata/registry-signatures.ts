@@ -25,27 +25,39 @@ export interface RegistryKey {
 export interface RegistryKeys {
   /** The keys kept for `registry` (URL with a trailing slash); undefined when none were ever fetched. */
   get(registry: string): Promise<RegistryKey[] | undefined>
+  /** Whether the keys kept for `registry` are missing or were fetched more than a day ago (keys rotate). */
+  stale(registry: string): Promise<boolean>
   /** Keeps what `/-/npm/v1/keys` answered for `registry`. */
   keep(registry: string, keys: RegistryKey[]): Promise<void>
 }
+
+/** How long kept keys are used before they are fetched again (when the registry is reachable). */
+const KEYS_MAX_AGE = 24 * 3600_000
 
 export function createRegistryKeys (stateDir: string): RegistryKeys {
   const dir = join(stateDir, 'registry-keys')
   // by digest of the URL: a file name is no place for a registry host or its path
   const file = (registry: string): string => join(dir, `${createHash('sha256').update(registry).digest('hex').slice(0, 32)}.json`)
+  const read = async (registry: string): Promise<{ keys: RegistryKey[], fetched: number } | undefined> => {
+    try {
+      const kept = JSON.parse(await readFile(file(registry), 'utf8')) as { registry: string, keys: RegistryKey[], fetched?: number }
+      return kept.registry === registry && Array.isArray(kept.keys) ? { keys: kept.keys, fetched: kept.fetched ?? 0 } : undefined
+    } catch {
+      return undefined
+    }
+  }
   return {
     async get (registry) {
-      try {
-        const kept = JSON.parse(await readFile(file(registry), 'utf8')) as { registry: string, keys: RegistryKey[] }
-        return kept.registry === registry && Array.isArray(kept.keys) ? kept.keys : undefined
-      } catch {
-        return undefined
-      }
+      return (await read(registry))?.keys
+    },
+    async stale (registry) {
+      const kept = await read(registry)
+      return kept === undefined || Date.now() - kept.fetched > KEYS_MAX_AGE
     },
     async keep (registry, keys) {
       await mkdir(dir, { recursive: true })
       const temp = `${file(registry)}.${process.pid}.tmp`
-      await writeFile(temp, JSON.stringify({ registry, keys }))
+      await writeFile(temp, JSON.stringify({ registry, keys, fetched: Date.now() }))
       await rename(temp, file(registry))
     },
   }

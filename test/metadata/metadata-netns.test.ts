@@ -75,6 +75,7 @@ before(async () => {
   await writeFile(real, [`registry=${await npmRegistry()}`, 'audit=false', 'fund=false', 'update-notifier=false', ''].join('\n'))
   const expressRef = await project('ref-express')
   assertOk(await runCommand('npm', ['install', 'express', '--userconfig', real, '--cache', join(work, 'cache-a')], { cwd: expressRef }), 'npm install express')
+  assertOk(await runCommand('npm', ['install', 'lodash', '--userconfig', real, '--cache', join(work, 'cache-a')], { cwd: await project('a-lodash') }), 'npm install lodash')
   realConfig = real
   const publisher = await p2p.serve(join(work, 'cache-a'), { extra: ['--index'] })
   await npm(await project('a-client', NOLOCK), ['install', 'alpha', '--registry', publisher.url], 'cache-a-client')
