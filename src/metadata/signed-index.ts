@@ -189,7 +189,7 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
     for (const bytes of candidates) {
       try {
         const record = await checkIndexRecord(index, bytes)
-        if (record.sequence < seen) throw new IndexRecordError(`index ${index.name}: a peer offered sequence ${record.sequence}, older than sequence ${seen} already seen; refusing to roll back`)
+        if (record.sequence < seen) throw new IndexRecordError(`index ${index.name}: a peer offered sequence ${record.sequence}, older than sequence ${seen} already seen; refusing to roll back`, 'rollback')
         if (best === undefined || record.sequence > best.sequence) best = record
       } catch (err) {
         if (!(err instanceof IndexRecordError)) throw err
@@ -200,9 +200,9 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
     if (best === undefined) {
       if (refusals.length > 0) {
         // the most telling refusal: a roll-back or forgery beats the expiry of our own old copy
-        throw refusals.find((err) => !err.message.includes('expired')) ?? refusals[0]
+        throw refusals.find((err) => err.reason !== 'expired') ?? refusals[0]
       }
-      throw new IndexRecordError(`index ${index.name}: no peer has its record`)
+      throw new IndexRecordError(`index ${index.name}: no peer has its record`, 'missing')
     }
     await memory.remember(index, best)
     records.serve(index.routingKey, best.bytes)
