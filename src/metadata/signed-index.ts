@@ -237,6 +237,8 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
     const packages = new Map<string, CID>()
     let base: string | undefined
     let sequence = -1n
+    /** Packuments changed since the last publish, by name. */
+    const edits = new Map<string, Packument>()
     /**
      * Reads the published state when another process (a `publish --index` beside a serve) moved
      * it: this index's unpublished edits then go on top of that root, not over it.
@@ -251,14 +253,26 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
       if (BigInt(state.sequence) > sequence) sequence = BigInt(state.sequence)
       if (state.root === base) return
       const root = CID.parse(state.root)
+      const before = new Map(packages)
       packages.clear()
       for (const [name, link] of Object.entries(asRoot(root, await block(root)).packages)) packages.set(name, CID.asCID(link) as CID)
       base = state.root
+      // a package both writers changed: the other's versions stay, ours go on top
+      for (const [name, ours] of edits) {
+        const link = packages.get(name)
+        if (link === undefined || before.get(name)?.equals(link) === true) continue
+        const theirs = await assemble(link, name)
+        edits.set(name, {
+          ...theirs,
+          ...ours,
+          versions: { ...theirs.versions, ...ours.versions },
+          'dist-tags': { ...theirs['dist-tags'], ...ours['dist-tags'] },
+          ...(theirs.time === undefined && ours.time === undefined ? {} : { time: { ...theirs.time, ...ours.time } }),
+        })
+      }
     }
     await catchUp()
     let changed = false
-    /** Packuments changed since the last publish, by name. */
-    const edits = new Map<string, Packument>()
 
     const current = async (name: string): Promise<Packument | undefined> => {
       const edited = edits.get(name)
