@@ -86,6 +86,8 @@ export function createRecordTransport (init: RecordTransportInit): IndexRecordTr
     async find (routingKey, { signal }) {
       subscribe(routingKey)
       await untilAborted(init.ready, signal)
+      // mDNS may take longer than its grace on a loaded host: no peer yet is worth the wait for a first one
+      if (libp2p.getPeers().length === 0) await untilAborted(new Promise((resolve) => libp2p.addEventListener('peer:connect', resolve, { once: true })), signal)
       const fromPeers = Promise.all(libp2p.getPeers().map(async (peer) => {
         try {
           const record = await libp2p.services.fetch.fetch(peer, routingKey, { signal })
