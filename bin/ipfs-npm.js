@@ -1,8 +1,24 @@
 #!/usr/bin/env node
-// Checked before anything else loads: our bundle needs what Node.js 22.22 brought.
-const [major, minor] = process.versions.node.split('.').map(Number)
-if (major < 22 || (major === 22 && minor < 22) || (major === 24 && minor < 15) || major === 23 || major === 25) {
-  process.stderr.write(`ipfs-npm: Node.js ${process.version} is not supported; it needs ^22.22.2 || ^24.15.0 || >=26 (as npm does)\n`)
-  process.exit(1)
+// The launcher. Checked before anything else loads: our bundle needs what Node.js 22.22 brought.
+// On an older Node (a machine's Node 20, say) it runs the Node that `.ci/use-node.sh` installed
+// beside the checkout instead, so `ipfs-npm` works from any shell, whatever `node` is on its PATH.
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { enginesRange, supportedNode } from './node-version.js'
+
+if (supportedNode()) {
+  await import('../dist/cli.js')
+} else {
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x64'
+  const ours = fileURLToPath(new URL(`../.ci/node/node_modules/node-linux-${arch}/bin/node`, import.meta.url))
+  const version = existsSync(ours) ? spawnSync(ours, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout?.trim() : undefined
+  if (version === undefined || !supportedNode(version)) {
+    process.stderr.write(`ipfs-npm: Node.js ${process.version} is not supported; it needs ${enginesRange} (as npm does). ` +
+      `Run \`. .ci/use-node.sh\` in the ipfs-npm checkout once to install one beside it.\n`)
+    process.exit(1)
+  }
+  const run = spawnSync(ours, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
+  if (run.signal !== null) process.kill(process.pid, run.signal)
+  process.exit(run.status ?? 1)
 }
-await import('../dist/cli.js')
