@@ -37,6 +37,8 @@ export interface ClientInstall {
   state: string
   /** Install exactly what the lockfile says, failing if it would change (npm ci, --frozen-lockfile, --immutable). */
   frozen?: boolean
+  /** Extra `.npmrc` lines (npm and pnpm read them). */
+  npmrc?: string[]
   timeoutMs?: number
 }
 
@@ -55,7 +57,7 @@ async function configure (init: ClientInstall): Promise<{ command: string, args:
     COREPACK_ENABLE_STRICT: '0',
   }
   const cache = join(state, 'cache')
-  const npmrc = `registry=${registry}\naudit=false\nfund=false\nupdate-notifier=false\n`
+  const npmrc = [`registry=${registry}`, 'audit=false', 'fund=false', 'update-notifier=false', ...init.npmrc ?? [], ''].join('\n')
   switch (client) {
     case 'npm': {
       const userconfig = join(state, 'npmrc')
