@@ -22,7 +22,7 @@ export function createCacheStats (cachePath: string): () => Promise<CacheStats> 
     for await (const entry of cacache.ls.stream(cachePath) as AsyncIterable<cacache.CacheObject>) {
       if (!entry.integrity.startsWith('sha512-') || !TARBALL_KEY.test(entry.key) || seen.has(entry.integrity)) continue
       seen.add(entry.integrity)
-      bytes += entry.size
+      bytes += entry.size ?? 0
     }
     return { tarballs: seen.size, bytes }
   }

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { usageOf } from './commands/command.ts'
-import { claimed, commandFinder, mayBeOurs } from './commands/index.ts'
+import { claimed, commandFinder, ipfsUsage, mayBeOurs } from './commands/index.ts'
 import { loadNpmConfig, type NpmConfig } from './config.ts'
 import { findUserNpm } from './npm-location.ts'
 import { extractFlags, resolveOptions } from './options.ts'
@@ -47,6 +47,12 @@ async function main (argv: string[]): Promise<number | undefined> {
     return earlyReporter.error(err)
   }
   const find = commandFinder(npm)
+  // `ipfs-npm help ipfs`: npm has no such page; ours lists what we add
+  if (parsed.rest.filter((arg) => !arg.startsWith('-')).join(' ') === 'help ipfs') {
+    earlyReporter.close()
+    process.stdout.write(`${ipfsUsage()}\n`)
+    return 0
+  }
   if (!mayBeOurs(parsed.rest, find) || !await claimed({ argv: parsed.rest, flags: parsed.flags, npm }, find)) {
     earlyReporter.close()
     handToNpm(npm, parsed.rest)
@@ -72,6 +78,11 @@ async function main (argv: string[]): Promise<number | undefined> {
   }
   if (config.get('usage') === true && command.runsNpm !== true) {
     process.stdout.write(`${usageOf(command, config.definitions)}\n`)
+    return 0
+  }
+  // `ipfs-npm serve --version`: a command only we have answers with our version, not npm's
+  if (!command.npm && config.get('version', 'cli') === true) {
+    process.stdout.write(`${(await import('./version.ts')).ownVersion()}\n`)
     return 0
   }
   process.env.npm_command = command.name

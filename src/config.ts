@@ -35,6 +35,8 @@ export interface NpmConfig {
   set(key: string, value: unknown, where?: string): void
   /** Prints the warnings npm queues while loading (unknown configs…), as npm does before a command. */
   logWarnings(): void
+  /** Command-line flags that are none of npm's configs (ours are taken out before npm reads the rest). */
+  unknownCliFlags(): string[]
   /** Sets `npm_config_*` and friends for lifecycle scripts, as npm does. */
   setEnvs(): void
 }
@@ -43,9 +45,11 @@ export interface NpmConfig {
 export interface ConfigDefinition { key: string, usage: string, description?: string, short?: string, alias?: string[], exclusive?: string[] }
 
 interface ConfigClass {
-  new (init: Record<string, unknown>): NpmConfig & {
+  new (init: Record<string, unknown>): Omit<NpmConfig, 'command' | 'args' | 'unknownCliFlags'> & {
     load(): Promise<void>
     parsedArgv: { remain: string[] }
+    /** Where each layer's values are: `cli`, `env`, `user`… */
+    data: Map<string, { data: Record<string, unknown> }>
   }
 }
 
@@ -81,5 +85,6 @@ export async function loadNpmConfig (init: { npm: NpmLocation, argv: readonly st
   })
   await config.load()
   const [command, ...args] = config.parsedArgv.remain
-  return Object.assign(config, { command, args })
+  const unknownCliFlags = (): string[] => Object.keys(config.data.get('cli')?.data ?? {}).filter((key) => (definitions as Record<string, unknown>)[key] === undefined)
+  return Object.assign(config, { command, args, unknownCliFlags })
 }

@@ -12,7 +12,7 @@ import { checkOptions, type IpfsNpmOptions } from './options.ts'
 import { createLazyPeers } from './peers.ts'
 import { createPackumentRoute } from './registry/packument-route.ts'
 import { createLocalVersions, type LocalVersions } from './registry/local-versions.ts'
-import { startShim, type Shim } from './registry/shim.ts'
+import { startShim, type Shim, type ShimInit } from './registry/shim.ts'
 import { createUpstream, type RegistryUpstream } from './registry/upstream.ts'
 import { createTarballResolver } from './resolver.ts'
 import type { LazyPeers, TarballCache, TarballResolver } from './types.ts'
@@ -40,9 +40,10 @@ export interface PipelineInit {
   oneRun?: boolean
   /** Port for the shim; 0 (default) for a random one. */
   port?: number
-  extraRoutes?: Record<string, () => unknown>
   /** Each packument the registry served (`serve --index` puts them in its index). */
   onRegistryPackument?: (name: string, registry: string, text: string) => void
+  /** What `serve` adds to the shim: its own routes and page, request logging, served counts. */
+  shim?: Pick<ShimInit, 'extraRoutes' | 'page' | 'logRequests' | 'onServed'>
 }
 
 /** How long a registry that neither answers nor fails is waited for before peers are asked, in ms. */
@@ -86,7 +87,7 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
     }),
     localVersions,
     port: init.port,
-    extraRoutes: init.extraRoutes,
+    ...init.shim,
     onCidHint: peers.hint,
   })
 

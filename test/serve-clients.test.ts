@@ -26,6 +26,8 @@ const PROJECT = {
 /** Every package the project's tree holds, and how many tarballs that is. */
 const NAMES = ['alpha', 'beta', 'gamma', 'delta', 'hello-bin', '@fix/scoped-a', '@fix/scoped-b']
 const TARBALLS = 8
+/** How npm, pnpm, yarn 1 and bun ask for a packument. */
+const ABBREVIATED = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*'
 
 /** The client kind serve counts a client's requests under (yarn 4 says only "got"). */
 const KIND: Record<ClientName, string> = { npm: 'npm', pnpm: 'pnpm', bun: 'bun', yarn1: 'yarn1', yarn4: 'yarn' }
@@ -135,7 +137,11 @@ describe('serve is the registry of every client', { concurrency: false }, () => 
       // holds no tarball, and its upstream is dead; serve A, which now holds them all, is its peer
       const serveB = await startServe({ cwd: work, args: [...await serveConfig(`serve-b-${client}`), '--peer', serveA.peerAddress] })
       try {
-        for (const name of NAMES) assert.equal((await fetch(`${serveB.url}${name.replace('/', '%2f')}`)).status, 200)
+        for (const name of NAMES) {
+          const res = await fetch(`${serveB.url}${name.replace('/', '%2f')}`, { headers: { accept: ABBREVIATED } })
+          assert.equal(res.status, 200)
+          await res.arrayBuffer()
+        }
         await upstream.down()
         const frozen = await project(join(root, 'from-peer'), { client, text: written })
         const third = await installWith({ client, cwd: frozen, registry: serveB.url, state: join(root, 'state-peer'), frozen: true, npmrc: npmExtra })

@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import type { NpmLocation } from '../npm-location.ts'
+import { OPTIONS, optionUsage } from '../options.ts'
 import { ci } from './ci.ts'
 import type { ClaimInit, Command } from './command.ts'
 import { install } from './install.ts'
@@ -17,6 +18,8 @@ import { pin } from './pin.ts'
 import { publish } from './publish.ts'
 import { dedupe, outdated, update, view } from './read-registry.ts'
 import { serve } from './serve.ts'
+import { status } from './status.ts'
+import { versionIpfs } from './version-ipfs.ts'
 
 export const COMMANDS: readonly Command[] = [
   install,
@@ -28,6 +31,8 @@ export const COMMANDS: readonly Command[] = [
   update,
   view,
   dedupe,
+  status,
+  versionIpfs,
 ]
 
 type Deref = (name: string) => string | undefined
@@ -85,4 +90,29 @@ export async function claimed (init: ClaimInit, find: (name: string) => Command 
     if (command !== undefined) return command.claims === undefined || await command.claims(init)
   }
   return false
+}
+
+/**
+ * `ipfs-npm help ipfs`: what ipfs-npm adds to npm — our commands and our options, from their own
+ * descriptions — where `npm help` would find no page.
+ */
+export function ipfsUsage (): string {
+  const column = (left: string, right: string): string => `  ${left.padEnd(28)} ${right}`
+  const commands = COMMANDS.map((command) => column([command.name, ...command.aliases.slice(0, 2)].join(', '), command.description))
+  const options = Object.values(OPTIONS).map((option) => column(optionUsage(option.name) ?? `--${option.name}`, `${option.description} (${option.env})`))
+  return [
+    'ipfs-npm: npm install and npm ci with tarballs from IPFS peers, verified, and the registry only when no peer has them',
+    '',
+    'Usage:',
+    'ipfs-npm <command> [args]',
+    '',
+    'Commands of ours (every other command is npm\'s, run by your npm as it is):',
+    ...commands,
+    '',
+    'Options of ours (flags; also IPFS_NPM_* environment variables and .ipfs-npmrc keys):',
+    ...options,
+    '',
+    'ipfs-npm --version prints npm\'s version; ipfs-npm version-ipfs prints ours.',
+    'Run "ipfs-npm help <command>" for one of ours, "npm help <command>" for npm\'s.',
+  ].join('\n')
 }

@@ -6,13 +6,19 @@
  * machine's own signed index (src/metadata/index-publisher.ts), and whenever a publish on this
  * cache moves that index, it is re-announced (src/index-announcer.ts). Pinned tarballs are put
  * back into npm's cache whenever it loses them (src/pins.ts).
+ *
+ * It logs each request at npm's `http` level, counts what it served (per client and origin), and
+ * shows it: the status page (`GET /` in a browser) and `GET /-/ipfs-npm/status`, which
+ * `ipfs-npm status` prints. Unknown flags and arguments are an `EUSAGE`.
  */
 import { join } from 'node:path'
 import procLog from 'proc-log'
+import type { ConfigDefinition, NpmConfig } from '../config.ts'
 import { npmError, usageError } from '../errors.ts'
 import type { IndexPublisher } from '../metadata/index-publisher.ts'
 import { OWN_INDEX } from '../options.ts'
-import type { Command } from './command.ts'
+import type { ServeStatus } from '../status.ts'
+import { commandUsageError, type Command } from './command.ts'
 import type { CommandContext } from './context.ts'
 import { untilStopped } from './until-stopped.ts'
 
@@ -21,10 +27,24 @@ const { log } = procLog
 /** How long after the last new packument the index is re-published, in ms. */
 const PUBLISH_DEBOUNCE = 1000
 
+/** Flags npm does not know, and arguments: a typo must not start a server that ignores it. */
+function checkUsage (config: NpmConfig, definitions: Record<string, ConfigDefinition>): void {
+  const unknown = config.unknownCliFlags()
+  if (unknown.length > 0) throw commandUsageError(serve, definitions, `Unknown flag${unknown.length === 1 ? '' : 's'}: ${unknown.map((flag) => `--${flag}`).join(', ')}`)
+  if (config.args.length > 0) throw commandUsageError(serve, definitions, `serve takes no arguments, got: ${config.args.join(' ')}`)
+}
+
 async function exec (ctx: CommandContext): Promise<void> {
-  const { startPipeline } = await import('../pipeline.ts')
   const { config, options, reporter } = ctx
+  checkUsage(config, config.definitions)
+  const [{ startPipeline }, { createServedTally }, { createCacheStats }, { statusPage }, { ownVersion }] = await Promise.all([
+    import('../pipeline.ts'), import('../registry/served.ts'), import('../cache-stats.ts'), import('../registry/status-page.ts'), import('../version.ts'),
+  ])
   config.logWarnings()
+  const tally = createServedTally()
+  const cacheStats = createCacheStats(join(config.get('cache') as string, '_cacache'))
+  const startedAt = Date.now()
+  let status: () => Promise<ServeStatus | { starting: true }> = async () => ({ starting: true })
   let info: () => unknown = () => ({ starting: true })
   let publisher: IndexPublisher | undefined
   let stopKeeping = (): void => {}
@@ -33,7 +53,15 @@ async function exec (ctx: CommandContext): Promise<void> {
     options,
     port: options.port,
     log: (msg) => log.verbose('ipfs', msg),
-    extraRoutes: { info: () => info() },
+    shim: {
+      extraRoutes: { info: () => info(), status: () => status() },
+      page: async () => {
+        const now = await status()
+        return 'starting' in now ? '<!doctype html><title>ipfs-npm serve</title><p>starting…</p>' : statusPage(now)
+      },
+      logRequests: true,
+      onServed: tally.record,
+    },
     onRegistryPackument: (name, registry, text) => publisher?.add(name, registry, text),
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw npmError('EADDRINUSE', `port ${options.port} on 127.0.0.1 is in use (another ipfs-npm serve?); choose one with --port`)
@@ -63,11 +91,23 @@ async function exec (ctx: CommandContext): Promise<void> {
       indexes.stop()
     }
     info = () => ({ ...node.info(), indexes: [...new Set([...published, ...indexes.names()])] })
+    const version = ownVersion()
+    status = async () => {
+      const { peerId, addresses, peers, served } = node.info()
+      return {
+        version,
+        registry: pipeline.shim.url,
+        startedAt,
+        node: { peerId, addresses, peers, bitswap: served },
+        http: tally.summary(),
+        cache: await cacheStats(),
+      }
+    }
     const { peerId, addresses } = node.info()
     reporter.output(`ipfs-npm serve: registry ${pipeline.shim.url} (use it with --registry), peer ${peerId}`)
     for (const address of addresses) reporter.output(`  listening on ${address}`)
     for (const index of published) reporter.output(`  publishing the packuments it serves to index ${index}`)
-    reporter.output('Serving npm\'s cache to peers. Ctrl-C to stop.')
+    reporter.output(`Serving npm's cache to peers. Status: ${pipeline.shim.url} in a browser, or ipfs-npm status. Ctrl-C to stop.`)
     await untilStopped()
   } finally {
     await publisher?.flush()

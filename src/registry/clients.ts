@@ -16,6 +16,7 @@
  * - npm writes `dist.tarball` as `resolved` verbatim, and rewrites the public registry's host to
  *   the configured one when fetching (`replace-registry-host`): the upstream URL is already its form.
  */
+import { registryTarballUrl } from '../tarball-url.ts'
 
 /** The clients told apart by their `User-Agent`; `other` gets packuments as the registry sent them. */
 export type ClientKind = 'npm' | 'pnpm' | 'yarn1' | 'yarn' | 'bun' | 'other'
@@ -36,21 +37,16 @@ export function clientKind (userAgent: string | undefined): ClientKind {
   return name as ClientKind
 }
 
-/** `<name>/-/<base>-<version>.tgz`: a tarball's path under the registry root, as every client builds it. */
-export function conventionalTarballPath (name: string, version: string): string {
-  const base = name.startsWith('@') ? name.slice(name.indexOf('/') + 1) : name
-  return `${name}/-/${base}-${version}.tgz`
-}
-
 /**
  * What `dist.tarball` must be for `kind`, given the upstream's: `undefined` to leave the field
  * out. Only a tarball at the upstream's conventional URL is pointed at us; any other URL is one
  * every client writes into its lockfile as it is, so it stays the upstream's.
  */
 export function tarballFor (kind: ClientKind, init: { upstreamTarball: string, upstreamRegistry: string, self: string, name: string, version: string }): string | undefined {
-  const path = conventionalTarballPath(init.name, init.version)
+  // the registry-relative path every client builds, `<name>/-/<unscoped name>-<version>.tgz`
+  const path = registryTarballUrl('', init.name, init.version).slice(1)
   const sameUrl = (a: string, b: string): boolean => a.replace(/^https?:/, '') === b.replace(/^https?:/, '').replace(/%2f/gi, '/')
-  if (!sameUrl(`${init.upstreamRegistry}${path}`, init.upstreamTarball)) return init.upstreamTarball
+  if (!sameUrl(registryTarballUrl(init.upstreamRegistry, init.name, init.version), init.upstreamTarball)) return init.upstreamTarball
   switch (kind) {
     case 'pnpm':
     case 'yarn':

@@ -27,10 +27,13 @@ function fromBrowser (req: IncomingMessage): boolean {
   return req.headers.origin !== undefined || req.headers['sec-fetch-site'] !== undefined
 }
 
-/** Why the shim will not answer `req`, or undefined when it may. */
-export function refusal (req: IncomingMessage, allowedHosts: ReadonlySet<string>): Refusal | undefined {
+/**
+ * Why the shim will not answer `req`, or undefined when it may. `browserAllowed`: the request only
+ * reads the shim's own state (serve's status page), which a browser may show; the Host check holds.
+ */
+export function refusal (req: IncomingMessage, allowedHosts: ReadonlySet<string>, { browserAllowed = false } = {}): Refusal | undefined {
   if (!allowedHosts.has(req.headers.host ?? '')) return { status: 403, error: 'this registry answers only to its own loopback address' }
-  if (fromBrowser(req)) return { status: 403, error: 'this registry does not answer web pages' }
+  if (!browserAllowed && fromBrowser(req)) return { status: 403, error: 'this registry does not answer web pages' }
   if (!(req.url ?? '/').startsWith('/')) return { status: 400, error: 'malformed request target' }
   return undefined
 }

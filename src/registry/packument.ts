@@ -5,6 +5,17 @@
 import type { TarballRef } from '../types.ts'
 import type { RegistryUpstream, UpstreamResponse } from './upstream.ts'
 
+/**
+ * A packument's path as npm writes it (npm-package-arg's `escapedName`, `@scope%2fname`), whatever
+ * case of `%2F` a client sent: one path, so one entry in npm's HTTP cache for every client.
+ */
+export function escapedName (name: string): string {
+  return name.replace('/', '%2f')
+}
+
+/** The Accept header of an abbreviated-packument request, as npm clients send it. */
+const ABBREVIATED = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*'
+
 interface Packument {
   versions?: Record<string, { version: string, dist?: { tarball?: string, integrity?: string, shasum?: string, cid?: unknown } }>
 }
@@ -27,7 +38,12 @@ function sha1Integrity (shasum: unknown): string | undefined {
  * the packument's `dist.tarball` points.
  */
 export async function tarballFromPackument (upstream: RegistryUpstream, name: string, file: string, resolved: string): Promise<TarballRef | undefined> {
-  const answer = await upstream.request({ method: 'GET', path: encodeURIComponent(name).replace(/^%40/, '@'), name, headers: { accept: 'application/json' } })
+  const path = escapedName(name)
+  // the abbreviated packument first, asked for exactly as npm, pnpm, yarn 1 and bun ask: it names
+  // every tarball and its integrity, and npm's HTTP cache matches on Accept, so with the registry
+  // down the copy a client's own request left there is found
+  let answer = await upstream.request({ method: 'GET', path, name, headers: { accept: ABBREVIATED } })
+  if (answer.status !== 200) answer = await upstream.request({ method: 'GET', path, name, headers: { accept: 'application/json' } })
   if (answer.status !== 200) return undefined
   const packument = JSON.parse((await bodyBytes(answer)).toString('utf8')) as Packument
   for (const manifest of Object.values(packument.versions ?? {})) {

@@ -2,23 +2,28 @@
  * The loopback registry shim (DESIGN step 4): the registry Arborist — or any npm client — talks
  * to. Thin routes over the parts that decide: the request guards (guards.ts), the packument
  * lookup (packument.ts), the resolver (cache → peers → registry, verified before the first byte
- * goes out) and the failure rewriting (failures.ts). Every other request is forwarded upstream
- * unchanged. It never logs a header.
+ * goes out) and the failure rewriting (failures.ts). Packuments point their tarballs at the shim
+ * in the form each client keeps out of its lockfile (clients.ts). Every other request is forwarded
+ * upstream unchanged. It logs one line per request at npm's `http` level, never a header.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import procLog from 'proc-log'
 import type { HttpError } from '../errors.ts'
 import { versionFromFileName } from '../tarball-url.ts'
-import type { TarballRef, TarballResolver } from '../types.ts'
+import type { TarballOrigin, TarballRef, TarballResolver } from '../types.ts'
+import { clientKind, rewriteTarballs, type ClientKind } from './clients.ts'
 import { createFailureExplainer, statusFor } from './failures.ts'
 import { declaredTooLarge, limitedBody, ownHosts, refusal } from './guards.ts'
 import type { LocalVersions } from './local-versions.ts'
-import { bodyBytes, cidHints, tarballFromPackument } from './packument.ts'
+import { bodyBytes, cidHints, escapedName, tarballFromPackument } from './packument.ts'
 import type { PackumentRequest } from './packument-route.ts'
 import { parseRoute, upstreamTarballUrl, type Route } from './routes.ts'
 import type { RegistryUpstream, UpstreamResponse } from './upstream.ts'
+
+const { log } = procLog
 
 export interface ShimInit {
   upstream: RegistryUpstream
@@ -29,8 +34,14 @@ export interface ShimInit {
   packuments?: (req: PackumentRequest) => Promise<UpstreamResponse>
   /** Versions known here that the registry may lack (installed by CID), added to its packuments. */
   localVersions?: LocalVersions
-  /** Extra read-only routes under `/-/ipfs-npm/` (e.g. `info` for `serve`). */
+  /** Extra read-only routes under `/-/ipfs-npm/` (e.g. `info` for `serve`), open to browsers too. */
   extraRoutes?: Record<string, () => unknown>
+  /** The page a browser gets for `GET /` (serve's status page); without it `/` goes upstream. */
+  page?: () => Promise<string>
+  /** Log one line per request at npm's `http` level (serve; an install has npm's own lines). */
+  logRequests?: boolean
+  /** Told of every tarball sent to a client, once its last byte went out. */
+  onServed?: (served: { client: ClientKind, origin: TarballOrigin, bytes: number }) => void
   /** 0 (default) for a random port. */
   port?: number
   host?: string
@@ -59,6 +70,12 @@ function pickHeaders (req: IncomingMessage): Record<string, string> {
     if (typeof value === 'string') out[name] = value
   }
   return out
+}
+
+/** Answers with an HTML page, for a browser. */
+function sendHtml (res: ServerResponse, html: string): void {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
+  res.end(html)
 }
 
 /** Answers with a JSON body; `close` ends the connection too (the request was not read to its end). */
@@ -96,8 +113,10 @@ export async function startShim (init: ShimInit): Promise<Shim> {
   const { upstream, resolver } = init
   const host = init.host ?? '127.0.0.1'
   let allowedHosts = new Set<string>()
+  let url = ''
 
-  async function serveTarball (req: IncomingMessage, res: ServerResponse, route: Extract<Route, { kind: 'tarball' }>): Promise<void> {
+  /** Serves a tarball; resolves to where its bytes came from. */
+  async function serveTarball (req: IncomingMessage, res: ServerResponse, route: Extract<Route, { kind: 'tarball' }>): Promise<TarballOrigin | undefined> {
     const resolved = upstreamTarballUrl(upstream.registryFor, route)
     const header = req.headers['pacote-integrity']
     const version = versionFromFileName(route.name, route.file)
@@ -111,9 +130,14 @@ export async function startShim (init: ShimInit): Promise<Shim> {
       sendJson(res, 404, { error: `no integrity known for ${route.name}/-/${route.file}` })
       return
     }
-    const { data } = await resolver.resolve(ref)
+    const { data, origin } = await resolver.resolve(ref)
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length, 'cache-control': 'no-store' })
-    res.end(req.method === 'HEAD' ? undefined : data)
+    if (req.method === 'HEAD') {
+      res.end()
+      return
+    }
+    res.end(data, () => init.onServed?.({ client: clientKind(req.headers['user-agent']), origin, bytes: data.length }))
+    return origin
   }
 
   /** The packument from the registry, or from peers and indexes when the packument route decides so. */
@@ -136,7 +160,9 @@ export async function startShim (init: ShimInit): Promise<Shim> {
     const answer = await fetchPackument(name, path, headers).catch(() => undefined)
     const packument = answer?.status === 200 ? JSON.parse((await bodyBytes(answer)).toString('utf8')) as Record<string, unknown> : undefined
     if (answer !== undefined && answer.status !== 200 && !Buffer.isBuffer(answer.body)) answer.body.resume()
-    sendJson(res, 200, local.merge(name, packument))
+    const merged = local.merge(name, packument) as Parameters<typeof rewriteTarballs>[0]
+    rewriteTarballs(merged, clientKind(req.headers['user-agent']), { upstreamRegistry: upstream.registryFor(name), self: url })
+    sendJson(res, 200, merged)
   }
 
   async function servePackument (req: IncomingMessage, res: ServerResponse, name: string, path: string): Promise<void> {
@@ -145,12 +171,22 @@ export async function startShim (init: ShimInit): Promise<Shim> {
       return
     }
     const answer = await fetchPackument(name, path, pickHeaders(req))
-    if (answer.status !== 200 || init.onCidHint === undefined) {
+    const client = clientKind(req.headers['user-agent'])
+    const rewrite = client !== 'npm' && client !== 'other'
+    if (answer.status !== 200 || (init.onCidHint === undefined && !rewrite)) {
       await sendUpstream(req, res, answer)
       return
     }
-    const body = await bodyBytes(answer)
-    cidHints(body.toString('utf8'), init.onCidHint)
+    let body = await bodyBytes(answer)
+    if (init.onCidHint !== undefined) cidHints(body.toString('utf8'), init.onCidHint)
+    if (rewrite) {
+      try {
+        const packument = JSON.parse(body.toString('utf8')) as Parameters<typeof rewriteTarballs>[0]
+        if (rewriteTarballs(packument, client, { upstreamRegistry: upstream.registryFor(name), self: url })) body = Buffer.from(JSON.stringify(packument))
+      } catch {
+        // not JSON: the client will say so; it gets the bytes as they came
+      }
+    }
     await sendUpstream(req, res, answer, body)
   }
 
@@ -174,38 +210,53 @@ export async function startShim (init: ShimInit): Promise<Shim> {
     await sendUpstream(req, res, answer)
   }
 
-  async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const refused = refusal(req, allowedHosts)
-    if (refused !== undefined) {
-      sendJson(res, refused.status, { error: refused.error })
-      req.resume()
-      return
-    }
+  /** Answers the request; resolves to where a tarball's bytes came from, for the log line. */
+  async function handle (req: IncomingMessage, res: ServerResponse): Promise<TarballOrigin | undefined> {
     // the path as sent: URL parsing would resolve `/%2e%2e/` and hide a traversal attempt
     const target = req.url ?? '/'
     const queryAt = target.indexOf('?')
     const pathname = queryAt === -1 ? target : target.slice(0, queryAt)
     const search = queryAt === -1 ? '' : target.slice(queryAt)
     const extra = pathname.startsWith('/-/ipfs-npm/') ? init.extraRoutes?.[pathname.slice('/-/ipfs-npm/'.length)] : undefined
-    if (extra !== undefined && req.method === 'GET') {
-      sendJson(res, 200, extra())
+    const page = pathname === '/' && /\btext\/html\b/.test(req.headers.accept ?? '') ? init.page : undefined
+    // what only reads our own state may be shown to a browser; the Host check still holds
+    const ownPage = req.method === 'GET' && (extra !== undefined || page !== undefined)
+    const refused = refusal(req, allowedHosts, { browserAllowed: ownPage })
+    if (refused !== undefined) {
+      sendJson(res, refused.status, { error: refused.error })
+      req.resume()
+      return
+    }
+    if (ownPage) {
+      if (page !== undefined) sendHtml(res, await page())
+      else sendJson(res, 200, await extra?.())
       return
     }
     const route = parseRoute(pathname)
     const path = `${pathname.slice(1)}${search}`
     const readOnly = req.method === 'GET' || req.method === 'HEAD'
     if (route.kind === 'invalid') sendJson(res, 400, { error: route.reason })
-    else if (route.kind === 'tarball' && readOnly) await serveTarball(req, res, route)
-    else if (route.kind === 'packument' && req.method === 'GET') await servePackument(req, res, route.name, path)
+    else if (route.kind === 'tarball' && readOnly) return await serveTarball(req, res, route)
+    else if (route.kind === 'packument' && req.method === 'GET') await servePackument(req, res, route.name, `${escapedName(route.name)}${search}`)
     else await forward(req, res, path, route.kind === 'registry' ? undefined : route.name)
+  }
+
+  /** npm's `http` log line for a request: method, status, path (never the query or a header), time, client. */
+  function logRequest (req: IncomingMessage, res: ServerResponse, started: number, origin?: TarballOrigin): void {
+    const path = (req.url ?? '/').split('?')[0]
+    log.http('serve', `${req.method ?? 'GET'} ${res.statusCode} ${path} ${Date.now() - started}ms ${clientKind(req.headers['user-agent'])}${origin === undefined ? '' : ` (from ${origin})`}`)
   }
 
   let failures: ReturnType<typeof createFailureExplainer> | undefined
   const server = createServer({ keepAlive: true }, (req, res) => {
-    handle(req, res).catch((err: HttpError) => {
+    const started = Date.now()
+    handle(req, res).then((origin) => {
+      if (init.logRequests === true) logRequest(req, res, started, origin)
+    }, (err: HttpError) => {
       failures?.record(err)
       if (res.headersSent) res.destroy()
       else sendJson(res, statusFor(err), { error: err.message, code: err.code })
+      if (init.logRequests === true) logRequest(req, res, started)
     })
   })
   await new Promise<void>((resolve, reject) => {
@@ -214,7 +265,7 @@ export async function startShim (init: ShimInit): Promise<Shim> {
   })
   const { port } = server.address() as AddressInfo
   allowedHosts = ownHosts(port)
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`
+  url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`
   failures = createFailureExplainer({ shimUrl: url, registry: upstream.registry, registryFor: upstream.registryFor })
 
   return {

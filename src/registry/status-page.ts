@@ -39,7 +39,7 @@ export function statusPage (status: ServeStatus, now = Date.now()): string {
     items.length === 0 ? `<p id="${id}" class="none">${empty}</p>` : `<ul id="${id}">${items.map((i) => `<li><code>${escapeHtml(i)}</code></li>`).join('')}</ul>`
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>ipfs-npm serve</title>
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:56em;padding:0 1em;color:#222}
