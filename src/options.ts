@@ -32,6 +32,19 @@ export interface OptionDefinition<T> {
 
 const option = <T>(definition: OptionDefinition<T>): OptionDefinition<T> => definition
 
+/** Every value of a list must be a CID (or `/ipfs/<CID>`); the parser is loaded only when a list is set. */
+async function cids (flag: string, values: string[]): Promise<void> {
+  if (values.length === 0) return
+  const { CID } = await import('multiformats/cid')
+  for (const value of values) {
+    try {
+      CID.parse(value.replace(/^\/ipfs\//, ''))
+    } catch (err) {
+      throw usageError(`--${flag}: invalid CID ${JSON.stringify(value)}: ${(err as Error).message}`)
+    }
+  }
+}
+
 /** Every value of a list must be a multiaddr; the parser is loaded only when a list is set. */
 async function multiaddrs (flag: string, addresses: string[]): Promise<void> {
   if (addresses.length === 0) return
@@ -78,9 +91,14 @@ export const OPTIONS = {
     description: 'Look for peers on the LAN by mDNS (--no-mdns: don\'t)',
   }),
   bootstrap: option<string[]>({
-    name: 'bootstrap', env: 'IPFS_NPM_BOOTSTRAP', type: 'list', default: [], hint: '<multiaddr>',
-    description: 'Public bootstrap peers (none by default: an install does not dial the world)',
-    check: (value) => multiaddrs('bootstrap', value),
+    name: 'bootstrap', env: 'IPFS_NPM_BOOTSTRAP', type: 'list', default: [], hint: '[<multiaddr>]', bare: 'public',
+    description: 'Join the Amino DHT (/ipfs/kad/1.0.0) through these peers; alone or "public": the public network\'s (off by default)',
+    check: (value) => multiaddrs('bootstrap', value.filter((address) => address !== 'public')),
+  }),
+  cidMaps: option<string[]>({
+    name: 'cid-map', env: 'IPFS_NPM_CID_MAP', type: 'list', default: [], hint: '<cid>',
+    description: 'Integrity → CID maps to use (repeatable): dag-json/dag-cbor blocks any IPFS node can make',
+    check: (value) => cids('cid-map', value),
   }),
   peerTimeout: option<number>({
     name: 'peer-timeout', env: 'IPFS_NPM_PEER_TIMEOUT', type: 'number', default: 2000, hint: '<ms>',

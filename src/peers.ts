@@ -16,6 +16,8 @@ export interface LazyPeersInit {
   offline: boolean
   /** What the node answers peers asking for packuments. */
   packuments?: PackumentLookup
+  /** `serve`: the node seeds the whole cache (see IpfsNodeInit.seed). */
+  seed?: boolean
   log: (message: string) => void
 }
 
@@ -32,7 +34,7 @@ export function createLazyPeers (init: LazyPeersInit): LazyPeers {
   const node = (): Promise<IpfsNode | undefined> => {
     if (init.offline) return Promise.resolve(undefined)
     starting ??= import('./ipfs/index.ts').then(async ({ createIpfsNode }) => {
-      const started = await createIpfsNode({ cacheDir: init.cacheDir, options: init.options, packuments: init.packuments, log: init.log })
+      const started = await createIpfsNode({ cacheDir: init.cacheDir, options: init.options, packuments: init.packuments, seed: init.seed, log: init.log })
       for (const [integrity, cid] of hints) started.peers.hint?.(integrity, cid)
       hints.clear()
       return started
@@ -45,6 +47,10 @@ export function createLazyPeers (init: LazyPeersInit): LazyPeers {
     hint (integrity, cid) {
       if (starting === undefined) hints.set(integrity, cid)
       else void starting.then((started) => started?.peers.hint?.(integrity, cid), () => {})
+    },
+    /** The cache gained a tarball: the node, if running, offers it to peers (none is started for it). */
+    added (integrity) {
+      void starting?.then((started) => started?.added(integrity), () => {})
     },
     get started () {
       return starting !== undefined

@@ -38,6 +38,8 @@ export interface PipelineInit {
   log: (message: string) => void
   /** One install rather than a long-lived server: see ResolverInit.oneRun. */
   oneRun?: boolean
+  /** `serve`: the node seeds the whole cache to any IPFS node (see IpfsNodeInit.seed). */
+  seed?: boolean
   /** Port for the shim; 0 (default) for a random one. */
   port?: number
   /** Each packument the registry served (`serve --index` puts them in its index). */
@@ -70,9 +72,17 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
   const flat = init.config.flat
   const offline = flat.offline === true
   const cacheDir = init.config.get('cache') as string
-  const cache = createTarballCache({ cachePath: join(cacheDir, '_cacache') })
+  const peers = createLazyPeers({ cacheDir, options: init.options, offline, packuments: answerPackuments({ cacheDir, flat, options: init.options }), seed: init.seed, log: init.log })
+  const npmCache = createTarballCache({ cachePath: join(cacheDir, '_cacache') })
+  // whatever the cache gains, peers may now fetch from us
+  const cache: TarballCache = {
+    ...npmCache,
+    async put (ref, data) {
+      await npmCache.put(ref, data)
+      peers.added(ref.integrity)
+    },
+  }
   const upstream = createUpstream({ flat })
-  const peers = createLazyPeers({ cacheDir, options: init.options, offline, packuments: answerPackuments({ cacheDir, flat, options: init.options }), log: init.log })
   const metadata = createPackuments({ cacheDir, flat, options: init.options, upstream, node: peers.node, onRegistryPackument: init.onRegistryPackument, log: init.log })
   const resolver = createTarballResolver({ cache, peers, upstream, offline, oneRun: init.oneRun })
   const localVersions = createLocalVersions()

@@ -63,6 +63,8 @@ export interface LazyPeers {
   node(): Promise<IpfsNode | undefined>
   /** A `dist.cid` root for a large tarball; kept until the node starts, never starting it. */
   hint(integrity: string, cid: string): void
+  /** The cache gained a tarball: a running node offers it to peers; none is started for it. */
+  added(integrity: string): void
   readonly started: boolean
   stop(): Promise<void>
 }

@@ -52,6 +52,7 @@ async function exec (ctx: CommandContext): Promise<void> {
     config,
     options,
     port: options.port,
+    seed: true,
     log: (msg) => log.verbose('ipfs', msg),
     shim: {
       extraRoutes: { info: () => info(), status: () => status() },

@@ -50,8 +50,6 @@ export interface FetcherInit {
   isDropped(peer: PeerId): boolean
   /** DHT providers of a CID (bounded by the signal); empty when there is no DHT to ask. */
   findProviders(cid: CID, signal: AbortSignal): AsyncIterable<PeerId>
-  /** Announces a verified tarball we now hold. */
-  provide(cid: CID): void
   log(msg: string): void
 }
 
@@ -241,12 +239,19 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
         if (raw !== undefined) await sleep(Math.min(100, peerTimeout / 4), signal)
         if (signal.aborted) return
         await ask(libp2p.getPeers().filter((peer) => !init.isDropped(peer)))
-        if (claimants.size > (raw === undefined ? 0 : 1) || rawVouched || raw === undefined || signal.aborted) return
+        const vouched = [...claimants.values()].some((from) => from.length > 0)
+        if (vouched || rawVouched || signal.aborted) return
+        // no connected peer has it: DHT providers of a CID it may be under. Asking one connects
+        // it, so bitswap sends it our wants too: a plain IPFS node that provides a DAG root
+        // (learnt from a map or a hint) serves it without speaking our protocol.
         const connected = new Set(libp2p.getPeers().map(String))
         const providers: PeerId[] = []
-        for await (const peer of init.findProviders(raw, signal)) {
-          if (connected.has(String(peer)) || init.isDropped(peer)) continue
-          providers.push(peer)
+        for (const cid of [...known, ...(raw === undefined ? [] : [raw])]) {
+          for await (const peer of init.findProviders(cid, signal)) {
+            if (connected.has(String(peer)) || init.isDropped(peer) || providers.some((p) => p.equals(peer))) continue
+            providers.push(peer)
+            if (providers.length === MAX_DHT_PROVIDERS) break
+          }
           if (providers.length === MAX_DHT_PROVIDERS) break
         }
         await ask(providers)
@@ -271,8 +276,6 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
       try {
         const known = [await index.get(ref.integrity), hintFor(ref.integrity)].filter((cid) => cid !== undefined)
         const bytes = await find(ref, known, idle.controller.signal, idle)
-        const raw = rawCidFromIntegrity(ref.integrity)
-        if (bytes !== undefined && raw !== undefined) init.provide(raw)
         if (bytes === undefined) {
           const why = idle.controller.signal.aborted ? String(idle.controller.signal.reason?.message ?? 'aborted') : 'no peer has it'
           log(`ipfs: ${ref.name}@${ref.version} not from peers: ${why}`)

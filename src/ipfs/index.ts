@@ -3,7 +3,9 @@
  * (`await import('./ipfs/index.ts')`), so commands that need no peers never load libp2p.
  *
  * One node per process: libp2p (src/ipfs/libp2p.ts) + bitswap serving npm's cache as a blockstore
- * + the integrity → CID protocol, and a PeerFetcher over them.
+ * + the integrity → CID protocol, and a PeerFetcher over them. Integrity → CID maps
+ * (cid-map.ts) are loaded once the configured peers are dialled; for `serve`, a seeder makes
+ * every cached tarball servable to any IPFS node and provides it (seeder.ts, provide.ts).
  */
 import type { PeerId } from '@libp2p/interface'
 import { isPrivate } from '@libp2p/utils'
@@ -14,12 +16,14 @@ import { npmError, usageError } from '../errors.ts'
 import type { PackumentLookup } from '../metadata/cached-packuments.ts'
 import { createSignedIndexes, type SignedIndexes } from '../metadata/signed-index.ts'
 import type { IpfsNpmOptions } from '../options.ts'
+import { packageVersion } from '../package-version.ts'
 import { readSwarmKey } from '../swarm-key.ts'
 import type { PeerFetcher } from '../types.ts'
 import { startBitswap, type BitswapExchange } from './bitswap.ts'
 import { createCacheBlockstore } from './cache-blockstore.ts'
 import { rawCidFromIntegrity } from './cid.ts'
 import { createCidIndex } from './cid-index.ts'
+import { loadCidMaps, parseMapCid } from './cid-map.ts'
 import { createCidAsker, handleCidProtocol } from './cid-protocol.ts'
 import { fetchCidContent, parseTarballCid } from './fetch-cid.ts'
 import { createFetcher } from './fetcher.ts'
@@ -29,6 +33,8 @@ import { createNodeLibp2p } from './libp2p.ts'
 import { createLocalCids } from './local-cids.ts'
 import { createPackageTarballs } from './package-tarballs.ts'
 import { acquirePeerKey } from './peer-key.ts'
+import { createProvideTarball } from './provide.ts'
+import { startSeeder, type Seeder, type SeederStatus } from './seeder.ts'
 import { createServingBlockstore, type ServedCounts } from './serving-blockstore.ts'
 import { sleep, untilAborted } from './sleep.ts'
 
@@ -39,11 +45,19 @@ export { parseIndexName } from '../metadata/signed-index.ts'
 export interface IpfsNodeInit {
   /** npm's cache dir (the `cache` config); cacache lives in `${cacheDir}/_cacache`, node state in `${cacheDir}/_ipfs-npm/`. */
   cacheDir: string
-  options: Pick<IpfsNpmOptions, 'peers' | 'listen' | 'mdns' | 'bootstrap' | 'peerTimeout' | 'swarmKey'>
+  options: Pick<IpfsNpmOptions, 'peers' | 'listen' | 'mdns' | 'bootstrap' | 'peerTimeout' | 'swarmKey'> & Partial<Pick<IpfsNpmOptions, 'cidMaps'>>
   /** What we answer peers asking for packuments (npm's HTTP cache); none answered without it. */
   packuments?: PackumentLookup
+  /**
+   * `serve`: make every tarball in the cache servable to any IPFS node ahead of time (large
+   * tarballs' DAGs built in the background) and provide them all. Default false: an install only
+   * provides what it fetched.
+   */
+  seed?: boolean
   /** Verbose log sink. */
   log?: (msg: string) => void
+  /** What identify reports to peers; default `ipfs-npm/<this package's version>`. */
+  agentVersion?: string
 }
 
 export interface NodeInfo {
@@ -54,6 +68,8 @@ export interface NodeInfo {
   peers: string[]
   /** Blocks and bytes sent to peers so far. */
   served: ServedCounts
+  /** With `seed`: tarballs made servable so far and still to do. */
+  seeding?: SeederStatus
 }
 
 export interface IpfsNode {
@@ -70,6 +86,8 @@ export interface IpfsNode {
    */
   content(cid: string): Promise<Uint8Array>
   info(): NodeInfo
+  /** The cache gained the tarball with `integrity`: offer it to peers (and build its DAG, with `seed`). */
+  added(integrity: string): void
   /** Stops everything; the process can exit right after. Idempotent. */
   stop(): Promise<void>
 }
@@ -103,6 +121,13 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   const stateDir = join(init.cacheDir, '_ipfs-npm')
   const cachePath = join(init.cacheDir, '_cacache')
   const configuredPeers = parsePeers(options.peers)
+  const maps = (options.cidMaps ?? []).map((value) => {
+    try {
+      return parseMapCid(value)
+    } catch (err) {
+      throw usageError(`invalid integrity → CID map "${value}": ${(err as Error).message}`)
+    }
+  })
   const psk = options.swarmKey === undefined ? undefined : await readSwarmKey(options.swarmKey)
   const key = await acquirePeerKey(stateDir)
   if (!key.persisted) log('ipfs: another process uses this cache\'s peer id; using an ephemeral one')
@@ -116,6 +141,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     bootstrap: options.bootstrap,
     psk,
     isDenied: (peer) => dropped.has(peer.toString()),
+    agentVersion: init.agentVersion ?? `ipfs-npm/${packageVersion()}`,
   }).catch(async (err: Error) => {
     await key.release()
     throw nodeStartError('cannot set up the IPFS node', err)
@@ -125,28 +151,45 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   // on a LAN where mDNS connected everyone, a lookup or an announcement would only cost time.
   const hasDhtPeers = (): boolean => (libp2p.services.aminoDHT?.routingTable.size ?? 0) > 0 ||
     libp2p.services.lanDHT.routingTable.size > libp2p.getPeers().length
-  const provide = (cid: CID): void => {
-    if (stopController.signal.aborted || !hasDhtPeers()) return
-    libp2p.contentRouting.provide(cid, { signal: stopController.signal })
-      .catch((err: Error) => { if (!stopController.signal.aborted) log(`ipfs: providing ${cid}: ${err.message}`) })
-  }
 
   const blockstore = createCacheBlockstore({ cachePath })
   const index = createCidIndex(join(stateDir, 'cids'))
   const served: ServedCounts = { blocks: 0, bytes: 0 }
+  const serving = createServingBlockstore(blockstore, served)
   const localCids = createLocalCids({ cachePath, blockstore, index, packageTarballs: createPackageTarballs(cachePath) })
+  const provideTarball = createProvideTarball({
+    servable: async (cid) => serving.has(cid),
+    async provide (cid) {
+      if (stopController.signal.aborted || !hasDhtPeers()) return false
+      await libp2p.contentRouting.provide(cid, { signal: stopController.signal })
+      return true
+    },
+    log,
+  })
   let bitswap: BitswapExchange | undefined
+  let seeder: Seeder | undefined
   try {
     await libp2p.start()
-    bitswap = await startBitswap(libp2p, createServingBlockstore(blockstore, served), { log })
+    const exchange = bitswap = await startBitswap(libp2p, serving, { log })
     await handleCidProtocol(libp2p, async (integrity, pkg) => {
-      const cid = await localCids(integrity, pkg)
+      const cid = await localCids.lookup(integrity, pkg)
       // a peer asked for something we have: cheap moment to announce it beyond our connections
-      const raw = cid === undefined ? undefined : rawCidFromIntegrity(integrity)
-      if (raw !== undefined) provide(raw)
+      if (cid !== undefined) provideTarball(integrity, cid)
       return cid
     }, ANSWER_TIMEOUT, log)
     if (init.packuments !== undefined) await handlePackumentProtocol(libp2p, init.packuments, ANSWER_TIMEOUT, log)
+    if (init.seed === true) {
+      seeder = startSeeder({
+        cachePath,
+        prepare: async (integrity) => localCids.prepare(integrity, true),
+        provideTarball,
+        announce: (cid) => exchange.announce(cid),
+        signal: stopController.signal,
+        log,
+      })
+      // the DHT may have had no one to tell at start: a new peer (the DHT adds it once identified) is a new chance
+      libp2p.addEventListener('peer:identify', debounce(() => seeder?.reprovide(), 1000, stopController.signal))
+    }
   } catch (err) {
     await bitswap?.stop()
     await libp2p.stop()
@@ -171,7 +214,24 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       log(`ipfs: cannot reach peer ${address}: ${(err as Error).message}`)
     }
   })
-  const ready = Promise.all([...dials, options.mdns ? sleep(MDNS_GRACE, stopController.signal) : undefined]).then(() => {})
+  const findProviders = async function * (cid: CID, signal: AbortSignal): AsyncGenerator<PeerId> {
+    if (!hasDhtPeers()) return
+    try {
+      for await (const provider of libp2p.contentRouting.findProviders(cid, { signal })) yield provider.id
+    } catch (err) {
+      if (!signal.aborted) log(`ipfs: DHT providers of ${cid}: ${(err as Error).message}`)
+    }
+  }
+  const connected = Promise.all([...dials, options.mdns ? sleep(MDNS_GRACE, stopController.signal) : undefined])
+  // the maps come from the peers just dialled; every fetch waits for them (a large tarball's only way in)
+  const ready = connected.then(async () => loadCidMaps({
+    blockstore,
+    want: async (cid, { signal }) => bitswap.want(cid, { signal }),
+    findProviders,
+    dial: async (peer, signal) => { await libp2p.dial(peer, { signal }) },
+    timeout: Math.max(options.peerTimeout, 5000),
+    log,
+  }, maps, ({ integrity, cid }) => peers.hint?.(integrity, cid.toString()), stopController.signal))
 
   const peers = createFetcher({
     libp2p,
@@ -187,15 +247,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       await libp2p.hangUp(peer).catch(() => {})
     },
     isDropped: (peer) => dropped.has(peer.toString()),
-    async * findProviders (cid: CID, signal: AbortSignal) {
-      if (!hasDhtPeers()) return
-      try {
-        for await (const provider of libp2p.contentRouting.findProviders(cid, { signal })) yield provider.id
-      } catch (err) {
-        if (!signal.aborted) log(`ipfs: DHT providers of ${cid}: ${(err as Error).message}`)
-      }
-    },
-    provide,
+    findProviders,
     log,
   })
 
@@ -222,7 +274,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     peers,
     indexes,
     async cidOf (integrity, pkg) {
-      return (await localCids(integrity, pkg))?.toString()
+      return (await localCids.lookup(integrity, pkg))?.toString()
     },
     async askPeers (name, registry, signal) {
       await untilAborted(ready, signal)
@@ -247,7 +299,18 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       addresses: libp2p.getMultiaddrs().map(String),
       peers: libp2p.getPeers().map(String),
       served: { ...served },
+      ...(seeder === undefined ? {} : { seeding: seeder.status() }),
     }),
+    added (integrity) {
+      if (stopController.signal.aborted) return
+      if (seeder !== undefined) {
+        seeder.added(integrity)
+        return
+      }
+      const sha512 = rawCidFromIntegrity(integrity) === undefined ? undefined : integrity.split(/\s+/).find((hash) => hash.startsWith('sha512-'))
+      if (sha512 === undefined) return
+      localCids.prepare(sha512, false).then((cid) => { if (cid !== undefined) provideTarball(integrity, cid) }, () => {})
+    },
     stop () {
       stopping ??= (async () => {
         stopController.abort()
@@ -258,6 +321,16 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       })()
       return stopping
     },
+  }
+}
+
+/** `fn` once `ms` after the last of a burst of calls. */
+function debounce (fn: () => void, ms: number, signal: AbortSignal): () => void {
+  let timer: NodeJS.Timeout | undefined
+  signal.addEventListener('abort', () => clearTimeout(timer), { once: true })
+  return () => {
+    clearTimeout(timer)
+    if (!signal.aborted) timer = setTimeout(fn, ms).unref()
   }
 }
 

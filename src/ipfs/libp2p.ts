@@ -31,6 +31,8 @@ export interface Libp2pInit {
   psk?: Uint8Array
   /** Peers never to dial or accept (caught lying) for the life of the node. */
   isDenied(peer: PeerId): boolean
+  /** What identify tells peers we run, `<name>/<version>`; default libp2p's own. */
+  agentVersion?: string
 }
 
 /** The services our node runs; `aminoDHT` only with bootstrap peers. */
@@ -76,7 +78,8 @@ export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeSe
   return createLibp2p({
     privateKey: init.privateKey,
     start: false,
-    nodeInfo: { name: 'ipfs-npm' },
+    // libp2p would report its own name and version (`libp2p/3.x`) unless told ours
+    ...(init.agentVersion === undefined ? {} : { nodeInfo: { name: init.agentVersion.split('/')[0], version: init.agentVersion.split('/')[1], userAgent: init.agentVersion } }),
     // libp2p refuses a host's 6th connection within a second; on loopback the "host" is every
     // ipfs-npm process on this machine (parallel CI jobs beside one `serve`), so it is exempt
     connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] },

@@ -1,10 +1,12 @@
 /**
  * The CID under which this node can serve a tarball it has, by integrity — the answering side of
- * the CID protocol. Small tarballs are their raw block; a large one's UnixFS DAG is built from the
- * cached tarball the first time a peer asks (hashing a few MiB once) and remembered in the index.
- * An integrity the cache does not key content by (a sha1-only lock entry: npm stores the tarball
- * under sha512) is found through the asked package version's cache entries, then checked.
+ * the CID protocol, and what `serve` prepares and provides ahead of any ask. Small tarballs are
+ * their raw block; a large one's UnixFS DAG is built from the cached tarball (hashing a few MiB
+ * once) and remembered in the index: ahead of time by `serve` (see seeder.ts), else the first time
+ * a peer asks. An integrity the cache does not key content by (a sha1-only lock entry: npm stores
+ * the tarball under sha512) is found through the asked package version's cache entries, then checked.
  */
+import { setImmediate as yieldToEvents } from 'node:timers/promises'
 import { createHash } from 'node:crypto'
 import cacache from 'cacache'
 import type { CID } from 'multiformats/cid'
@@ -23,8 +25,17 @@ export interface LocalCidsInit {
   packageTarballs: PackageTarballs
 }
 
-/** Looks an integrity up; `pkg` (when the asker named it) is the fallback for sha1-only asks. */
-export type LocalCids = (integrity: string, pkg?: PackageId) => Promise<CID | undefined>
+export interface LocalCids {
+  /** Looks an integrity up for a peer; `pkg` (when the asker named it) is the fallback for sha1-only asks. */
+  lookup(integrity: string, pkg?: PackageId): Promise<CID | undefined>
+  /**
+   * The CID serving the cached tarball stored under `integrity` (one hash). With `build`, a large
+   * one's DAG is built when it has none — in the background way: each block written before the
+   * next is read, yielding to other work in between, so a big tarball costs one block of memory
+   * and no stall. Without, a large tarball has a CID only if its DAG is there already.
+   */
+  prepare(integrity: string, build: boolean): Promise<CID | undefined>
+}
 
 /** Returns the lookup; concurrent asks for one tarball share one DAG build. */
 export function createLocalCids (init: LocalCidsInit): LocalCids {
@@ -33,11 +44,12 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
   const building = new Map<string, Promise<CID>>()
 
   /**
-   * Imports the cached tarball as a DAG. Resolves with the root as soon as every block is hashed:
-   * the blockstore serves blocks from memory while their writes finish (seconds on a busy disk,
-   * past an asker's timeout); the index learns the root only once they are all written.
+   * Imports the cached tarball as a DAG. For an ask, resolves with the root as soon as every block
+   * is hashed: the blockstore serves blocks from memory while their writes finish (seconds on a
+   * busy disk, past an asker's timeout). In the background, waits for each write instead. The
+   * index learns the root only once every block is written.
    */
-  const buildDag = async (integrity: string): Promise<{ root: CID, written: Promise<void> }> => {
+  const buildDag = async (integrity: string, background: boolean): Promise<{ root: CID, written: Promise<void> }> => {
     const sha512 = createHash('sha512')
     const hashing = (async function * () {
       for await (const chunk of cacache.get.stream.byDigest(cachePath, integrity) as AsyncIterable<Buffer>) {
@@ -48,7 +60,12 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
     const writes: Array<Promise<CID>> = []
     const root = await importTarball(hashing, {
       put: async (cid, bytes) => {
-        writes.push(Promise.resolve(blockstore.put(cid, bytes)))
+        const write = Promise.resolve(blockstore.put(cid, bytes))
+        writes.push(write)
+        if (background) {
+          await write
+          await yieldToEvents()
+        }
         return cid
       },
     })
@@ -57,10 +74,10 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
     return { root, written }
   }
 
-  const dagOf = async (integrity: string): Promise<CID> => {
+  const dagOf = async (integrity: string, background: boolean): Promise<CID> => {
     let build = building.get(integrity)
     if (build === undefined) {
-      const started = buildDag(integrity)
+      const started = buildDag(integrity, background)
       build = started.then(({ root }) => root)
       building.set(integrity, build)
       // a failed write leaves the index without the root: the next ask builds again
@@ -69,7 +86,8 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
     return await build
   }
 
-  const byDigest = async (integrity: string): Promise<CID | undefined> => {
+  /** `mode`: build a missing DAG for an ask (fast), in the background (frugal), or not at all. */
+  const byDigest = async (integrity: string, mode: 'ask' | 'background' | 'built' = 'ask'): Promise<CID | undefined> => {
     for (const hash of hashesOf(integrity)) {
       const single = sriOf(hash)
       const info = await cacache.get.hasContent(cachePath, single)
@@ -81,7 +99,13 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
         blockstore.alias(cid, single)
         return cid
       }
-      return building.has(single) ? await dagOf(single) : await index.get(single) ?? await dagOf(single)
+      if (info.size > MAX_TARBALL) return undefined
+      if (mode === 'built') {
+        const root = await index.get(single)
+        return root !== undefined && await blockstore.has(root) ? root : undefined
+      }
+      const background = mode === 'background'
+      return building.has(single) ? await dagOf(single, background) : await index.get(single) ?? await dagOf(single, background)
     }
     return undefined
   }
@@ -103,12 +127,15 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
     return undefined
   }
 
-  return async (integrity, pkg) => {
-    const cid = await byDigest(integrity)
-    if (cid !== undefined) return cid
-    // not cached as a tarball, but maybe fetched as a DAG from peers, or found by package before
-    const known = await index.get(integrity)
-    if (known !== undefined && await blockstore.has(known)) return known
-    return pkg === undefined ? undefined : await byPackage(integrity, pkg)
+  return {
+    async lookup (integrity, pkg) {
+      const cid = await byDigest(integrity)
+      if (cid !== undefined) return cid
+      // not cached as a tarball, but maybe fetched as a DAG from peers, or found by package before
+      const known = await index.get(integrity)
+      if (known !== undefined && await blockstore.has(known)) return known
+      return pkg === undefined ? undefined : await byPackage(integrity, pkg)
+    },
+    prepare: async (integrity, build) => byDigest(integrity, build ? 'background' : 'built'),
   }
 }
