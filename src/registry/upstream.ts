@@ -52,6 +52,17 @@ export interface RegistryUpstream extends Upstream {
   request(req: ProxyRequest): Promise<UpstreamResponse>
 }
 
+/**
+ * Whether npm's retry back-off (10 s, then 60 s by default) can help a tarball request that failed
+ * once. A refused connection cannot: nothing listens at the registry's address. npm waits 70 s to
+ * learn that; we have had peers asked already, and answer at once with the same error.
+ */
+function worthRetrying (err: HttpError & { code?: string }): boolean {
+  if (err.code === 'ECONNREFUSED') return false
+  const status = err.statusCode
+  return status === undefined || status >= 500 || status === 408 || status === 420 || status === 429
+}
+
 const withSlash = (url: string): string => url.endsWith('/') ? url : `${url}/`
 
 /**
@@ -72,8 +83,14 @@ export function createUpstream (init: { flat: FlatOptions }): RegistryUpstream {
     async tarball (ref: TarballRef) {
       const url = ref.resolved ?? registryTarballUrl(registryFor(ref.name), ref.name, ref.version)
       // our cache writes the verified bytes by digest itself; make-fetch-happen need not keep a copy
-      const res = await fetch(url, { ...flat, cache: undefined, spec: `${ref.name}@${ref.version}` })
-      return new Uint8Array(await res.buffer())
+      const opts = { ...flat, cache: undefined, spec: `${ref.name}@${ref.version}` }
+      const retry = (flat.retry ?? {}) as { retries?: number }
+      try {
+        return new Uint8Array(await (await fetch(url, { ...opts, retry: { ...retry, retries: 0 } })).buffer())
+      } catch (err) {
+        if (!worthRetrying(err as HttpError & { code?: string }) || (retry.retries ?? 0) === 0) throw err
+      }
+      return new Uint8Array(await (await fetch(url, { ...opts, retry: { ...retry, retries: (retry.retries ?? 0) - 1 } })).buffer())
     },
     async request (req) {
       const url = `${req.name === undefined ? withSlash(flat.registry) : registryFor(req.name)}${req.path}`
