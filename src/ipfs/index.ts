@@ -104,12 +104,12 @@ const MDNS_GRACE = 300
 /** How long we take to answer a CID question (may build a DAG from a big tarball). */
 const ANSWER_TIMEOUT = 30_000
 
-function parsePeers (peers: string[]): Multiaddr[] {
+function parsePeers (peers: string[], what = 'peer'): Multiaddr[] {
   return peers.map((peer) => {
     try {
       return multiaddr(peer)
     } catch (err) {
-      throw usageError(`invalid peer address "${peer}": ${(err as Error).message}`)
+      throw usageError(`invalid ${what} address "${peer}": ${(err as Error).message}`)
     }
   })
 }
@@ -121,6 +121,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   const stateDir = join(init.cacheDir, '_ipfs-npm')
   const cachePath = join(init.cacheDir, '_cacache')
   const configuredPeers = parsePeers(options.peers)
+  parsePeers(options.bootstrap.filter((address) => address !== 'public'), 'bootstrap')
   const maps = (options.cidMaps ?? []).map((value) => {
     try {
       return parseMapCid(value)
@@ -149,8 +150,9 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
 
   // The DHT can only tell us about peers beyond the ones we are connected to (and already asked):
   // on a LAN where mDNS connected everyone, a lookup or an announcement would only cost time.
-  const hasDhtPeers = (): boolean => (libp2p.services.aminoDHT?.routingTable.size ?? 0) > 0 ||
-    libp2p.services.lanDHT.routingTable.size > libp2p.getPeers().length
+  const amino = (): boolean => (libp2p.services.aminoDHT?.routingTable.size ?? 0) > 0
+  const lan = (): boolean => libp2p.services.lanDHT.routingTable.size > libp2p.getPeers().length
+  const hasDhtPeers = (): boolean => amino() || lan()
 
   const blockstore = createCacheBlockstore({ cachePath })
   const index = createCidIndex(join(stateDir, 'cids'))
@@ -160,8 +162,12 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   const provideTarball = createProvideTarball({
     servable: async (cid) => serving.has(cid),
     async provide (cid) {
-      if (stopController.signal.aborted || !hasDhtPeers()) return false
-      await libp2p.contentRouting.provide(cid, { signal: stopController.signal })
+      // each DHT that has someone to tell, on its own: a DHT with no peers would hold up the other
+      const dhts = [amino() ? libp2p.services.aminoDHT : undefined, lan() ? libp2p.services.lanDHT : undefined].filter((dht) => dht !== undefined)
+      if (stopController.signal.aborted || dhts.length === 0) return false
+      await Promise.all(dhts.map(async (dht) => {
+        for await (const event of dht.provide(cid, { signal: stopController.signal })) void event
+      }))
       return true
     },
     log,
@@ -187,8 +193,12 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
         signal: stopController.signal,
         log,
       })
-      // the DHT may have had no one to tell at start: a new peer (the DHT adds it once identified) is a new chance
-      libp2p.addEventListener('peer:identify', debounce(() => seeder?.reprovide(), 1000, stopController.signal))
+      // the DHT may have had no one to tell at start: a peer joining its routing table is a new
+      // chance (the table emits events, though its public type does not say so)
+      const onDhtPeer = debounce(() => seeder?.reprovide(), 1000, stopController.signal)
+      for (const dht of [libp2p.services.lanDHT, libp2p.services.aminoDHT]) {
+        (dht?.routingTable as Partial<EventTarget> | undefined)?.addEventListener?.('peer:add', onDhtPeer)
+      }
     }
   } catch (err) {
     await bitswap?.stop()

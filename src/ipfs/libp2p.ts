@@ -9,23 +9,37 @@ import { fetch, type Fetch } from '@libp2p/fetch'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
-import { kadDHT, removePrivateAddressesMapper, removePublicAddressesMapper, type SingleKadDHT } from '@libp2p/kad-dht'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper, removePublicAddressesMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
+import { isPrivate } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
 import { ipnsSelector } from 'ipns/selector'
 import { ipnsValidator } from 'ipns/validator'
 import { createLibp2p } from 'libp2p'
+
+/**
+ * The public Amino DHT's bootstrap peers, as Kubo and Helia ship them; what `--bootstrap` with no
+ * address (or `bootstrap = public`) joins.
+ */
+export const PUBLIC_BOOTSTRAP = [
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN',
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb',
+  '/dnsaddr/bootstrap.libp2p.io/p2p/QmcZf59bWwK5XFi76CZX8cbJ4BhTzzA3gU1ZjYZcYW3dwt',
+  '/dnsaddr/va1.bootstrap.libp2p.io/p2p/12D3KooWKnDdG3iXw9eTFijk3EWSunZcFi54Zka4wmtqtt6rPxc8',
+  '/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ',
+]
 
 export interface Libp2pInit {
   privateKey: PrivateKey
   /** Multiaddrs to listen on; empty: an ephemeral TCP port on all IPv4 interfaces. */
   listen: string[]
   mdns: boolean
-  /** Public bootstrap multiaddrs; non-empty also turns on the public DHT. */
+  /** Amino DHT bootstrap multiaddrs (`public`: PUBLIC_BOOTSTRAP); non-empty turns the Amino DHT on. */
   bootstrap: string[]
   /** The swarm key file's bytes (private network), if any. */
   psk?: Uint8Array
@@ -67,12 +81,22 @@ export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeSe
       ...records,
     }),
   }
-  if (init.bootstrap.length > 0) {
-    services.aminoDHT = kadDHT({ protocol: '/ipfs/kad/1.0.0', peerInfoMapper: removePrivateAddressesMapper, ...records })
+  const bootstrapList = init.bootstrap.flatMap((address) => address === 'public' ? PUBLIC_BOOTSTRAP : [address])
+  if (bootstrapList.length > 0) {
+    // The Amino DHT as any IPFS node runs it: public addresses only, a client until our own
+    // addresses are public, then a server. An Amino network whose bootstrap peers all have private
+    // addresses (a LAN's or a lab's own) keeps private addresses, and we serve it from the start.
+    const privateNetwork = bootstrapList.every((address) => isPrivate(multiaddr(address)))
+    services.aminoDHT = kadDHT({
+      protocol: '/ipfs/kad/1.0.0',
+      peerInfoMapper: privateNetwork ? passthroughMapper : removePrivateAddressesMapper,
+      ...(privateNetwork ? { clientMode: false } : {}),
+      ...records,
+    })
   }
   const peerDiscovery = [
     ...(init.mdns ? [mdns()] : []),
-    ...(init.bootstrap.length > 0 ? [bootstrap({ list: init.bootstrap })] : []),
+    ...(bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : []),
   ]
   const psk = init.psk
   return createLibp2p({

@@ -26,7 +26,7 @@ export interface SeederInit {
   /** Stops the work for good (node stopping). */
   signal: AbortSignal
   log(msg: string): void
-  /** ms between reads of the cache's index; 0 reads it only at start. Default 60 s. */
+  /** ms between reads of the cache's index (and offers of what the DHT has not taken yet); 0: only at start. Default 60 s. */
   rescanInterval?: number
 }
 
@@ -113,10 +113,17 @@ export function startSeeder (init: SeederInit): Seeder {
     }
   }
 
+  const reprovide = (): void => {
+    for (const [integrity, cid] of prepared) init.provideTarball(integrity, cid)
+  }
+
   void scan()
   const interval = init.rescanInterval ?? 60_000
   if (interval > 0) {
-    const timer = setInterval(() => { void scan() }, interval)
+    const timer = setInterval(() => {
+      reprovide()
+      void scan()
+    }, interval)
     timer.unref()
     signal.addEventListener('abort', () => clearInterval(timer), { once: true })
   }
@@ -126,9 +133,7 @@ export function startSeeder (init: SeederInit): Seeder {
       const sha512 = sha512Of(integrity)
       if (sha512 !== undefined) enqueue(sha512)
     },
-    reprovide () {
-      for (const [integrity, cid] of prepared) init.provideTarball(integrity, cid)
-    },
+    reprovide,
     status: () => ({ tarballs: prepared.size, pending: queued.size }),
   }
 }
