@@ -158,7 +158,13 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   const index = createCidIndex(join(stateDir, 'cids'))
   const served: ServedCounts = { blocks: 0, bytes: 0 }
   const serving = createServingBlockstore(blockstore, served)
-  const localCids = createLocalCids({ cachePath, blockstore, index, packageTarballs: createPackageTarballs(cachePath) })
+  const localCids = createLocalCids({
+    cachePath,
+    blockstore,
+    index,
+    packageTarballs: createPackageTarballs(cachePath),
+    profileIndex: createCidIndex(join(stateDir, 'profile-cids')),
+  })
   const provideTarball = createProvideTarball({
     servable: async (cid) => serving.has(cid),
     async provide (cid) {
@@ -188,6 +194,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       seeder = startSeeder({
         cachePath,
         prepare: async (integrity) => localCids.prepare(integrity, true),
+        alsoAs: async (integrity) => localCids.profileCid(integrity),
         provideTarball,
         announce: (cid) => exchange.announce(cid),
         signal: stopController.signal,

@@ -9,7 +9,10 @@
 import { setImmediate as yieldToEvents } from 'node:timers/promises'
 import { createHash } from 'node:crypto'
 import cacache from 'cacache'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import * as Digest from 'multiformats/hashes/digest'
+import { sha256 } from 'multiformats/hashes/sha2'
 import type { CacheBlockstore } from './cache-blockstore.ts'
 import { MAX_RAW_BLOCK, importTarball, rawCidFromDigest, rawCidFromIntegrity } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
@@ -23,6 +26,8 @@ export interface LocalCidsInit {
   index: CidIndex
   /** Finds a package version's tarball when the asked digest is not how the cache keys it. */
   packageTarballs: PackageTarballs
+  /** sha512 integrity → the raw sha2-256 CID of a small tarball, once computed (see `profileCid`). */
+  profileIndex: CidIndex
 }
 
 export interface LocalCids {
@@ -35,11 +40,18 @@ export interface LocalCids {
    * and no stall. Without, a large tarball has a CID only if its DAG is there already.
    */
   prepare(integrity: string, build: boolean): Promise<CID | undefined>
+  /**
+   * For a small cached tarball (sha512 integrity), the CID `ipfs add` gives it under the
+   * `unixfs-v1-2025` profile — one raw leaf, sha2-256 — made servable too: what a Kubo user adds,
+   * or a JS DHT can hold a provider record for (js kad-dht reads every key as a sha2-256 multihash).
+   * Hashed once, remembered in `profileIndex`. Undefined for a large tarball (its root is `prepare`'s).
+   */
+  profileCid(integrity: string): Promise<CID | undefined>
 }
 
 /** Returns the lookup; concurrent asks for one tarball share one DAG build. */
 export function createLocalCids (init: LocalCidsInit): LocalCids {
-  const { cachePath, blockstore, index, packageTarballs } = init
+  const { cachePath, blockstore, index, packageTarballs, profileIndex } = init
   /** DAG builds under way, by single-hash integrity: the root is known before the blocks are on disk. */
   const building = new Map<string, Promise<CID>>()
 
@@ -137,5 +149,16 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
       return pkg === undefined ? undefined : await byPackage(integrity, pkg)
     },
     prepare: async (integrity, build) => byDigest(integrity, build ? 'background' : 'built'),
+    async profileCid (integrity) {
+      let cid = await profileIndex.get(integrity)
+      if (cid === undefined) {
+        const info = await cacache.get.hasContent(cachePath, integrity)
+        if (info === false || info.size > MAX_RAW_BLOCK) return undefined
+        cid = CID.createV1(raw.code, Digest.create(sha256.code, createHash('sha256').update(await cacache.get.byDigest(cachePath, integrity)).digest()))
+        await profileIndex.set(integrity, cid)
+      }
+      blockstore.alias(cid, integrity)
+      return cid
+    },
   }
 }

@@ -20,6 +20,8 @@ export interface SeederInit {
   cachePath: string
   /** The CID serving the cached tarball with this sha512 integrity (building a large one's DAG, for `serve`). */
   prepare(integrity: string): Promise<CID | undefined>
+  /** Another CID the same small tarball is served under (what `ipfs add` gives it), if any. */
+  alsoAs?(integrity: string): Promise<CID | undefined>
   provideTarball: ProvideTarball
   /** A DAG was just built: peers that wanted its root before get it now. */
   announce(cid: CID): void
@@ -66,8 +68,8 @@ export function startSeeder (init: SeederInit): Seeder {
   const { signal, log } = init
   const queue: string[] = []
   const queued = new Set<string>()
-  /** Servable tarballs: sha512 integrity → CID. */
-  const prepared = new Map<string, CID>()
+  /** Servable tarballs: sha512 integrity → the CIDs that serve it. */
+  const prepared = new Map<string, CID[]>()
   let running = false
 
   const enqueue = (integrity: string): void => {
@@ -83,9 +85,11 @@ export function startSeeder (init: SeederInit): Seeder {
       for (let integrity = queue.shift(); integrity !== undefined && !signal.aborted; integrity = queue.shift()) {
         try {
           const cid = await init.prepare(integrity)
+          const also = cid?.code === raw.code ? await init.alsoAs?.(integrity) : undefined
           if (cid !== undefined && !signal.aborted) {
-            prepared.set(integrity, cid)
-            init.provideTarball(integrity, cid)
+            const cids = also === undefined ? [cid] : [cid, also]
+            prepared.set(integrity, cids)
+            for (const served of cids) init.provideTarball(integrity, served)
             if (cid.code !== raw.code) init.announce(cid)
           }
         } catch (err) {
@@ -114,7 +118,7 @@ export function startSeeder (init: SeederInit): Seeder {
   }
 
   const reprovide = (): void => {
-    for (const [integrity, cid] of prepared) init.provideTarball(integrity, cid)
+    for (const [integrity, cids] of prepared) for (const cid of cids) init.provideTarball(integrity, cid)
   }
 
   void scan()
