@@ -92,7 +92,13 @@ test('stock Helia fetches small and large tarballs from a fresh serve, which say
   await node.dial(seed.address)
   const peerId = seed.address.split('/p2p/')[1]!
   const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-  assert.equal(await node.agentOf(peerId), `ipfs-npm/${version}`)
+  // identify runs just after the connection opens
+  let agent: string | undefined
+  for (let tries = 0; agent === undefined && tries < 100; tries++) {
+    agent = await node.agentOf(peerId).catch(() => undefined)
+    if (agent === undefined) await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  assert.equal(agent, `ipfs-npm/${version}`)
   for (const packed of tarballs) {
     // a small one by the CID its integrity names, and by the one `ipfs add` gives it; a large one by its root
     const cids = packed.tarball.length <= MiB ? [await rawCid(packed.tarball), await addCid(packed.tarball)] : [await addCid(packed.tarball)]
