@@ -4,9 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { createTarballCache } from '../src/cache.ts'
@@ -19,19 +17,21 @@ import { createTarballResolver } from '../src/resolver.ts'
 import { DEFAULT_OPTIONS } from '../src/options.ts'
 import type { TarballResolver } from '../src/types.ts'
 import { startFixtureRegistries, type FixtureRegistries } from './helpers/fixture-registries.ts'
+import { removeDir, tempDir } from './helpers/temp-dir.ts'
 
 let registries: FixtureRegistries
 let work: string
 let shim: Shim
 let resolver: TarballResolver
+let shimUpstream: ReturnType<typeof createUpstream>
 
 /** An HTTP request with full control of the Host header (fetch() would not allow it). */
-function get (url: string, init: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<{ status: number, body: Buffer }> {
+function get (url: string, init: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<{ status: number, headers: Record<string, unknown>, body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
     })
     req.on('error', reject)
     req.end(init.body)
@@ -40,7 +40,7 @@ function get (url: string, init: { method?: string, headers?: Record<string, str
 
 before(async () => {
   registries = await startFixtureRegistries()
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-shim-test-'))
+  work = await tempDir('shim-test')
   const userconfig = join(work, 'npmrc')
   // no retries: a failing upstream must answer at once in these tests
   await registries.writeUserconfig(userconfig, ['fetch-retries=0'])
@@ -50,6 +50,7 @@ before(async () => {
   const cacheDir = config.get('cache') as string
   const cache = createTarballCache({ cachePath: join(cacheDir, '_cacache') })
   const upstream = createUpstream({ flat: config.flat })
+  shimUpstream = upstream
   const peers = createLazyPeers({ cacheDir, options: DEFAULT_OPTIONS, offline: true, log: () => {} })
   resolver = createTarballResolver({ cache, peers, upstream, offline: false })
   shim = await startShim({ upstream, resolver })
@@ -58,7 +59,7 @@ before(async () => {
 after(async () => {
   await shim.close()
   await registries.stop()
-  await rm(work, { recursive: true, force: true })
+  await removeDir(work)
 })
 
 describe('packuments', () => {
@@ -93,6 +94,33 @@ describe('packuments', () => {
       assert.ok(Date.now() - started < 5000, 'no hidden retries')
     } finally {
       registries.main.faults.status.delete('/beta')
+    }
+  })
+})
+
+describe('large packuments', () => {
+  test('read whole without a MaxListenersExceededWarning (npm prints none)', async () => {
+    // a packument of many chunks, fetched once so make-fetch-happen tees it into its cache
+    const gamma = registries.main.packages.get('gamma@1.0.0')!
+    registries.main.packages.set('huge@1.0.0', { ...gamma, name: 'huge', filename: 'huge-1.0.0.tgz', manifest: { ...gamma.manifest, name: 'huge', description: 'x'.repeat(2 * 1024 * 1024) } })
+    const hints: string[] = []
+    const hinting = await startShim({ upstream: shimUpstream, resolver, onCidHint: (integrity) => hints.push(integrity) })
+    const warnings: Error[] = []
+    const onWarning = (warning: Error): void => { warnings.push(warning) }
+    process.on('warning', onWarning)
+    try {
+      const packument = await get(`${hinting.url}huge`)
+      assert.equal(packument.status, 200)
+      assert.ok(packument.body.length > 2 * 1024 * 1024)
+      // a tarball asked without pacote-integrity: its integrity is looked up in the packument
+      const tarball = await get(`${hinting.url}huge/-/huge-1.0.0.tgz`)
+      assert.equal(tarball.status, 200)
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepEqual(warnings.map((w) => `${w.name}: ${w.message}`), [])
+    } finally {
+      process.off('warning', onWarning)
+      registries.main.packages.delete('huge@1.0.0')
+      await hinting.close()
     }
   })
 })
@@ -176,10 +204,14 @@ describe('everything else', () => {
     }
   })
 
-  test('nothing of the token appears in what the shim answers', async () => {
-    await writeFile(join(work, 'probe'), '')
-    const res = await get(`${shim.url}@fix%2fno-such-scoped`)
-    assert.ok(!res.body.toString().includes(registries.token))
-    assert.equal((await readFile(join(work, 'probe'), 'utf8')), '')
+  test('nothing of the token appears in what the shim answers, though it was sent upstream', async () => {
+    for (const path of ['@fix%2fno-such-scoped', '@fix%2fscoped-a', '@fix%2fno-such-scoped/-/no-such-scoped-1.0.0.tgz']) {
+      const sent = registries.scoped.requests.length
+      const res = await get(`${shim.url}${path}`)
+      const upstream = registries.scoped.requests.slice(sent)
+      assert.ok(upstream.some((r) => r.headers.authorization === `Bearer ${registries.token}`), `${path}: the token went to the scoped registry`)
+      assert.ok(!res.body.toString().includes(registries.token), `${path}: not in the body`)
+      assert.ok(!JSON.stringify(res.headers).includes(registries.token), `${path}: not in the headers`)
+    }
   })
 })

@@ -2,6 +2,7 @@
  * What the shim reads in packuments: the tarball a path names when no integrity came with the
  * request, and the `dist.cid` announcements (the 2019 registry-mirror format) of large tarballs.
  */
+import { bytesOf } from '../stream-chunks.ts'
 import type { TarballRef } from '../types.ts'
 import type { RegistryUpstream, UpstreamResponse } from './upstream.ts'
 
@@ -20,12 +21,9 @@ interface Packument {
   versions?: Record<string, { version: string, dist?: { tarball?: string, integrity?: string, shasum?: string, cid?: unknown } }>
 }
 
-/** The whole body of an upstream answer (a minipass stream, which async-iterates, or bytes). */
+/** The whole body of an upstream answer (make-fetch-happen's stream, or bytes). */
 export async function bodyBytes (answer: UpstreamResponse): Promise<Buffer> {
-  if (Buffer.isBuffer(answer.body)) return answer.body
-  const chunks: Buffer[] = []
-  for await (const chunk of answer.body) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
+  return Buffer.isBuffer(answer.body) ? answer.body : bytesOf(answer.body)
 }
 
 function sha1Integrity (shasum: unknown): string | undefined {
