@@ -12,6 +12,7 @@ import { findUserNpm } from './npm-location.ts'
 import { extractFlags, resolveOptions } from './options.ts'
 import { handToNpm } from './passthrough.ts'
 import { createReporter } from './reporter.ts'
+import { onTermination } from './termination.ts'
 
 const started = Date.now()
 
@@ -91,6 +92,11 @@ async function main (argv: string[]): Promise<number | undefined> {
     loglevel: config.get('loglevel') as string,
     logsDir: logsMax > 0 ? (config.get('logs-dir') as string | undefined) ?? join(config.get('cache') as string, '_logs') : undefined,
   })
+  const stopListening = onTermination((err) => {
+    const code = reporter.error(err)
+    reporter.close()
+    process.exit(code)
+  })
   try {
     const options = resolveOptions({ flags: parsed.flags, env: process.env, home: config.home, projectDir: config.localPrefix })
     await command.exec({ config, options, reporter, npm, argv: parsed.rest, started })
@@ -98,6 +104,7 @@ async function main (argv: string[]): Promise<number | undefined> {
   } catch (err) {
     return reporter.error(err)
   } finally {
+    stopListening()
     reporter.close()
   }
 }

@@ -17,6 +17,8 @@ export type NpmError = Error & {
   dest?: string
   pkgid?: string
   cause?: unknown
+  /** The signal that ended the run (Ctrl-C: `SIGINT`). */
+  signal?: string
 }
 
 /** npm-registry-fetch's HttpError: a failed response's status, headers and (parsed) body. */
@@ -43,6 +45,14 @@ export function npmError (code: string, message: string, fields: NpmErrorFields 
 /** A one-line usage error (a bad flag or option value): npm's `EUSAGE`, exit code 1. */
 export function usageError (message: string): NpmError {
   return npmError('EUSAGE', message)
+}
+
+/**
+ * The run was ended by a signal: Arborist's own error when one comes during reify (it rolls the
+ * tree back first), which npm prints as `npm error process terminated` / `npm error signal SIGINT`.
+ */
+export function terminatedError (signal: string): NpmError {
+  return Object.assign(new Error('process terminated'), { signal })
 }
 
 /** What to print: `[title, message]` pairs, each printed as `npm error <title> <message>`. */
@@ -118,6 +128,7 @@ function messageLines (er: NpmError): { summary: Array<[string, string]>, detail
       }
       summary.push(['', message])
       if (er.cause instanceof Error) detail.push(['cause', redact(er.cause.message)])
+      if (er.signal) detail.push(['signal', er.signal])
   }
   return { summary, detail, files }
 }

@@ -20,6 +20,8 @@ export interface RunOptions {
   env?: Record<string, string>
   /** Killed (SIGKILL) after this many ms; default 120 s, so a hang fails the test instead of the suite. */
   timeoutMs?: number
+  /** Called with the child once spawned (to signal it). */
+  onSpawn?: (child: ChildProcess) => void
 }
 
 /**
@@ -45,6 +47,7 @@ export function runCommand (command: string, args: string[], options: RunOptions
       env: cleanEnv(options.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     })
+    options.onSpawn?.(child)
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout.on('data', (c: Buffer) => out.push(c))
