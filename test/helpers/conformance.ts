@@ -179,18 +179,37 @@ async function compareRuns (npm: ToolRun, ipfsNpm: ToolRun): Promise<string[]> {
 
 /**
  * A run's output with what legitimately differs between two runs made uniform: timings, its own
- * project and cache paths, log file names; ipfs-npm's origins line is dropped (it is npm's
- * output plus that line).
+ * project and cache paths, log file names, the order of deprecation warnings; ipfs-npm's origins
+ * line is dropped (it is npm's output plus that line).
  */
 export function normaliseOutput (run: ToolRun, stream: 'stdout' | 'stderr'): string {
-  return run[stream]
+  const lines = run[stream]
     .split(run.cache).join('<cache>')
     .split(run.dir).join('<project>')
     .replace(/_logs\/[^\s]+-debug-\d+\.log/g, '_logs/<log>')
     .replace(/\bin \d+(\.\d+)?(ms|s|m)\b/g, 'in <time>')
     .split('\n')
     .filter(line => !originsPattern.test(line))
-    .join('\n')
+  return sortRuns(lines, line => line.startsWith('npm warn deprecated ')).join('\n')
+}
+
+/**
+ * Each run of consecutive lines that `inRun` picks, sorted. Arborist warns about a deprecated
+ * package when its extraction ends, so npm's own order changes from run to run; what stays is
+ * which warnings, and how many of each (one per node that is deprecated).
+ */
+function sortRuns (lines: string[], inRun: (line: string) => boolean): string[] {
+  const out: string[] = []
+  let run: string[] = []
+  for (const line of [...lines, '']) {
+    if (inRun(line)) {
+      run.push(line)
+      continue
+    }
+    out.push(...run.sort(), line)
+    run = []
+  }
+  return out.slice(0, -1)
 }
 
 /**
