@@ -6,28 +6,29 @@
  * through `serve`'s registry.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { addResolvedUrls, parseOrigins } from './helpers/conformance.ts'
 import { startFixtureRegistries, type FixtureRegistries } from './helpers/fixture-registries.ts'
-import { assertOk, assertSameTree, createP2pWork, sha1Only, type P2pWork, type Seeder } from './helpers/p2p.ts'
+import { assertOk, assertSameTree, createP2pWork, sha1Only, type P2pWork } from './helpers/p2p.ts'
 import { runCommand } from './helpers/run-command.ts'
+import type { ServeProcess } from './helpers/serve.ts'
+import { removeDir, tempDir } from './helpers/temp-dir.ts'
 
 let registries: FixtureRegistries
 let work: string
 let p2p: P2pWork
 /** A user config whose registries are all dead: whatever installs came from peers. */
 let deadConfig: string
-let seedA: Seeder
+let seedA: ServeProcess
 let bundledRef: string
 let resolvedRef: string
 let sha1Ref: string
 
 before(async () => {
   registries = await startFixtureRegistries()
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-p2p-'))
+  work = await tempDir('p2p')
   const liveConfig = join(work, 'live-npmrc')
   deadConfig = join(work, 'dead-npmrc')
   await registries.writeUserconfig(liveConfig)
@@ -44,7 +45,7 @@ before(async () => {
 after(async () => {
   await p2p.stop()
   await registries.stop()
-  await rm(work, { recursive: true, force: true })
+  await removeDir(work)
 })
 
 /** `ipfs-npm ci` of a project copy from peers only. */
@@ -56,18 +57,28 @@ async function ciFromPeers (dir: string, cache: string, peers: string[]): Promis
   return origins
 }
 
-test('serve answers /-/ipfs-npm/info with its peer id, full addresses and counters', async () => {
-  const info = await (await fetch(`${seedA.url}-/ipfs-npm/info`)).json() as { peerId: string, addresses: string[], peers: string[], served: { blocks: number, bytes: number } }
+interface Info { peerId: string, addresses: string[], peers: string[], served: { blocks: number, bytes: number } }
+const infoOf = async (seeder: ServeProcess): Promise<Info> => await (await fetch(`${seeder.url}-/ipfs-npm/info`)).json() as Info
+
+test('serve answers /-/ipfs-npm/info with its peer id and full addresses', async () => {
+  const info = await infoOf(seedA)
   assert.match(info.peerId, /^12D3Koo/)
   assert.ok(info.addresses.includes(seedA.address), JSON.stringify(info.addresses))
   assert.ok(info.addresses.every((a) => a.endsWith(`/p2p/${info.peerId}`)))
-  assert.equal(typeof info.served.blocks, 'number')
 })
 
-test('with the registry dead, B installs everything from A: a tarball over 1 MiB included, npm\'s tree', async () => {
+test('with the registry dead, B installs everything from A: a tarball over 1 MiB included, npm\'s tree; A counts what it served', async () => {
+  const before = await infoOf(seedA)
   const dir = await p2p.project('bundled', 'b-bundled')
-  await ciFromPeers(dir, 'cache-b', [seedA.address])
+  const origins = await ciFromPeers(dir, 'cache-b', [seedA.address])
   await assertSameTree(bundledRef, dir)
+  const after = await infoOf(seedA)
+  // a tarball is one block, or (over 1 MiB) a root and its leaves; every byte of them was sent
+  const lock = await readFile(join(dir, 'package-lock.json'), 'utf8')
+  const tarballBytes = [...registries.main.packages.values(), ...registries.scoped.packages.values()]
+    .filter((p) => lock.includes(p.integrity)).reduce((sum, p) => sum + p.tarball.length, 0)
+  assert.ok(after.served.blocks - before.served.blocks > origins!.peers, `blocks served: ${before.served.blocks} → ${after.served.blocks}, ${origins!.peers} tarballs from peers (one over 1 MiB)`)
+  assert.ok(after.served.bytes - before.served.bytes >= tarballBytes, `bytes served: ${after.served.bytes - before.served.bytes} of ${tarballBytes}`)
 })
 
 test('a lockfile with resolved URLs (of a registry now dead) installs from the peer all the same', async () => {

@@ -3,8 +3,7 @@
  * registry; the peers are a scripted PeerFetcher, standing in for nodes that answer late or never.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdtemp, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, test } from 'node:test'
@@ -15,6 +14,7 @@ import { createUpstream } from '../src/registry/upstream.ts'
 import { createTarballResolver } from '../src/resolver.ts'
 import type { LazyPeers, PeerFetcher, TarballRef, Upstream } from '../src/types.ts'
 import { startFixtureRegistries, type FixtureRegistries } from './helpers/fixture-registries.ts'
+import { removeDir, tempDir } from './helpers/temp-dir.ts'
 
 let registries: FixtureRegistries
 let work: string
@@ -48,7 +48,7 @@ async function upstreamFor (registry: string, name: string): Promise<Upstream> {
 
 before(async () => {
   registries = await startFixtureRegistries()
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-resolver-'))
+  work = await tempDir('resolver')
   upstream = await upstreamFor(registries.main.url, 'live')
   deadUpstream = await upstreamFor('http://127.0.0.1:9/', 'dead')
   const packed = registries.main.packages.get('gamma@1.0.0')
@@ -59,7 +59,7 @@ before(async () => {
 
 after(async () => {
   await registries.stop()
-  await rm(work, { recursive: true, force: true })
+  await removeDir(work)
 })
 
 const freshCache = async (): Promise<ReturnType<typeof createTarballCache>> => createTarballCache({ cachePath: join(await mkdtemp(join(work, 'cache-')), '_cacache') })
@@ -100,12 +100,23 @@ test('neither: the registry\'s error, as npm would show it', async () => {
 })
 
 test('bytes that do not match the integrity never reach the cache, from either source', async () => {
-  const cache = await freshCache()
   const wrong = new Uint8Array(bytes)
   wrong[wrong.length - 1] ^= 1
-  const resolver = createTarballResolver({ cache, peers: scriptedPeers([{ after: 0, data: wrong }]), upstream: deadUpstream, offline: false })
-  await assert.rejects(resolver.resolve(ref))
-  assert.equal(await cache.has(ref.integrity), false)
+  // peers: a peer's bad bytes are its loss; with the registry dead the error is the registry's
+  const fromPeers = await freshCache()
+  const lyingPeer = createTarballResolver({ cache: fromPeers, peers: scriptedPeers([{ after: 0, data: wrong }]), upstream: deadUpstream, offline: false })
+  await assert.rejects(lyingPeer.resolve(ref))
+  assert.equal(await fromPeers.has(ref.integrity), false)
+  // the registry: altered bytes under the packument's integrity are EINTEGRITY
+  registries.main.faults.corrupt.add(`${ref.name}@${ref.version}`)
+  try {
+    const fromRegistry = await freshCache()
+    const resolver = createTarballResolver({ cache: fromRegistry, peers: scriptedPeers([{ after: 0 }]), upstream, offline: false })
+    await assert.rejects(resolver.resolve({ ...ref, resolved: registries.main.tarballUrl(ref.name, ref.version) }), { code: 'EINTEGRITY' })
+    assert.equal(await fromRegistry.has(ref.integrity), false)
+  } finally {
+    registries.main.faults.corrupt.clear()
+  }
 })
 
 test('offline: the cache or ENOTCACHED, never a peer', async () => {
@@ -140,5 +151,9 @@ test('a failure belongs to its source: an entry with the same integrity and a go
   const [bad, good] = await Promise.allSettled([resolver.resolve(wrong), resolver.resolve({ ...ref, resolved: registries.main.tarballUrl(ref.name, ref.version) })])
   assert.equal(bad.status, 'rejected')
   assert.equal(good.status === 'fulfilled' && good.value.origin, 'registry')
-  await assert.rejects(resolver.resolve(wrong), 'the wrong URL is not tried again')
+  const askedForWrong = (): number => registries.main.requests.filter((r) => r.path === '/no-such-package/-/no-such-package-1.0.0.tgz').length
+  const asked = askedForWrong()
+  assert.ok(asked > 0, 'the wrong URL was tried')
+  await assert.rejects(resolver.resolve(wrong))
+  assert.equal(askedForWrong(), asked, 'the wrong URL is not tried again')
 })

@@ -3,23 +3,13 @@
  * network namespace), fixture project copies, npm's reference installs, and tree comparison.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { cp, readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fixtureProjectsDir, ipfsNpmBin } from './conformance.ts'
 import type { FixtureRegistries } from './fixture-registries.ts'
-import { cleanEnv, runCommand, stopChild, type CommandResult } from './run-command.ts'
+import { runCommand, type CommandResult } from './run-command.ts'
+import { startServe, type ServeProcess } from './serve.ts'
 import { diffTrees, snapshotTree } from './tree-snapshot.ts'
-
-export interface Seeder {
-  /** serve's registry URL (inside its namespace, if any). */
-  url: string
-  /** Its first listening multiaddr matching `addressPrefix`, with `/p2p/`. */
-  address: string
-  /** What it printed when it was ready. */
-  output: string
-}
 
 export interface P2pWork {
   /** Copies fixture project `name` to `<work>/<as>`. */
@@ -27,7 +17,7 @@ export interface P2pWork {
   /** npm's own `ci` of project `name` (after `prepare` edits it) on `cache`: the reference tree. */
   npmReference(name: string, cache: string, variant: string, prepare?: (dir: string) => Promise<void>): Promise<string>
   /** Starts `ipfs-npm serve` on `cache`; `wrapper` runs it (e.g. `ip netns exec NS`). */
-  serve(cache: string, init?: { wrapper?: string[], listen?: string, mdns?: boolean, addressPrefix?: string, extra?: string[], cwd?: string, env?: Record<string, string> }): Promise<Seeder>
+  serve(cache: string, init?: { wrapper?: string[], listen?: string, mdns?: boolean, addressPrefix?: string, extra?: string[], cwd?: string, env?: Record<string, string> }): Promise<ServeProcess>
   /** Runs ipfs-npm in `cwd`, optionally through `wrapper`. */
   ipfsNpm(cwd: string, args: string[], wrapper?: string[]): Promise<CommandResult>
   /** Stops every seeder. */
@@ -55,21 +45,13 @@ export async function sha1Only (registries: FixtureRegistries, dir: string, name
   await writeFile(path, `${JSON.stringify(lock, null, 2)}\n`)
 }
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
 /**
  * @param init.work a temp dir the tests own
  * @param init.userconfig the npm user config serve (and the reference npm) use upstream
  */
 export function createP2pWork (init: { work: string, userconfig: string }): P2pWork {
   const { work, userconfig } = init
-  const seeders: ChildProcess[] = []
+  const seeders: ServeProcess[] = []
 
   const project = async (name: string, as: string): Promise<string> => {
     const dir = join(work, as)
@@ -85,30 +67,17 @@ export function createP2pWork (init: { work: string, userconfig: string }): P2pW
       assertOk(await runCommand('npm', ['ci', '--userconfig', userconfig, '--cache', cache], { cwd: dir }), `npm ci ${name}`)
       return dir
     },
-    async serve (cache, { wrapper = [], listen = '/ip4/127.0.0.1/tcp/0', mdns = false, addressPrefix = '/ip4/127.0.0.1/', extra = [], cwd, env } = {}) {
-      const port = await freePort()
-      const args = [process.execPath, ipfsNpmBin, 'serve', '--cache', cache, '--userconfig', userconfig, '--port', String(port), '--listen', listen, ...(mdns ? [] : ['--no-mdns']), ...extra]
-      const [command, ...rest] = [...wrapper, ...args]
-      const child = spawn(command, rest, { env: cleanEnv(env), cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-      seeders.push(child)
-      let out = ''
-      child.stderr?.on('data', (c: Buffer) => { out += c.toString() })
-      const address = await new Promise<string>((resolve, reject) => {
-        child.stdout?.on('data', (c: Buffer) => {
-          out += c.toString()
-          const found = out.split('\n').map((line) => /listening on (\S+)/.exec(line)?.[1]).find((a) => a?.startsWith(addressPrefix))
-          if (found !== undefined && out.includes('Ctrl-C to stop')) resolve(found)
-        })
-        child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)))
-      })
-      return { url: `http://127.0.0.1:${port}/`, address, output: out }
+    async serve (cache, { extra = [], ...init } = {}) {
+      const seeder = await startServe({ ...init, args: ['--cache', cache, '--userconfig', userconfig, ...extra] })
+      seeders.push(seeder)
+      return seeder
     },
     ipfsNpm (cwd, args, wrapper = []) {
       const [command, ...rest] = [...wrapper, process.execPath, ipfsNpmBin, ...args]
       return runCommand(command, rest, { cwd })
     },
     async stop () {
-      await Promise.all(seeders.map(stopChild))
+      await Promise.all(seeders.map(async (seeder) => seeder.stop()))
     },
   }
 }

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test'
 import { startFixtureRegistries, type FixtureRegistries } from '../helpers/fixture-registries.ts'
 import { cleanEnv } from '../helpers/run-command.ts'
 import { createWorkspace, errorCode, fastUserconfig, ipfsNpm, ipfsNpmBin, npm, report, stackLines, verifyCache, type Workspace } from './helpers.ts'
-import { startServe } from './serve-process.ts'
+import { startServe } from '../helpers/serve.ts'
 
 let ws: Workspace
 let registries: FixtureRegistries

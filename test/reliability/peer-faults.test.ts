@@ -17,7 +17,7 @@ import { parseOrigins } from '../helpers/conformance.ts'
 import { startFixtureRegistries, type FixtureRegistries } from '../helpers/fixture-registries.ts'
 import { cleanEnv } from '../helpers/run-command.ts'
 import { createWorkspace, fastUserconfig, ipfsNpm, report, verifyCache, type Workspace } from './helpers.ts'
-import { startServe } from './serve-process.ts'
+import { startServe } from '../helpers/serve.ts'
 
 const run = promisify(execFile)
 const HOSTILE_PEER = join(import.meta.dirname, 'hostile-peer.ts')
@@ -149,7 +149,7 @@ test('a liar and an honest peer (ipfs-npm serve): the honest one delivers, the l
   try {
     const liar = await startHostilePeer('liar')
     const before = registries.main.requests.length
-    const run = await ciWith([liar, honest.peerAddress])
+    const run = await ciWith([liar, honest.address])
     const tarballRequests = registries.main.requests.slice(before).filter((r) => r.path.endsWith('.tgz')).length
     assert.ok((run.origins?.peers ?? 0) >= 3, `from peers: ${JSON.stringify(run.origins)}\n${run.stderr}`)
     assert.equal(tarballRequests, 0, 'no tarball from the registry')

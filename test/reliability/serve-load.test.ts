@@ -12,7 +12,7 @@ import { fixtureProjectsDir } from '../helpers/conformance.ts'
 import { startFixtureRegistries, type FixtureRegistries } from '../helpers/fixture-registries.ts'
 import { runCommand } from '../helpers/run-command.ts'
 import { createWorkspace, fastUserconfig, ipfsNpm, npm, report, type Workspace } from './helpers.ts'
-import { startServe, type ServeProcess } from './serve-process.ts'
+import { startServe, type ServeProcess } from '../helpers/serve.ts'
 
 const LOAD_CLIENT = join(import.meta.dirname, 'load-client.ts')
 const NPM_CLIENTS = 10
@@ -74,7 +74,7 @@ test(`serve: ${NPM_CLIENTS} npm ci + ${HTTP_CLIENTS} HTTP clients + ${PEERS} pee
   const [npmRuns, http, peerLoad] = await Promise.all([
     Promise.all(dirs.map((dir) => npm(['ci', '--userconfig', npmrc, '--cache', join(dir, '..', 'cache')], dir, { timeoutMs: 120_000 }))),
     loadClient({ url: serve.url, paths, concurrency: HTTP_CLIENTS, requests: 3000 }),
-    loadClient({ peers: { address: serve.peerAddress, count: PEERS, refs, dir: join(ws.root, 'peers') } }),
+    loadClient({ peers: { address: serve.address, count: PEERS, refs, dir: join(ws.root, 'peers') } }),
   ])
   const wall = Date.now() - started
   const npmMs = npmRuns.map((r) => r.ms).sort((a, b) => a - b)

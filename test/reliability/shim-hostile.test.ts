@@ -15,7 +15,7 @@ import { Readable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import { startFixtureRegistries, type FixtureRegistries } from '../helpers/fixture-registries.ts'
 import { createWorkspace, errorCode, fastUserconfig, ipfsNpm, report, stackLines, type Workspace } from './helpers.ts'
-import { startServe, type ServeProcess } from './serve-process.ts'
+import { startServe, type ServeProcess } from '../helpers/serve.ts'
 
 let ws: Workspace
 let registries: FixtureRegistries
