@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import cacache from 'cacache'
 import ssri from 'ssri'
+import { createCacheBlockstore } from '../../src/ipfs/cache-blockstore.ts'
+import { importTarball } from '../../src/ipfs/cid.ts'
 import { createCidIndex } from '../../src/ipfs/cid-index.ts'
 import { matchesIntegrity } from '../../src/integrity.ts'
 import type { IpfsNode } from '../../src/ipfs/index.ts'
@@ -108,14 +110,25 @@ test('a large set: 400 tarballs of 4–200 KB', async () => {
 })
 
 test('a packument hint (dist.cid) is used when right and harmless when wrong', async () => {
-  const root = await createCidIndex(join(cacheA, '_ipfs-npm', 'cids')).get(big.ref.integrity)
-  assert.ok(root !== undefined, 'A built the DAG in an earlier test')
-  for (const [name, hint] of [['right', root.toString()], ['wrong', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'], ['malformed', 'not a cid']]) {
-    const b = await connectedTo(join(dir, `cache-hint-${name}`), a)
-    b.peers.hint?.(big.ref.integrity, hint!)
+  // a seeder holding only the big tarball's DAG blocks: no tarball and no index entry, so it cannot
+  // answer the integrity→CID question; only a hint leads an asker to the root
+  const seederCache = join(dir, 'cache-hint-seeder')
+  const root = await importTarball([big.data], createCacheBlockstore({ cachePath: join(seederCache, '_cacache') }))
+  const seeder = await startNode(cleanup, seederCache)
+  // a generous wait where the bytes should come (a loaded machine is slow to move 3 MiB), a short one where they cannot
+  const fetchWith = async (name: string, hint: string | undefined, ...peers: IpfsNode[]): Promise<boolean> => {
+    const b = await startNode(cleanup, join(dir, `cache-hint-${name}`), { peers: peers.map((peer) => peer.info().addresses[0]!), peerTimeout: name === 'none' ? 1000 : 10_000 })
+    await waitForPeers(b, peers.length)
+    if (hint !== undefined) b.peers.hint?.(big.ref.integrity, hint)
     const data = await b.peers.fetch(big.ref)
-    assert.ok(data !== undefined && Buffer.from(data).equals(big.data), `${name} hint`)
+    assert.ok(data === undefined || Buffer.from(data).equals(big.data), `${name}: nothing but the right bytes`)
+    return data !== undefined
   }
+  assert.equal(await fetchWith('none', undefined, seeder), false, 'without a hint the seeder\'s blocks cannot be found')
+  assert.equal(await fetchWith('right', root.toString(), seeder), true, 'the right hint finds them')
+  // a wrong or malformed hint costs nothing: A, which has the tarball, still answers
+  assert.equal(await fetchWith('wrong', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', seeder, a), true, 'wrong hint')
+  assert.equal(await fetchWith('malformed', 'not a cid', seeder, a), true, 'malformed hint')
 })
 
 test('a node that cannot listen is a one-line error', async () => {
