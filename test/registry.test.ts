@@ -6,8 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fixtureProjectsDir } from './helpers/conformance.ts'
@@ -15,13 +14,14 @@ import { startFixtureRegistries } from './helpers/fixture-registries.ts'
 import type { FixtureRegistries } from './helpers/fixture-registries.ts'
 import { loadFixturePackages } from './helpers/fixture-packages.ts'
 import { runCommand } from './helpers/run-command.ts'
+import { tempDir } from './helpers/temp-dir.ts'
 
 let registries: FixtureRegistries
 let work: string
 
 before(async () => {
   registries = await startFixtureRegistries()
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-registry-test-'))
+  work = await tempDir('registry-test')
 })
 after(async () => {
   await registries.stop()
@@ -175,17 +175,22 @@ describe('fault switches', () => {
 
   test('delay, overall and per path', async () => {
     registries.main.faults.pathDelayMs.set('/opt-ok', 300)
+    // what each answer was held back by, as the registry recorded it; the clock can only confirm
+    // a delay was at least that long (a loaded machine makes every answer slower, never faster)
+    const delayed = async (path: string): Promise<number> => {
+      const started = performance.now()
+      await request(`${registries.main.url}${path}`)
+      const ms = performance.now() - started
+      const { delayMs } = registries.main.requests.at(-1)!
+      assert.ok(ms >= delayMs - 10, `${path}: answered after ${ms} ms, held ${delayMs} ms`)
+      return delayMs
+    }
     try {
-      let started = performance.now()
-      await request(`${registries.main.url}opt-ok`)
-      assert.ok(performance.now() - started >= 290)
-      started = performance.now()
-      await request(`${registries.main.url}gamma`)
-      assert.ok(performance.now() - started < 290)
+      assert.equal(await delayed('opt-ok'), 300, 'per path')
+      assert.equal(await delayed('gamma'), 0, 'another path')
       registries.main.faults.delayMs = 200
-      started = performance.now()
-      await request(`${registries.main.url}gamma`)
-      assert.ok(performance.now() - started >= 190)
+      assert.equal(await delayed('gamma'), 200, 'overall')
+      assert.equal(await delayed('opt-ok'), 500, 'overall plus per path')
     } finally {
       registries.main.faults.pathDelayMs.clear()
       registries.main.faults.delayMs = 0

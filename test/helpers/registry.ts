@@ -36,6 +36,8 @@ export interface RecordedRequest {
   path: string
   headers: IncomingHttpHeaders
   body: Buffer
+  /** How long the registry held the answer back (its delay faults). */
+  delayMs: number
 }
 
 /** A fixed answer for a method and path the registry does not otherwise know (audit, login…). */
@@ -111,11 +113,13 @@ export async function startRegistry (init: RegistryInit = {}): Promise<TestRegis
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req)
     const rawPath = req.url ?? '/'
-    requests.push({ method: req.method ?? 'GET', path: rawPath, headers: req.headers, body })
+    const recorded: RecordedRequest = { method: req.method ?? 'GET', path: rawPath, headers: req.headers, body, delayMs: 0 }
+    requests.push(recorded)
     const pathname = rawPath.split('?')[0] ?? '/'
     const path = safeDecode(pathname)
 
     const delay = faults.delayMs + (faults.pathDelayMs.get(pathname) ?? faults.pathDelayMs.get(path) ?? 0)
+    recorded.delayMs = delay
     if (delay > 0) await sleep(delay)
 
     if (init.auth !== undefined && req.headers.authorization !== `Bearer ${init.auth.token}`) {

@@ -14,6 +14,11 @@ import { LOOPBACK, npmCiCache, putTarball, runCleanup, spawnPeer, startNode, tem
 
 const cleanup: Array<() => Promise<void>> = []
 const PEER_TIMEOUT = 1000
+/**
+ * A wait bounded by the peer timeout: a few of them at most, whatever the machine's load (a hang
+ * would be minutes), so the bound says "bounded", not "fast".
+ */
+const BOUNDED_WAIT = PEER_TIMEOUT * 8
 let dir: string
 let cacheA: string
 let refs: TarballRef[]
@@ -41,21 +46,23 @@ async function ourEntries (cacheDir: string): Promise<string[]> {
   return Object.keys(entries).filter((key) => key.startsWith('ipfs-npm:'))
 }
 
-test('no peer at all: undefined at once', async () => {
-  const lonely = await startNode(cleanup, join(dir, 'lonely'))
+test('no peer at all: undefined at once, without waiting for peers', async () => {
+  // a peer timeout no test would sit out: what returns before it did not wait for it
+  const lonely = await startNode(cleanup, join(dir, 'lonely'), { peerTimeout: 60_000 })
   const start = performance.now()
   assert.equal(await lonely.peers.fetch(refs[0]!), undefined)
-  assert.ok(performance.now() - start < 50, `took ${performance.now() - start} ms`)
+  assert.ok(performance.now() - start < 60_000 / 4, `took ${performance.now() - start} ms`)
 })
 
 test('a peer that has nothing: every fetch gives up quickly (it says so), well within the bound', async () => {
   const empty = await startNode(cleanup, join(dir, 'empty'))
-  const b = await connectedTo(join(dir, 'b-empty'), [empty.info().addresses[0]!])
+  // the peer's "absent" ends each fetch, not the peer timeout, which is set long here to tell the two apart
+  const b = await connectedTo(join(dir, 'b-empty'), [empty.info().addresses[0]!], { peerTimeout: 60_000 })
   const start = performance.now()
   const results = await Promise.all(refs.slice(0, 20).map(async (ref) => b.peers.fetch(ref)))
   const ms = performance.now() - start
   assert.deepEqual(results, results.map(() => undefined))
-  assert.ok(ms < PEER_TIMEOUT, `took ${ms} ms`)
+  assert.ok(ms < 60_000 / 4, `took ${ms} ms`)
 })
 
 test('a tampered cache file is neither served nor cached; the fetch ends within the bound', async () => {
@@ -77,7 +84,7 @@ test('a tampered cache file is neither served nor cached; the fetch ends within 
   const start = performance.now()
   assert.equal(await b.peers.fetch(victim.ref), undefined)
   const ms = performance.now() - start
-  assert.ok(ms < PEER_TIMEOUT + 1000, `took ${ms} ms`)
+  assert.ok(ms < BOUNDED_WAIT, `took ${ms} ms`)
   assert.equal(seeder.info().served.blocks, 0, 'the corrupted block was not served')
   assert.deepEqual(await ourEntries(bCache), [])
 })
@@ -142,7 +149,7 @@ test('a peer that dies mid-transfer costs a bounded wait and leaves nothing behi
   const killedAt = performance.now()
   assert.equal(await fetching, undefined)
   const ms = performance.now() - killedAt
-  assert.ok(ms < PEER_TIMEOUT + 1000, `gave up ${ms} ms after the peer died`)
+  assert.ok(ms < BOUNDED_WAIT, `gave up ${ms} ms after the peer died`)
   assert.deepEqual(await ourEntries(bCache), [], 'no partial DAG was stored')
 })
 
@@ -192,11 +199,15 @@ test('two processes on one cache: the second gets an ephemeral peer id; the pers
   await again.stop()
 })
 
-test('stop leaves nothing running: the process exits right after', async () => {
+test('stop leaves nothing running: the process exits by itself right after', async () => {
   const lonely = spawnPeer(cleanup, { cacheDir: join(dir, 'exit'), options: { ...LOOPBACK, mdns: true, peers: ['/ip4/127.0.0.1/tcp/1'] }, fetch: refs.slice(0, 3) })
   const exited = new Promise((resolve) => lonely.child.once('exit', resolve))
-  await lonely.next((line) => line.fetched !== undefined)
-  const start = performance.now()
-  await exited
-  assert.ok(performance.now() - start < 500, `exited ${performance.now() - start} ms after stop`)
+  const { stopped } = await lonely.next<{ stopped: string[] }>((line) => line.stopped !== undefined)
+  // Node itself says what still holds the event loop: no socket, server or mDNS socket is left
+  // (only libp2p's bounded close timers may still run, and stdout's own pipe)
+  assert.deepEqual(stopped.filter((resource) => /Wrap$/.test(resource) && resource !== 'PipeWrap' && resource !== 'TTYWrap'), [])
+  // and nothing repeats: a leaked interval would keep it alive for good, a bounded timer not for long
+  const deadline = setTimeout(() => lonely.child.kill('SIGKILL'), 30_000)
+  assert.equal(await exited, 0, 'exited by itself')
+  clearTimeout(deadline)
 })

@@ -2,7 +2,8 @@
  * An IPFS node in its own process, for tests that kill a peer or run it in a network namespace.
  * argv[2]: JSON `{ cacheDir, options, fetch?: TarballRef[], minPeers?, reportServed? }`.
  * Prints JSON lines: `{ info }` once started, `{ served }` every 20 ms if asked, and for `fetch`
- * (after `minPeers` peers connected) `{ fetched: [{ name, bytes }], ms }` before exiting.
+ * (after `minPeers` peers connected) `{ fetched: [{ name, bytes }], ms }`, then, stopped, `{ stopped }`
+ * (the resources still keeping the event loop alive) before exiting.
  * Without `fetch` it serves until SIGTERM.
  */
 import { createIpfsNode } from '../../src/ipfs/index.ts'
@@ -27,6 +28,8 @@ if (config.fetch !== undefined) {
   }))
   print({ fetched: results, ms: Date.now() - start })
   await node.stop()
+  // what would still keep the process alive (stdout's own pipe aside): nothing, if stop() is whole
+  print({ stopped: process.getActiveResourcesInfo() })
 } else {
   process.once('SIGTERM', () => { void node.stop().then(() => process.exit(0)) })
 }
