@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { startFixtureRegistries, type FixtureRegistries } from '../helpers/fixture-registries.ts'
 import { cleanEnv } from '../helpers/run-command.ts'
+import { seededRandom } from '../helpers/seeded-random.ts'
 import { createWorkspace, errorCode, fastUserconfig, ipfsNpm, ipfsNpmBin, npm, report, stackLines, verifyCache, type Workspace } from './helpers.ts'
 import { startServe } from '../helpers/serve.ts'
 
@@ -52,10 +53,10 @@ async function appears (path: string, signal: AbortSignal): Promise<void> {
 }
 
 describe('kill -9', () => {
-  test('12 runs of ipfs-npm ci killed at random points of fetch and reify: the cache stays sound, the next run succeeds', async () => {
+  const { seed, random } = seededRandom('CACHE_FAULTS_SEED')
+  test(`12 runs of ipfs-npm ci killed at random points of fetch and reify: the cache stays sound, the next run succeeds (seed ${seed}; rerun with CACHE_FAULTS_SEED=${seed})`, async () => {
     // a little latency per request so the fetch phase is a window a kill can land in
     registries.main.faults.delayMs = 80
-    const random = ((seed) => () => (seed = (seed * 16807) % 2147483647) / 2147483647)(Date.now() % 2147483647 || 1)
     const killedAt: string[] = []
     const nextRunMs: number[] = []
     try {

@@ -31,24 +31,13 @@ import { startShim, type Shim } from '../../src/registry/shim.ts'
 import { createUpstream } from '../../src/registry/upstream.ts'
 import { createTarballResolver } from '../../src/resolver.ts'
 import { fixtureProjectsDir } from '../helpers/conformance.ts'
+import { seededRandom } from '../helpers/seeded-random.ts'
 import { createWorkspace, report, type Workspace } from './helpers.ts'
 
 const require = createRequire(import.meta.url)
 const Arborist = require('@npmcli/arborist') as ArboristClass
 
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const random = prng(SEED)
+const { seed: SEED, random } = seededRandom('FUZZ_SEED')
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!
 
 /** Values hostile to parsers: wrong types, traversal, control characters, huge and odd strings. */
