@@ -1,11 +1,10 @@
 /**
- * Shared set-up for the IPFS tests: npm caches filled by the real `npm`, packed test packages,
+ * Shared set-up for the IPFS tests: npm caches filled by the real `npm` from a fixture registry, packed test packages,
  * nodes on loopback, and node processes (for killing mid-transfer and for network namespaces).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
@@ -13,29 +12,22 @@ import cacache from 'cacache'
 import ssri from 'ssri'
 import { createIpfsNode, type IpfsNode, type IpfsNodeInit } from '../../src/ipfs/index.ts'
 import type { TarballRef } from '../../src/types.ts'
+import { loadFixturePackages } from '../helpers/fixture-packages.ts'
+import { startRegistry } from '../helpers/registry.ts'
+import { tempDir as makeTempDir } from '../helpers/temp-dir.ts'
 
 const run = promisify(execFile)
-export const FIXTURE = '/work/shared/fixtures/small'
 export const PEER_PROCESS = new URL('./peer-process.ts', import.meta.url).pathname
 
 /** A temp dir removed by `cleanup`. */
-export async function tempDir (cleanup: Array<() => Promise<void>>, prefix = 'ipfs-npm-test-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix))
-  cleanup.push(async () => rm(dir, { recursive: true, force: true }))
-  return dir
+export async function tempDir (cleanup: Array<() => Promise<void>>, prefix = 'test'): Promise<string> {
+  return makeTempDir(prefix, cleanup)
 }
 
-let registry: string | undefined
-/** The npm registry URL as the machine's npm is configured (read once). */
-export async function registryUrl (): Promise<string> {
-  registry ??= (await run('npm', ['config', 'get', 'registry'])).stdout.trim()
-  return registry
-}
-
-/** A userconfig holding only the registry, so the machine's ~/.npmrc plays no part. */
-export async function userconfig (dir: string): Promise<string> {
+/** A user config with nothing of this machine's in it (npm pack and the fixture registry need no more). */
+export async function userconfig (dir: string, registry?: string): Promise<string> {
   const file = join(dir, 'npmrc')
-  await writeFile(file, `registry=${await registryUrl()}\nupdate-notifier=false\naudit=false\nfund=false\n`)
+  await writeFile(file, `${registry === undefined ? '' : `registry=${registry}\n`}update-notifier=false\naudit=false\nfund=false\n`)
   return file
 }
 
@@ -47,14 +39,35 @@ export async function lockfileRefs (dir: string): Promise<TarballRef[]> {
     .map(([path, entry]) => ({ name: path.replace(/^.*node_modules\//, ''), version: entry.version ?? '', integrity: entry.integrity ?? '' }))
 }
 
-/** A cache filled by plain `npm ci` of the small fixture; returns its dir and the lockfile's tarballs. */
+/** How many packages the IPFS tests' cache holds, and their sizes: like the shared small fixture (79, 1–30 KB). */
+const SET_SIZE = 79
+const sizeOf = (i: number): number => 1500 + (i * 7919) % 30_000
+
+/**
+ * A cache filled by plain `npm install` of a project depending on SET_SIZE generated packages,
+ * from a fixture registry on loopback (hermetic: the machine's registry plays no part). The
+ * packages' bytes are seeded, so they pack the same every run and the packing is cached on disk.
+ * Returns the cache dir and the lockfile's tarballs.
+ */
 export async function npmCiCache (dir: string): Promise<{ cacheDir: string, refs: TarballRef[] }> {
+  const sources = join(dir, 'packages')
+  const names = Array.from({ length: SET_SIZE }, (_, i) => `ipfs-test-pkg-${String(i).padStart(2, '0')}`)
+  await Promise.all(names.map(async (name, i) => {
+    const folder = join(sources, `${name}@1.0.0`)
+    await mkdir(folder, { recursive: true })
+    await writeFile(join(folder, 'package.json'), `${JSON.stringify({ name, version: '1.0.0', files: ['data.bin'] }, null, 2)}\n`)
+    await writeFile(join(folder, 'fixture.json'), JSON.stringify({ randomFiles: { 'data.bin': sizeOf(i) } }))
+  }))
+  const registry = await startRegistry({ packages: await loadFixturePackages(sources) })
   const project = join(dir, 'project')
-  await mkdir(project, { recursive: true })
-  await cp(join(FIXTURE, 'package.json'), join(project, 'package.json'))
-  await cp(join(FIXTURE, 'package-lock.json'), join(project, 'package-lock.json'))
   const cacheDir = join(dir, 'npm-cache')
-  await run('npm', ['ci', '--userconfig', await userconfig(dir), '--cache', cacheDir, '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: project })
+  try {
+    await mkdir(project, { recursive: true })
+    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'ipfs-test-project', version: '1.0.0', dependencies: Object.fromEntries(names.map((name) => [name, '1.0.0'])) }))
+    await run('npm', ['install', '--userconfig', await userconfig(dir, registry.url), '--cache', cacheDir, '--ignore-scripts'], { cwd: project })
+  } finally {
+    await registry.stop()
+  }
   return { cacheDir, refs: await lockfileRefs(project) }
 }
 
