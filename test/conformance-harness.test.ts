@@ -3,8 +3,7 @@
  * that behaves differently is caught (exit code, missing files, executable bits, symlinks).
  */
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { createConformance, lineDiff } from './helpers/conformance.ts'
@@ -14,6 +13,7 @@ import { startFixtureRegistries } from './helpers/fixture-registries.ts'
 import type { FixtureRegistries } from './helpers/fixture-registries.ts'
 import { truncateJson } from './helpers/project-edits.ts'
 import { diffTrees, snapshotTree } from './helpers/tree-snapshot.ts'
+import { tempDir } from './helpers/temp-dir.ts'
 
 describeConformance('npm against npm conforms', [
   { name: 'basic: ci', project: 'basic', args: ['ci'], origins: false },
@@ -53,7 +53,7 @@ describe('a different stand-in is caught', () => {
 
 describe('tree snapshots and diffs', () => {
   let dir: string
-  before(async () => { dir = await mkdtemp(join(tmpdir(), 'ipfs-npm-tree-test-')) })
+  before(async () => { dir = await tempDir('tree-test') })
   after(async () => { await rm(dir, { recursive: true, force: true }) })
 
   test('executable bits, symlink targets and bytes all count', async () => {

@@ -4,14 +4,14 @@
  * B finds A by mDNS alone and installs npm's exact tree, everything from the peer.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { parseOrigins } from './helpers/conformance.ts'
 import { startFixtureRegistries, type FixtureRegistries } from './helpers/fixture-registries.ts'
 import { createLan, type Lan } from './helpers/netns.ts'
 import { assertOk, assertSameTree, createP2pWork, type P2pWork } from './helpers/p2p.ts'
+import { tempDir } from './helpers/temp-dir.ts'
 
 let registries: FixtureRegistries
 let work: string
@@ -21,7 +21,7 @@ let lan: Lan
 before(async () => {
   lan = await createLan('lan', 77)
   registries = await startFixtureRegistries()
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-lan-'))
+  work = await tempDir('lan')
   const userconfig = join(work, 'npmrc')
   await registries.writeUserconfig(userconfig)
   p2p = createP2pWork({ work, userconfig })

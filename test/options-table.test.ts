@@ -3,11 +3,11 @@
  * variable and an `.ipfs-npmrc` key, in that order of precedence, and documented in the README.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { checkOptions, DEFAULT_OPTIONS, extractFlags, OPTIONS, resolveOptions } from '../src/options.ts'
+import { tempDir } from './helpers/temp-dir.ts'
 
 /** Two values of each type, the first other than any default, as text and parsed. */
 const SAMPLES = { list: '/ip4/10.0.0.1/tcp/1', boolean: 'false', number: '4242', string: '/some/file' }
@@ -16,7 +16,7 @@ const parse = (type: keyof typeof SAMPLES, text: string): unknown =>
   type === 'list' ? [text] : type === 'boolean' ? text === 'true' : type === 'number' ? Number(text) : text
 
 test('every row is a flag, an env var and an .ipfs-npmrc key, flags over env over files', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ipfs-npm-options-'))
+  const dir = await tempDir('options')
   try {
     for (const [key, row] of Object.entries(OPTIONS)) {
       const sample = SAMPLES[row.type]

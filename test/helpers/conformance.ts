@@ -5,8 +5,7 @@
  * and every file of the project tree — package.json, package-lock.json and each file under every
  * node_modules (bytes, executable bit, symlink targets).
  */
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { basename, isAbsolute, join } from 'node:path'
 import type { FixtureRegistries } from './fixture-registries.ts'
 import { privateScope } from './fixture-registries.ts'
@@ -14,6 +13,7 @@ import { runCommand } from './run-command.ts'
 import type { CommandResult } from './run-command.ts'
 import { diffTrees, snapshotTree } from './tree-snapshot.ts'
 import type { TreeSnapshot } from './tree-snapshot.ts'
+import { tempDir } from './temp-dir.ts'
 
 /**
  * The ipfs-npm entry point, as users run it. `IPFS_NPM_BIN` may name another entry script, e.g.
@@ -107,7 +107,7 @@ export function createConformance (init: ConformanceInit): Conformance {
   let counter = 0
 
   const run = async (testCase: ConformanceCase): Promise<ConformanceResult> => {
-    const root = await mkdtemp(join(tmpdir(), `ipfs-npm-conformance-${counter++}-`))
+    const root = await tempDir(`conformance-${counter++}`)
     roots.push(root)
     const source = isAbsolute(testCase.project) ? testCase.project : join(fixtureProjectsDir, testCase.project)
     // Both copies share the project folder's name: npm names an unnamed root after it.

@@ -12,10 +12,11 @@
  *   packing, for `bundleDependencies`.
  */
 import { createHash } from 'node:crypto'
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { tempDir } from './temp-dir.ts'
 
 /** One packed fixture package, as the registry serves it. */
 export interface PackedPackage {
@@ -135,7 +136,7 @@ async function readExtras (source: string): Promise<FixtureExtras> {
 
 /** Stages the folder (extras applied, `fixture.json` dropped) and packs it as `npm pack` would. */
 async function pack (source: string, folder: string, extras: FixtureExtras, bundled: string[]): Promise<Buffer> {
-  const staging = await mkdtemp(join(tmpdir(), 'ipfs-npm-fixture-pack-'))
+  const staging = await tempDir('fixture-pack')
   try {
     await cp(source, staging, { recursive: true })
     await rm(join(staging, 'fixture.json'), { force: true })

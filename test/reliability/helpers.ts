@@ -3,13 +3,13 @@
  * point at the hermetic registries, ipfs-npm and npm runs with their wall time, cacache checks,
  * and the fault → outcome lines each test prints (collected into the note's table).
  */
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { cp, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import cacache from 'cacache'
 import { fixtureProjectsDir, ipfsNpmBin } from '../helpers/conformance.ts'
 import type { FixtureRegistries } from '../helpers/fixture-registries.ts'
 import { runCommand, type CommandResult } from '../helpers/run-command.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 export { ipfsNpmBin }
 
@@ -22,7 +22,7 @@ export interface Workspace {
 }
 
 export async function createWorkspace (prefix: string): Promise<Workspace> {
-  const root = await mkdtemp(join(tmpdir(), `ipfs-npm-${prefix}-`))
+  const root = await tempDir(prefix)
   let n = 0
   return {
     root,
