@@ -11,6 +11,9 @@ import { runCommand, type CommandResult } from './run-command.ts'
 import { startServe, type ServeProcess } from './serve.ts'
 import { diffTrees, snapshotTree } from './tree-snapshot.ts'
 
+/** A seeder is a serve process (test/helpers/serve.ts), named for its part in peer tests. */
+export type Seeder = ServeProcess
+
 export interface P2pWork {
   /** Copies fixture project `name` to `<work>/<as>`. */
   project(name: string, as: string): Promise<string>

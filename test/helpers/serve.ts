@@ -35,7 +35,7 @@ export interface ServeProcess {
   /** Its first listening multiaddr starting with `addressPrefix`, with `/p2p/…`. */
   address: string
   /** Everything printed so far (stdout and stderr). */
-  output(): string
+  readonly output: string
   /** Peak resident memory so far, in MiB (VmHWM). */
   peakRssMiB(): Promise<number>
   stop(): Promise<void>
@@ -76,7 +76,9 @@ export async function startServe (init: ServeInit): Promise<ServeProcess> {
     port,
     url: `http://127.0.0.1:${port}/`,
     address,
-    output: () => output,
+    get output () {
+      return output
+    },
     async peakRssMiB () {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8')
       return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024

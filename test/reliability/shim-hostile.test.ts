@@ -176,7 +176,7 @@ describe('the shim of ipfs-npm serve', () => {
       registries.scoped.faults.status.delete('/@fix/scoped-a')
     }
     assert.equal((await send(serve.port, '/@fix%2fscoped-a')).status, 200)
-    for (const secret of [registries.token, RED_TOKEN]) assert.ok(!serve.output().includes(secret), 'token in serve output')
+    for (const secret of [registries.token, RED_TOKEN]) assert.ok(!serve.output.includes(secret), 'token in serve output')
   })
 })
 
