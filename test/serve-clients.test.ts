@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { CLIENTS, LOCKFILES, installWith, readLockfile, type ClientName } from './helpers/clients.ts'
 import { startRegistry, type TestRegistry } from './helpers/registry.ts'
-import { startServe, type ServeProcess } from './reliability/serve-process.ts'
+import { startServe, type ServeProcess } from './helpers/serve.ts'
 
 const PROJECT = {
   name: 'clients-fixture',
@@ -122,7 +122,7 @@ describe('serve is the registry of every client', { concurrency: false }, () => 
       const before = await status(serveA)
       const viaServe = await project(join(root, 'via-serve'))
       const second = await installWith({ client, cwd: viaServe, registry: serveA.url, state: join(root, 'state-serve'), npmrc: npmExtra })
-      assert.equal(second.code, 0, `${client} through serve:\n${second.stdout}\n${second.stderr}\n${serveA.output().slice(-2000)}`)
+      assert.equal(second.code, 0, `${client} through serve:\n${second.stdout}\n${second.stderr}\n${serveA.output.slice(-2000)}`)
       const written = await readLockfile(client, viaServe)
       const changes = diff(expected, written)
       console.log(`# ${client}: lockfile through serve against the upstream's: ${changes === '' ? 'identical' : `\n${changes.replace(/^/gm, '#   ')}`}`)
@@ -135,7 +135,7 @@ describe('serve is the registry of every client', { concurrency: false }, () => 
 
       // serve B: it has resolved this project before (its HTTP cache holds the packuments), but
       // holds no tarball, and its upstream is dead; serve A, which now holds them all, is its peer
-      const serveB = await startServe({ cwd: work, args: [...await serveConfig(`serve-b-${client}`), '--peer', serveA.peerAddress] })
+      const serveB = await startServe({ cwd: work, args: [...await serveConfig(`serve-b-${client}`), '--peer', serveA.address] })
       try {
         for (const name of NAMES) {
           const res = await fetch(`${serveB.url}${name.replace('/', '%2f')}`, { headers: { accept: ABBREVIATED } })
@@ -145,7 +145,7 @@ describe('serve is the registry of every client', { concurrency: false }, () => 
         await upstream.down()
         const frozen = await project(join(root, 'from-peer'), { client, text: written })
         const third = await installWith({ client, cwd: frozen, registry: serveB.url, state: join(root, 'state-peer'), frozen: true, npmrc: npmExtra })
-        assert.equal(third.code, 0, `${client} from a peer:\n${third.stdout}\n${third.stderr}\n${serveB.output().slice(-3000)}`)
+        assert.equal(third.code, 0, `${client} from a peer:\n${third.stdout}\n${third.stderr}\n${serveB.output.slice(-3000)}`)
         assert.equal(await readLockfile(client, frozen), written, 'a frozen install leaves the lockfile as it was')
         assert.ok((await readdir(join(frozen, 'node_modules'))).includes('alpha'))
         const fromPeer = await status(serveB)

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test'
 import { startRegistry, type TestRegistry } from './helpers/registry.ts'
 import { runCommand } from './helpers/run-command.ts'
 import { ipfsNpmBin } from './reliability/helpers.ts'
-import { startServe, type ServeProcess } from './reliability/serve-process.ts'
+import { startServe, type ServeProcess } from './helpers/serve.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const PNPM_AGENT = 'pnpm/10.34.9 npm/? node/v24.15.0 linux x64'
@@ -54,7 +54,7 @@ after(async () => {
 
 test('the status page, in headless Chromium: the node, what was served to whom, the cache, and nothing fetched from elsewhere', async () => {
   const status = await (await fetch(`${serve.url}-/ipfs-npm/status`)).json() as { node: { peerId: string } }
-  const before = serve.output().split('\n').length
+  const before = serve.output.split('\n').length
   const dom = await chromium(['--dump-dom', serve.url])
   const text = (id: string): string | undefined => new RegExp(`id="${id}"[^>]*>([^<]*)<`).exec(dom)?.[1]
   assert.equal(text('peer-id'), status.node.peerId)
@@ -66,7 +66,7 @@ test('the status page, in headless Chromium: the node, what was served to whom, 
   assert.match(dom, /<svg id="history"[^>]*>.*<rect class="all"/s)
   assert.doesNotMatch(dom, /(src|href)="(https?:)?\/\//, 'no external asset')
   // the only request Chromium made of serve was the page itself
-  const requests = serve.output().split('\n').slice(before).filter((line) => /http serve /.test(line))
+  const requests = serve.output.split('\n').slice(before).filter((line) => /http serve /.test(line))
   assert.deepEqual(requests.map((line) => /serve (GET \d+ \S+)/.exec(line)?.[1]), ['GET 200 /'])
 
   const png = join(work, 'status.png')
