@@ -26,6 +26,7 @@ import { parseOrigins } from '../helpers/conformance.ts'
 import type { PackedPackage } from '../helpers/fixture-packages.ts'
 import { startFixtureRegistries, type FixtureRegistries } from '../helpers/fixture-registries.ts'
 import { assertOk, assertSameTree, createP2pWork, type P2pWork } from '../helpers/p2p.ts'
+import { runCommand } from '../helpers/run-command.ts'
 import { startStockHelia, type StockHelia } from './stock-helia.ts'
 
 const MiB = 1024 * 1024
@@ -109,6 +110,20 @@ test('stock Helia fetches small and large tarballs from a fresh serve, which say
       console.log(`# interop: stock Helia ← serve: ${packed.name} (${packed.tarball.length} bytes) by ${cid.toString().slice(0, 12)}… in ${Date.now() - started} ms`)
     }
   }
+})
+
+test('a tarball serve caches while running (npm installing through it) is soon fetchable by its root too', async () => {
+  const seed = await p2p.serve(join(work, 'cache-grow'))
+  const dir = await p2p.project('interop', 'g-interop')
+  const config = join(work, 'through-serve-npmrc')
+  await writeFile(config, [`registry=${seed.url}`, 'replace-registry-host=always', 'audit=false', 'fund=false', 'update-notifier=false', ''].join('\n'))
+  assertOk(await runCommand('npm', ['ci', '--userconfig', config, '--cache', join(work, 'cache-g-npm')], { cwd: dir }), 'npm ci through serve')
+  const node = await helia()
+  await node.dial(seed.address)
+  const large = tarballs.find((t) => t.tarball.length > 4 * MiB)!
+  const started = Date.now()
+  assert.ok((await cat(node, await addCid(large.tarball))).equals(large.tarball))
+  console.log(`# interop: stock Helia ← serve, a large tarball serve cached a moment ago: ${Date.now() - started} ms`)
 })
 
 test('ipfs-npm ci installs from a stock Helia seeder and its published map, registry dead: npm\'s tree', async () => {
