@@ -94,6 +94,7 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
       indexOnly: init.options.indexOnly,
       patience: REGISTRY_PATIENCE,
       retryAfter: REGISTRY_RETRY_AFTER,
+      log: init.log,
     }),
     localVersions,
     port: init.port,

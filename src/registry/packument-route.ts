@@ -18,6 +18,7 @@ export interface PackumentRouteInit {
   patience: number
   /** How long a registry found unreachable is left alone before it is asked again, in ms. */
   retryAfter: number
+  log(msg: string): void
 }
 
 export interface PackumentRequest {
@@ -96,6 +97,7 @@ export function createPackumentRoute (init: PackumentRouteInit): (req: Packument
     }
     // failed or slow: npm's own cache, the indexes, then peers — and the registry, should it answer
     // after all. One known to be unreachable is asked only when nobody else has the packument.
+    init.log(`metadata: ${req.name}: the registry is unreachable (${whyDown(req.registry)}); trying npm's cache, indexes, peers`)
     const cached = await req.fromCache().catch(() => undefined)
     if (cached?.status === 200) {
       source.count('cache')
@@ -111,6 +113,7 @@ export function createPackumentRoute (init: PackumentRouteInit): (req: Packument
       elsewhere.then((packument) => packument === undefined ? miss() : resolve({ packument }), miss)
     })
     if (winner !== undefined && 'packument' in winner) {
+      init.log(`metadata: ${req.name} from ${winner.packument.origin === 'index' ? 'index' : 'peer'} ${winner.packument.from}`)
       source.count(winner.packument)
       return found(winner.packument)
     }

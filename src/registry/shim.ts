@@ -111,6 +111,7 @@ async function sendUpstream (req: IncomingMessage, res: ServerResponse, answer: 
  */
 export async function startShim (init: ShimInit): Promise<Shim> {
   const { upstream, resolver } = init
+  const closing = new AbortController()
   const host = init.host ?? '127.0.0.1'
   let allowedHosts = new Set<string>()
   let url = ''
@@ -148,7 +149,8 @@ export async function startShim (init: ShimInit): Promise<Shim> {
         name,
         registry: upstream.registryFor(name),
         wantFull: !String(headers.accept ?? '').includes('application/vnd.npm.install-v1+json'),
-        fromRegistry: () => upstream.request({ method: 'GET', path, name, headers }),
+        // a registry request nobody waits for any more (a peer answered) must not outlive the shim
+        fromRegistry: () => upstream.request({ method: 'GET', path, name, headers, signal: closing.signal }),
         fromCache: () => upstream.request({ method: 'GET', path, name, headers, offline: true }),
       })
   }
@@ -272,6 +274,7 @@ export async function startShim (init: ShimInit): Promise<Shim> {
     url,
     explain: failures.explain,
     close () {
+      closing.abort()
       return new Promise((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()

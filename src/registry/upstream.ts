@@ -42,6 +42,7 @@ export interface ProxyRequest {
   body?: Readable
   /** Answer from npm's HTTP cache only (npm's `--offline`): ENOTCACHED when it holds nothing. */
   offline?: boolean
+  signal?: AbortSignal
 }
 
 /** An Upstream that can also proxy any request (packuments, publish, audit, search…). */
@@ -95,7 +96,7 @@ export function createUpstream (init: { flat: FlatOptions }): RegistryUpstream {
     async request (req) {
       const url = `${req.name === undefined ? withSlash(flat.registry) : registryFor(req.name)}${req.path}`
       try {
-        const res = await fetch(url, { ...flat, method: req.method, headers: req.headers, body: req.body, ...(req.offline === true ? { offline: true } : {}) })
+        const res = await fetch(url, { ...flat, method: req.method, headers: req.headers, body: req.body, ...(req.offline === true ? { offline: true } : {}), ...(req.signal === undefined ? {} : { signal: req.signal }) })
         return { status: res.status, headers: res.headers.raw(), body: res.body }
       } catch (err) {
         // statuses are the client's to judge: hand the registry's answer over as it was
