@@ -4,7 +4,7 @@
  */
 import { bytesOf } from '../stream-chunks.ts'
 import type { TarballRef } from '../types.ts'
-import type { RegistryUpstream, UpstreamResponse } from './upstream.ts'
+import type { UpstreamResponse } from './upstream.ts'
 
 /**
  * A packument's path as npm writes it (npm-package-arg's `escapedName`, `@scope%2fname`), whatever
@@ -31,20 +31,20 @@ function sha1Integrity (shasum: unknown): string | undefined {
 }
 
 /**
- * The tarball `file` of `name`, described by its packument, or undefined when none names it. It is
+ * The tarball `file` of `name`, described by its packument (`packument(accept)`: wherever the shim
+ * gets packuments — the registry, or peers and indexes), or undefined when none names it. It is
  * fetched from `resolved` (the configured registry's URL for the path asked), never from wherever
  * the packument's `dist.tarball` points.
  */
-export async function tarballFromPackument (upstream: RegistryUpstream, name: string, file: string, resolved: string): Promise<TarballRef | undefined> {
-  const path = escapedName(name)
+export async function tarballFromPackument (packument: (accept: string) => Promise<UpstreamResponse>, name: string, file: string, resolved: string): Promise<TarballRef | undefined> {
   // the abbreviated packument first, asked for exactly as npm, pnpm, yarn 1 and bun ask: it names
   // every tarball and its integrity, and npm's HTTP cache matches on Accept, so with the registry
   // down the copy a client's own request left there is found
-  let answer = await upstream.request({ method: 'GET', path, name, headers: { accept: ABBREVIATED } })
-  if (answer.status !== 200) answer = await upstream.request({ method: 'GET', path, name, headers: { accept: 'application/json' } })
+  let answer = await packument(ABBREVIATED)
+  if (answer.status !== 200) answer = await packument('application/json')
   if (answer.status !== 200) return undefined
-  const packument = JSON.parse((await bodyBytes(answer)).toString('utf8')) as Packument
-  for (const manifest of Object.values(packument.versions ?? {})) {
+  const found = JSON.parse((await bodyBytes(answer)).toString('utf8')) as Packument
+  for (const manifest of Object.values(found.versions ?? {})) {
     const tarball = manifest?.dist?.tarball
     if (typeof tarball !== 'string' || !tarball.endsWith(`/${file}`)) continue
     const integrity = manifest.dist?.integrity ?? sha1Integrity(manifest.dist?.shasum)

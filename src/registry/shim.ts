@@ -126,7 +126,7 @@ export async function startShim (init: ShimInit): Promise<Shim> {
       ? { name: route.name, version, integrity: header, resolved }
       : local !== undefined
         ? { name: route.name, version: local.version, integrity: local.dist.integrity, resolved }
-        : await tarballFromPackument(upstream, route.name, route.file, resolved)
+        : await tarballFromPackument((accept) => fetchPackument(route.name, escapedName(route.name), { accept }), route.name, route.file, resolved)
     if (ref === undefined) {
       sendJson(res, 404, { error: `no integrity known for ${route.name}/-/${route.file}` })
       return

@@ -39,6 +39,8 @@ export interface ClientInstall {
   frozen?: boolean
   /** Extra `.npmrc` lines (npm and pnpm read them). */
   npmrc?: string[]
+  /** A command prefix that runs the client elsewhere, e.g. `ip netns exec NS` (test/helpers/netns.ts). */
+  wrapper?: string[]
   timeoutMs?: number
 }
 
@@ -105,7 +107,8 @@ async function configure (init: ClientInstall): Promise<{ command: string, args:
 /** Runs the client's install in `cwd` against `registry`. */
 export async function installWith (init: ClientInstall): Promise<CommandResult> {
   const { command, args, env } = await configure(init)
-  return runCommand(command, args, { cwd: init.cwd, env, timeoutMs: init.timeoutMs ?? 120_000 })
+  const [first, ...rest] = [...init.wrapper ?? [], command, ...args]
+  return runCommand(first, rest, { cwd: init.cwd, env, timeoutMs: init.timeoutMs ?? 120_000 })
 }
 
 /** The lockfile the client left in `cwd`. */

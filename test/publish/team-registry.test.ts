@@ -3,7 +3,7 @@
  * route to any registry. A publishes `@myco/util` to its signed index while `ipfs-npm serve` keeps
  * the index announced; B, naming that index for `@myco` in `.ipfs-npmrc`, installs it, sees the
  * next version in `outdated` and takes it with `update`; installs a tarball by CID that only A
- * has; reads the index with plain npm through its own `ipfs-npm serve`; and cannot publish
+ * has; reads the index with npm, pnpm and bun through its own `ipfs-npm serve`; and cannot publish
  * to an index whose key it does not hold. Last, A's pinned tarball outlives `npm cache clean`.
  */
 import assert from 'node:assert/strict'
@@ -16,6 +16,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha512 } from 'multiformats/hashes/sha2'
+import { installWith } from '../helpers/clients.ts'
 import { ipfsNpmBin } from '../helpers/conformance.ts'
 import { createLan, type Lan } from '../helpers/netns.ts'
 import { assertOk, createP2pWork, type P2pWork } from '../helpers/p2p.ts'
@@ -162,18 +163,21 @@ test('a team registry with no server: publish, install, outdated, update, by CID
     assert.equal(await readFile(join(byCid, 'package.json'), 'utf8'), before)
   }
 
-  // npm reads the index through B's serve
+  // npm, pnpm and bun read the index through B's serve
   const serveDir = await project('serve-b', { name: 'serve-b', version: '1.0.0', private: true }, { '.ipfs-npmrc': `@myco:index = ${index}\n` })
   const seederB = await p2p.serve(join(work, 'cache-b-serve'), { wrapper: lan.on('b'), listen: '/ip4/0.0.0.0/tcp/0', mdns: true, addressPrefix: lanAddress, cwd: serveDir, env: { HOME: join(work, 'home-b') } })
-  const clients: Array<[string, string[], Record<string, string>]> = [
-    // npm fetches a tarball from its packument's URL unless told to take every one from its registry
-    ['npm', ['npm', 'install', '@myco/util', '--registry', seederB.url, '--replace-registry-host=always', '--cache', join(work, 'cache-npm'), '--userconfig', join(work, 'empty-npmrc')], {}],
-  ]
-  await writeFile(join(work, 'empty-npmrc'), 'audit=false\nfund=false\nupdate-notifier=false\n')
-  for (const [client, command, env] of clients) {
-    const dir = await project(`client-${client}`, { name: `client-${client}`, version: '1.0.0' })
-    const run = await on('b', dir, command, env)
-    assertOk(run, `${client} install @myco/util through ipfs-npm serve`)
+  for (const client of ['npm', 'pnpm', 'bun'] as const) {
+    const dir = await project(`client-${client}`, { name: `client-${client}`, version: '1.0.0', dependencies: { '@myco/util': '^1.1.0' } })
+    const run = await installWith({
+      client,
+      cwd: dir,
+      registry: seederB.url,
+      state: join(work, `state-${client}`),
+      // npm fetches a tarball from the URL its packument names unless told to take every one from its registry
+      npmrc: client === 'npm' ? ['replace-registry-host=always'] : [],
+      wrapper: lan.on('b'),
+    })
+    assertOk(run, `${client} install through ipfs-npm serve`)
     assert.equal(await installedVersion(dir), '1.1.0', client)
   }
 
