@@ -26,6 +26,8 @@ const { log } = procLog
 
 /** How long after the last new packument the index is re-published, in ms. */
 const PUBLISH_DEBOUNCE = 1000
+/** How often serve re-signs its index's record when nothing changed (records live 7 days), in ms. */
+const PUBLISH_REFRESH = 24 * 3600_000
 
 /** Flags npm does not know, and arguments: a typo must not start a server that ignores it. */
 function checkUsage (config: NpmConfig, definitions: Record<string, ConfigDefinition>): void {
@@ -76,7 +78,7 @@ async function exec (ctx: CommandContext): Promise<void> {
       const { createIndexPublisher } = await import('../metadata/index-publisher.ts')
       const { credentialsFor } = await import('../metadata/metadata.ts')
       const index = await node.indexes.open()
-      publisher = createIndexPublisher({ index, cidOf: node.cidOf, hasCredentials: credentialsFor(config.flat), debounce: PUBLISH_DEBOUNCE, log: (msg) => log.verbose('ipfs', msg) })
+      publisher = createIndexPublisher({ index, cidOf: node.cidOf, hasCredentials: credentialsFor(config.flat), debounce: PUBLISH_DEBOUNCE, refresh: PUBLISH_REFRESH, log: (msg) => log.verbose('ipfs', msg) })
       // the record exists from the start, so clients resolve the name before the first change
       await index.publish()
       published = [`/ipns/${index.name}`]

@@ -2,7 +2,8 @@
  * `serve --index`: the packuments a serve hands its clients go into this machine's own signed
  * index, each version with its tarball's `dist.cid` when the tarball is here (raw CID up to
  * 1 MiB, UnixFS root above), and the index is re-published a moment after the last change — one
- * new record for a burst of packuments, not one each. Packuments from registries npm sends
+ * new record for a burst of packuments, not one each — and every `refresh` anyway, well before
+ * its record expires. Packuments from registries npm sends
  * credentials to never go in: an index is readable by anyone who knows its name.
  */
 import { createHash } from 'node:crypto'
@@ -17,13 +18,15 @@ export interface IndexPublisherInit {
   hasCredentials(registry: string): boolean
   /** How long after the last change the index is re-published, in ms. */
   debounce: number
+  /** How often the record is re-signed even when nothing changed (records expire), in ms. */
+  refresh: number
   log(msg: string): void
 }
 
 export interface IndexPublisher {
   /** A packument the registry served (as text), for `name` from `registry`. */
   add(name: string, registry: string, text: string): void
-  /** Publishes what is pending now; settles when done. */
+  /** Publishes what is pending now and stops refreshing; settles when done. */
   flush(): Promise<void>
 }
 
@@ -34,10 +37,10 @@ export function createIndexPublisher (init: IndexPublisherInit): IndexPublisher 
   let work: Promise<void> = Promise.resolve()
   let timer: NodeJS.Timeout | undefined
 
-  const publish = (): Promise<void> => {
+  const publish = (always = false): Promise<void> => {
     timer = undefined
     work = work.then(async () => {
-      if (!index.changed) return
+      if (!index.changed && !always) return
       try {
         const { sequence, root } = await index.publish()
         log(`index ${index.name}: sequence ${sequence}, root ${root}`)
@@ -64,6 +67,9 @@ export function createIndexPublisher (init: IndexPublisherInit): IndexPublisher 
     await index.addPackument({ ...packument, versions })
   }
 
+  const refresher = setInterval(() => void publish(true), init.refresh)
+  refresher.unref()
+
   return {
     add (name, registry, text) {
       if (init.hasCredentials(registry)) return
@@ -76,6 +82,7 @@ export function createIndexPublisher (init: IndexPublisherInit): IndexPublisher 
     },
     async flush () {
       clearTimeout(timer)
+      clearInterval(refresher)
       await publish()
     },
   }
