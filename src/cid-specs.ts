@@ -16,7 +16,7 @@ import { npmError } from './errors.ts'
 import type { LocalManifest, LocalVersions } from './registry/local-versions.ts'
 import { bodyBytes } from './registry/packument.ts'
 import type { RegistryUpstream } from './registry/upstream.ts'
-import { readTarballManifest, type TarballManifest } from './tarball-manifest.ts'
+import { readTarballManifest, registryVersion, type TarballManifest } from './tarball-manifest.ts'
 import { registryTarballUrl } from './tarball-url.ts'
 import type { TarballCache } from './types.ts'
 import type { IpfsNode } from './ipfs/index.ts'
@@ -125,14 +125,7 @@ export async function resolveCidSpec (spec: CidSpec, init: CidSpecsInit): Promis
   }
   await init.cache.put({ name, version, integrity: `${integrity} sha1-${Buffer.from(shasum, 'hex').toString('base64')}` }, bytes)
   if (dist === undefined) {
-    const fields = Object.fromEntries(Object.entries(manifest).filter(([key]) => !key.startsWith('_')))
-    const local: LocalManifest = {
-      ...fields,
-      name,
-      version,
-      _id: `${name}@${version}`,
-      dist: { integrity, shasum, tarball: registryTarballUrl(registry, name, version), cid },
-    }
+    const local: LocalManifest = registryVersion(manifest, { integrity, shasum, tarball: registryTarballUrl(registry, name, version), cid })
     init.localVersions.add(local)
   }
   return spec.alias !== undefined && spec.alias !== name ? `${spec.alias}@npm:${name}@${version}` : `${name}@${version}`

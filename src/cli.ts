@@ -92,7 +92,7 @@ async function main (argv: string[]): Promise<number | undefined> {
     loglevel: config.get('loglevel') as string,
     logsDir: logsMax > 0 ? (config.get('logs-dir') as string | undefined) ?? join(config.get('cache') as string, '_logs') : undefined,
   })
-  const stopListening = onTermination((err) => {
+  const stopListening = command.reifies !== true ? () => {} : onTermination((err) => {
     const code = reporter.error(err)
     reporter.close()
     process.exit(code)

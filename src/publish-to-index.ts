@@ -18,6 +18,7 @@ import type { IpfsNode } from './ipfs/index.ts'
 import type { NpmLocation } from './npm-location.ts'
 import { OWN_INDEX } from './options.ts'
 import { packForPublish } from './pack.ts'
+import { registryVersion } from './tarball-manifest.ts'
 import { registryTarballUrl } from './tarball-url.ts'
 import type { TarballCache } from './types.ts'
 
@@ -97,16 +98,7 @@ export async function publishToIndex (init: PublishToIndexInit): Promise<void> {
   await init.cache.put({ name, version, integrity: `${integrity} sha1-${Buffer.from(shasum, 'hex').toString('base64')}` }, tarball)
   const cid = await ipfs.addTarball(cacheDir, tarball)
   init.notice(`Publishing to index /ipns/${index.name} with tag ${tag} and ${access ?? 'default'} access`)
-  // as the registry stores it: package.json's fields, npm's `_id`, and the dist (JSON only: dag-json has no undefined)
-  const fields = JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>
-  for (const key of Object.keys(fields)) if (key.startsWith('_')) delete fields[key]
-  await index.addVersion({
-    ...fields,
-    name,
-    version,
-    _id: `${name}@${version}`,
-    dist: { integrity, shasum, tarball: registryTarballUrl(init.registryFor(name), name, version), cid: cid.toString() },
-  }, { tags: existing?.['dist-tags'].latest === undefined ? [...new Set([tag, 'latest'])] : [tag] })
+  await index.addVersion(registryVersion(manifest, { integrity, shasum, tarball: registryTarballUrl(init.registryFor(name), name, version), cid: cid.toString() }), { tags: existing?.['dist-tags'].latest === undefined ? [...new Set([tag, 'latest'])] : [tag] })
   await index.publish()
   init.output(`+ ${name}@${version}`)
   init.output(`cid: ${cid}`)

@@ -58,3 +58,13 @@ export async function readTarballManifest (what: string, bytes: Uint8Array, flat
     await rm(dir, { recursive: true, force: true })
   }
 }
+
+/**
+ * A version as a registry stores it: package.json's fields (npm's `_` fields dropped; JSON only,
+ * as dag-json holds no undefined), npm's `_id`, and its `dist`.
+ */
+export function registryVersion (manifest: TarballManifest, dist: { integrity: string, shasum: string, tarball: string, cid: string }): TarballManifest & { _id: string, dist: typeof dist } {
+  const fields = JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>
+  for (const key of Object.keys(fields)) if (key.startsWith('_')) delete fields[key]
+  return { ...fields, name: manifest.name, version: manifest.version, _id: `${manifest.name}@${manifest.version}`, dist }
+}

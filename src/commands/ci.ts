@@ -79,5 +79,6 @@ export const ci: Command = {
     ...WORKSPACE_PARAMS],
   aliases: ['clean-install', 'ic', 'install-clean', 'isntall-clean'],
   npm: true,
+  reifies: true,
   exec,
 }

@@ -35,6 +35,12 @@ export interface Command {
    * handles its own way (`--json`, `-g`, `--help`) stays with the command rather than going to npm.
    */
   readonly runsNpm?: boolean
+  /**
+   * Whether it ends in Arborist's reify, as npm's install and ci do: then Ctrl-C is answered as
+   * Arborist answers it during reify (src/termination.ts) from the start, our fetch phase being
+   * what npm does inside reify. Other commands die by the signal, as npm's do.
+   */
+  readonly reifies?: boolean
   /** Runs it. Loads what it needs lazily: every command's description is read on every run. */
   exec(ctx: CommandContext): Promise<void>
 }

@@ -51,5 +51,6 @@ export const install: Command = {
     'fund', 'dry-run', 'cpu', 'os', 'libc', ...WORKSPACE_PARAMS],
   aliases: ['add', 'i', 'in', 'ins', 'inst', 'insta', 'instal', 'isnt', 'isnta', 'isntal', 'isntall'],
   npm: true,
+  reifies: true,
   exec,
 }

@@ -16,7 +16,7 @@ import { npmError, usageError } from '../errors.ts'
 import type { PackumentLookup } from '../metadata/cached-packuments.ts'
 import { createSignedIndexes, type SignedIndexes } from '../metadata/signed-index.ts'
 import type { IpfsNpmOptions } from '../options.ts'
-import { packageVersion } from '../package-version.ts'
+import { ownVersion } from '../version.ts'
 import { readSwarmKey } from '../swarm-key.ts'
 import type { PeerFetcher } from '../types.ts'
 import { startBitswap, type BitswapExchange } from './bitswap.ts'
@@ -142,7 +142,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     bootstrap: options.bootstrap,
     psk,
     isDenied: (peer) => dropped.has(peer.toString()),
-    agentVersion: init.agentVersion ?? `ipfs-npm/${packageVersion()}`,
+    agentVersion: init.agentVersion ?? `ipfs-npm/${ownVersion()}`,
   }).catch(async (err: Error) => {
     await key.release()
     throw nodeStartError('cannot set up the IPFS node', err)
