@@ -18,7 +18,7 @@ import { bodyBytes } from './registry/packument.ts'
 import type { RegistryUpstream } from './registry/upstream.ts'
 import { readTarballManifest, registryVersion, type TarballManifest } from './tarball-manifest.ts'
 import { registryTarballUrl } from './tarball-url.ts'
-import type { TarballCache } from './types.ts'
+import type { TarballCache, TarballResolver } from './types.ts'
 import type { IpfsNode } from './ipfs/index.ts'
 
 const require = createRequire(import.meta.url)
@@ -49,6 +49,8 @@ export function cidSpecOf (spec: string): CidSpec | undefined {
 
 export interface CidSpecsInit {
   cache: TarballCache
+  /** Takes the bytes from peers, so the fetch phase stores and counts them as from peers. */
+  resolver: TarballResolver
   upstream: RegistryUpstream
   localVersions: LocalVersions
   /** The started IPFS node, or undefined offline. */
@@ -88,6 +90,8 @@ export interface CidTarball {
   integrity: string
   /** sha1 hex, as the registry's `dist.shasum`. */
   shasum: string
+  /** Whether the bytes were in npm's cache already, or came from peers. */
+  origin: 'cache' | 'peers'
 }
 
 /** The tarball a CID names, from npm's cache when a raw CID's digest is there, else from peers. */
@@ -96,6 +100,7 @@ export async function fetchCidTarball (spec: CidSpec, init: Pick<CidSpecsInit, '
   const cid = ipfs.parseTarballCid(spec.cid)
   const known = ipfs.tarballIntegrityOfCid(cid)
   let bytes = known === undefined ? undefined : await init.cache.get(known)
+  const origin = bytes === undefined ? 'peers' : 'cache'
   if (bytes === undefined) {
     const node = await init.node()
     if (node === undefined) throw npmError('ENOTCACHED', `${spec.spec} is not in npm's cache, and --offline asks no peer for it`)
@@ -108,22 +113,24 @@ export async function fetchCidTarball (spec: CidSpec, init: Pick<CidSpecsInit, '
     manifest,
     integrity: `sha512-${createHash('sha512').update(bytes).digest('base64')}`,
     shasum: createHash('sha1').update(bytes).digest('hex'),
+    origin,
   }
 }
 
 /**
- * Fetches a CID's tarball, caches it, makes the shim know its version when the registry does
- * not, and returns the registry spec to install instead.
+ * Fetches a CID's tarball, hands it to the resolver (the fetch phase caches it and counts it as
+ * from peers), makes the shim know its version when the registry does not, and returns the
+ * registry spec to install instead.
  */
 export async function resolveCidSpec (spec: CidSpec, init: CidSpecsInit): Promise<string> {
-  const { cid, bytes, manifest, integrity, shasum } = await fetchCidTarball(spec, init)
+  const { cid, bytes, manifest, integrity, shasum, origin } = await fetchCidTarball(spec, init)
   const { name, version } = manifest
   const registry = init.upstream.registryFor(name)
   const dist = await registryDist(init.upstream, name, version)
   if (dist !== undefined && !sameBytes(dist, integrity, shasum)) {
     throw npmError('EINTEGRITY', `${spec.spec} holds ${name}@${version}, but ${registry} has other bytes under that version; publish these under a version of their own`)
   }
-  await init.cache.put({ name, version, integrity: `${integrity} sha1-${Buffer.from(shasum, 'hex').toString('base64')}` }, bytes)
+  if (origin === 'peers') init.resolver.preload({ name, version, integrity: `${integrity} sha1-${Buffer.from(shasum, 'hex').toString('base64')}` }, { data: bytes, origin })
   if (dist === undefined) {
     const local: LocalManifest = registryVersion(manifest, { integrity, shasum, tarball: registryTarballUrl(registry, name, version), cid })
     init.localVersions.add(local)

@@ -5,6 +5,7 @@
  */
 import { npmError } from './errors.ts'
 import { integrityError } from './cache.ts'
+import { hashesOf, sriOf } from './integrity.ts'
 import type { FetchedTarball, LazyPeers, OriginCounts, PeerFetcher, TarballCache, TarballRef, TarballResolver, Upstream } from './types.ts'
 
 export interface ResolverInit {
@@ -52,6 +53,8 @@ function firstOf (registry: Promise<FetchedTarball>, peers: Promise<FetchedTarba
 export function createTarballResolver (init: ResolverInit): TarballResolver {
   const { cache, peers, upstream, offline } = init
   const counts: OriginCounts = { cache: 0, peers: 0, registry: 0 }
+  /** Verified bytes handed in, by each single-hash SRI of their integrity (see TarballResolver.preload). */
+  const preloads = new Map<string, FetchedTarball>()
   const inFlight = new Map<string, { source: string, promise: Promise<FetchedTarball> }>()
   const failures = new Map<string, Promise<FetchedTarball>>()
   // a tarball counts once, by its first origin: a later ask finds it in the cache it was put in
@@ -78,6 +81,11 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
   }
 
   async function fetchFrom (ref: TarballRef): Promise<FetchedTarball> {
+    const preloaded = hashesOf(ref.integrity).map((hash) => preloads.get(sriOf(hash))).find((each) => each !== undefined)
+    if (preloaded !== undefined) {
+      await cache.put(ref, preloaded.data)
+      return preloaded
+    }
     const cached = await cache.get(ref.integrity)
     if (cached !== undefined) return { data: cached, origin: 'cache' }
     if (offline) throw notCachedError(ref)
@@ -115,5 +123,11 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
     return promise
   }
 
-  return { counts, resolve }
+  return {
+    counts,
+    resolve,
+    preload (ref, fetched) {
+      for (const hash of hashesOf(ref.integrity)) preloads.set(sriOf(hash), fetched)
+    },
+  }
 }

@@ -80,6 +80,11 @@ export interface Upstream {
 /** cache → peers → registry, verified, written back to the cache. Shared by the fetch phase and the shim. */
 export interface TarballResolver {
   resolve(ref: TarballRef): Promise<FetchedTarball>
+  /**
+   * Bytes already fetched and verified elsewhere (a tarball installed by CID): the next resolve
+   * of their integrity stores and counts them with their origin instead of fetching again.
+   */
+  preload(ref: TarballRef, fetched: FetchedTarball): void
   /** How many distinct tarballs each origin supplied so far. */
   readonly counts: OriginCounts
 }
