@@ -58,9 +58,13 @@ after(async () => {
 const install = (dir: string, args: string[], cache: string) =>
   p2p.ipfsNpm(dir, ['install', ...args, '--userconfig', userconfig, '--cache', join(work, cache), '--fetch-retries', '0', '--no-mdns', '--peer', seedA.address])
 
-test('registry down, peers not trusted: `install alpha --index <A\'s index>` installs npm\'s tree from the index', async () => {
+test('registry down, a registry that does not sign: peers believed only with --trust-peers; `install alpha --index <A\'s index>` installs npm\'s tree from the index', async () => {
   const untrusted = await install(await project('b-peers'), ['alpha'], 'cache-b-peers')
   assert.equal(untrusted.code, 1, 'a registry that does not sign: peers alone are not believed')
+  assert.match(untrusted.stderr, /no signing keys kept for the registry: trust peers with a swarm key or --trust-peers, or use a signed index/)
+  const trusting = await install(await project('b-trusting'), ['alpha', '--trust-peers'], 'cache-b-peers')
+  assertOk(trusting, 'ipfs-npm install alpha --trust-peers')
+  assert.match(trusting.stdout, /^metadata: 2 from peers \(as of \d{4}-\d\d-\d\d\), 0 from registry$/m)
 
   const dir = await project('b-index')
   const run = await install(dir, ['alpha', '--index', seedA.index], 'cache-b')
