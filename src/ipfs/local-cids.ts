@@ -8,7 +8,10 @@
  */
 import { setImmediate as yieldToEvents } from 'node:timers/promises'
 import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { createRequire } from 'node:module'
 import cacache from 'cacache'
+import ssri from 'ssri'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
@@ -19,6 +22,9 @@ import type { CidIndex } from './cid-index.ts'
 import { MAX_TARBALL } from './fetch-dag.ts'
 import { hashesOf, matchesIntegrity, sriOf } from '../integrity.ts'
 import type { PackageId, PackageTarballs } from './package-tarballs.ts'
+
+/** Where cacache keeps the content with this (single-hash) integrity. */
+const contentPath = createRequire(import.meta.url)('cacache/lib/content/path.js') as (cache: string, integrity: string) => string
 
 export interface LocalCidsInit {
   cachePath: string
@@ -62,12 +68,18 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
    * index learns the root only once every block is written.
    */
   const buildDag = async (integrity: string, background: boolean): Promise<{ root: CID, written: Promise<void> }> => {
+    // read 1 MiB at a time and check the digest ourselves: cacache's stream reads 64 MiB at once,
+    // and the chunks cut from a read keep all of it alive until the last is written
+    const hash = ssri.parse(integrity, { single: true }) as unknown as ssri.Hash
+    const check = createHash(hash.algorithm)
     const sha512 = createHash('sha512')
     const hashing = (async function * () {
-      for await (const chunk of cacache.get.stream.byDigest(cachePath, integrity) as AsyncIterable<Buffer>) {
+      for await (const chunk of createReadStream(contentPath(cachePath, integrity), { highWaterMark: MAX_RAW_BLOCK }) as AsyncIterable<Buffer>) {
+        check.update(chunk)
         sha512.update(chunk)
         yield chunk
       }
+      if (check.digest('base64') !== hash.digest) throw new Error(`cached content of ${integrity} does not match its digest`)
     })()
     const writes: Array<Promise<CID>> = []
     const root = await importTarball(hashing, {
