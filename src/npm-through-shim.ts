@@ -24,5 +24,10 @@ export async function runNpmThroughShim (init: { npm: NpmLocation, argv: readonl
   const { argv } = init
   const dashes = argv.indexOf('--')
   const flags = shimFlags(init.config, init.pipeline.shim.url)
-  return runUserNpm(init.npm, dashes === -1 ? [...argv, ...flags] : [...argv.slice(0, dashes), ...flags, ...argv.slice(dashes)])
+  const shimUrl = init.pipeline.shim.url
+  const registry = init.pipeline.upstream.registry
+  // npm names the registry it was given in its errors: the user's, not our loopback one
+  return runUserNpm(init.npm, dashes === -1 ? [...argv, ...flags] : [...argv.slice(0, dashes), ...flags, ...argv.slice(dashes)], {
+    stderr: (line) => line.split(shimUrl).join(registry),
+  })
 }

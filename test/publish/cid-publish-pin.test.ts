@@ -164,3 +164,14 @@ test('publish --index: three lines, a version once, only with the index\'s key; 
   }
   assert.ok(listed.includes(index), listed)
 })
+
+test('view with no index and no registry goes through the shim, and its error names the user\'s registry', async () => {
+  const dir = await project('view-dead', { name: 'view-dead', version: '1.0.0' })
+  const run = await ipfsNpm(dir, ['view', '@myco/util', 'version', '--userconfig', deadRc, '--cache', join(work, 'cache-view'), '--no-mdns'])
+  assert.notEqual(run.code, 0)
+  // npm alone would say ECONNREFUSED; through the shim, peers and indexes were asked too
+  assert.match(run.stderr, /^npm error 404 Not Found - GET http:\/\/127\.0\.0\.1:9\/@myco%2futil - the registry is unreachable/m)
+  const live = await ipfsNpm(dir, ['view', '@myco/util', 'version', '--userconfig', liveRc, '--cache', join(work, 'cache-view')])
+  assertOk(live, 'view with the registry up: npm\'s own')
+  assert.equal(live.stdout.trim(), '1.0.0')
+})
