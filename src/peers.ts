@@ -19,6 +19,8 @@ export interface LazyPeersInit {
   /** `serve`: the node seeds the whole cache (see IpfsNodeInit.seed). */
   seed?: boolean
   log: (message: string) => void
+  /** What the user must hear once (a configured peer that cannot be reached); default: `log`. */
+  warn?: (message: string) => void
 }
 
 /**
@@ -34,7 +36,7 @@ export function createLazyPeers (init: LazyPeersInit): LazyPeers {
   const node = (): Promise<IpfsNode | undefined> => {
     if (init.offline) return Promise.resolve(undefined)
     starting ??= import('./ipfs/index.ts').then(async ({ createIpfsNode }) => {
-      const started = await createIpfsNode({ cacheDir: init.cacheDir, options: init.options, packuments: init.packuments, seed: init.seed, log: init.log })
+      const started = await createIpfsNode({ cacheDir: init.cacheDir, options: init.options, packuments: init.packuments, seed: init.seed, log: init.log, warn: init.warn })
       for (const [integrity, cid] of hints) started.peers.hint?.(integrity, cid)
       hints.clear()
       return started

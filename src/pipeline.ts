@@ -4,6 +4,7 @@
  * that point Arborist at the shim. Parts are created here and passed down; none reaches back up.
  */
 import { join } from 'node:path'
+import procLog from 'proc-log'
 import { createTarballCache } from './cache.ts'
 import type { NpmConfig } from './config.ts'
 import { answerPackuments, createPackuments } from './metadata/metadata.ts'
@@ -48,6 +49,8 @@ export interface PipelineInit {
   shim?: Pick<ShimInit, 'extraRoutes' | 'page' | 'logRequests' | 'onServed'>
 }
 
+const { log } = procLog
+
 /** How long a registry that neither answers nor fails is waited for before peers are asked, in ms. */
 const REGISTRY_PATIENCE = 5000
 /** How long a registry that failed is left alone (an install asks peers at once meanwhile), in ms. */
@@ -72,7 +75,7 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
   const flat = init.config.flat
   const offline = flat.offline === true
   const cacheDir = init.config.get('cache') as string
-  const peers = createLazyPeers({ cacheDir, options: init.options, offline, packuments: answerPackuments({ cacheDir, flat, options: init.options }), seed: init.seed, log: init.log })
+  const peers = createLazyPeers({ cacheDir, options: init.options, offline, packuments: answerPackuments({ cacheDir, flat, options: init.options }), seed: init.seed, log: init.log, warn: (message) => log.warn('ipfs', message) })
   const npmCache = createTarballCache({ cachePath: join(cacheDir, '_cacache') })
   // whatever the cache gains, peers may now fetch from us
   const cache: TarballCache = {

@@ -16,6 +16,7 @@ import { startServe, type ServeProcess } from './helpers/serve.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const PNPM_AGENT = 'pnpm/10.34.9 npm/? node/v24.15.0 linux x64'
+const DEAD_PEER = '/ip4/127.0.0.1/tcp/1'
 
 let upstream: TestRegistry
 let work: string
@@ -38,7 +39,8 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'ipfs-npm-serve-status-'))
   const userconfig = join(work, 'npmrc')
   await writeFile(userconfig, `registry=${upstream.url}\naudit=false\nfund=false\nupdate-notifier=false\n`)
-  serve = await startServe({ cwd: work, args: ['--userconfig', userconfig, '--cache', join(work, 'cache'), '--loglevel', 'http'] })
+  // a --peer nobody listens at, without /p2p/: both said once, as npm warnings
+  serve = await startServe({ cwd: work, args: ['--userconfig', userconfig, '--cache', join(work, 'cache'), '--loglevel', 'http', '--peer', DEAD_PEER] })
   const packument = await fetch(`${serve.url}alpha`, { headers: { 'user-agent': PNPM_AGENT } })
   const doc = await packument.json() as { versions: Record<string, { dist: { tarball: string } }> }
   const tarball = await fetch(doc.versions['1.0.0'].dist.tarball, { headers: { 'user-agent': PNPM_AGENT } })
@@ -74,6 +76,17 @@ test('the status page, in headless Chromium: the node, what was served to whom, 
   assert.ok((await stat(png)).size > 10_000, 'a screenshot with something drawn in it')
   if (process.env.IPFS_NPM_KEEP_SCREENSHOT !== undefined) await writeFile(process.env.IPFS_NPM_KEEP_SCREENSHOT, await readFile(png))
   assert.deepEqual([...(await readFile(png)).subarray(1, 4)], [...Buffer.from('PNG')])
+})
+
+test('a --peer that cannot be reached, and one without /p2p/, are each said once as npm warnings', async () => {
+  const warnings = (): string[] => serve.output().split('\n').filter((line) => line.startsWith('npm warn '))
+  // the dial runs beside serve's start; a refused connection fails at once
+  for (let waited = 0; warnings().length < 2 && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100))
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  assert.deepEqual(warnings().map((line) => line.replace(/: connection error .*/, ': …')), [
+    `npm warn ipfs --peer ${DEAD_PEER} has no /p2p/<peer id>: whichever node answers there is taken for the peer`,
+    `npm warn ipfs cannot reach --peer ${DEAD_PEER}: …`,
+  ])
 })
 
 test('a web page on another site still cannot use the registry through the browser', async () => {

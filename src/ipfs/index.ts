@@ -58,6 +58,8 @@ export interface IpfsNodeInit {
   log?: (msg: string) => void
   /** What identify reports to peers; default `ipfs-npm/<this package's version>`. */
   agentVersion?: string
+  /** What the user must hear, once (npm's `npm warn`): a configured peer that cannot be reached. Default: `log`. */
+  warn?: (msg: string) => void
 }
 
 export interface NodeInfo {
@@ -118,6 +120,7 @@ function parsePeers (peers: string[], what = 'peer'): Multiaddr[] {
 export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   const { options } = init
   const log = init.log ?? (() => {})
+  const warn = init.warn ?? log
   const stateDir = join(init.cacheDir, '_ipfs-npm')
   const cachePath = join(init.cacheDir, '_cacache')
   const configuredPeers = parsePeers(options.peers)
@@ -223,12 +226,17 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     libp2p.dial(peer, { signal: AbortSignal.any([stopController.signal, AbortSignal.timeout(options.peerTimeout)]) })
       .then(() => log(`ipfs: connected to LAN peer ${peer}`), (err: Error) => log(`ipfs: LAN peer ${peer}: ${err.message}`))
   })
+  // one line per peer connection, for serve's verbose log
+  libp2p.addEventListener('peer:connect', (evt) => log(`ipfs: peer ${evt.detail} connected`))
+  libp2p.addEventListener('peer:disconnect', (evt) => log(`ipfs: peer ${evt.detail} disconnected`))
   const dials = configuredPeers.map(async (address) => {
+    // without /p2p/ there is no identity to hold the node at that address to: whoever answers is believed
+    if (address.getComponents().every((component) => component.name !== 'p2p')) warn(`--peer ${address} has no /p2p/<peer id>: whichever node answers there is taken for the peer`)
     try {
       await libp2p.dial(address, { signal: AbortSignal.any([stopController.signal, AbortSignal.timeout(options.peerTimeout)]) })
       log(`ipfs: connected to ${address}`)
     } catch (err) {
-      log(`ipfs: cannot reach peer ${address}: ${(err as Error).message}`)
+      warn(`cannot reach --peer ${address}: ${(err as Error).message}; going on without it`)
     }
   })
   const findProviders = async function * (cid: CID, signal: AbortSignal): AsyncGenerator<PeerId> {
