@@ -11,6 +11,7 @@ import { loadNpmConfig, type NpmConfig } from './config.ts'
 import { findUserNpm } from './npm-location.ts'
 import { extractFlags, resolveOptions } from './options.ts'
 import { handToNpm } from './passthrough.ts'
+import { progressWanted } from './progress.ts'
 import { createReporter } from './reporter.ts'
 import { onTermination } from './termination.ts'
 
@@ -88,9 +89,12 @@ async function main (argv: string[]): Promise<number | undefined> {
   }
   process.env.npm_command = command.name
   const logsMax = config.get('logs-max') as number
+  const loglevel = config.get('loglevel') as string
   const reporter = createReporter({
-    loglevel: config.get('loglevel') as string,
+    loglevel,
     logsDir: logsMax > 0 ? (config.get('logs-dir') as string | undefined) ?? join(config.get('cache') as string, '_logs') : undefined,
+    // npm's spinner, for the commands npm would draw it for (ours alone, like serve, print their own lines)
+    progress: { enabled: command.npm && progressWanted({ progress: config.get('progress'), loglevel }), unicode: config.get('unicode') === true },
   })
   const stopListening = command.reifies !== true ? () => {} : onTermination((err) => {
     const code = reporter.error(err)

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import { formatWithOptions } from 'node:util'
 import { reportError } from './errors.ts'
+import { createProgress } from './progress.ts'
 import { explainEresolve, type Explanation } from './explain-eresolve.ts'
 import type { OriginCounts } from './types.ts'
 
@@ -30,6 +31,8 @@ export interface ReporterInit {
   stderr?: Writable
   /** Where npm keeps its debug logs (`logs-dir`, default `<cache>/_logs`); none: no log file. */
   logsDir?: string
+  /** npm's spinner on stderr (see progress.ts: only when npm would draw it); `unicode` picks its frames. */
+  progress?: { enabled: boolean, unicode: boolean }
 }
 
 /** Formats args like npm's display: every line of the message prefixed with the heading. */
@@ -48,7 +51,11 @@ function format (prefix: string[], args: unknown[]): string {
  */
 export function createReporter (init: ReporterInit): Reporter {
   const stdout = init.stdout ?? process.stdout
-  const stderr = init.stderr ?? process.stderr
+  const rawStderr = init.stderr ?? process.stderr
+  const progress = createProgress({ stream: rawStderr, enabled: init.progress?.enabled === true, unicode: init.progress?.unicode === true })
+  // every line goes out with the spinner cleared first and drawn again after, as npm's display does
+  const stderr = { write: (text: string): void => progress.write(() => rawStderr.write(text)) }
+  const stdoutWrite = (text: string): void => progress.write(() => stdout.write(text))
   const index = Math.max(0, LEVELS.indexOf(init.loglevel as typeof LEVELS[number]))
   const seenNotices = new Set<string>()
   // everything logged, at every level, for the debug log npm leaves behind after a failure
@@ -91,7 +98,7 @@ export function createReporter (init: ReporterInit): Reporter {
   }
   const onOutput = (kind: string, ...args: unknown[]): void => {
     if (index === 0) return
-    if (kind === 'standard') stdout.write(formatWithOptions({ colors: false }, ...args) + '\n')
+    if (kind === 'standard') stdoutWrite(formatWithOptions({ colors: false }, ...args) + '\n')
     else if (kind === 'error') stderr.write(formatWithOptions({ colors: false }, ...args) + '\n')
   }
   process.on('log', onLog)
@@ -99,6 +106,7 @@ export function createReporter (init: ReporterInit): Reporter {
 
   return {
     error (er) {
+      progress.off()
       const { exitCode, lines, files } = reportError(er)
       for (const [name, content] of files) {
         const file = writeLogFile(name, content)
@@ -116,6 +124,7 @@ export function createReporter (init: ReporterInit): Reporter {
       onOutput('standard', `${counts.cache} from cache, ${counts.peers} from peers, ${counts.registry} from registry`)
     },
     close () {
+      progress.off()
       process.off('log', onLog)
       process.off('output', onOutput)
     },
