@@ -19,8 +19,11 @@ export interface Reporter {
   error(er: unknown): number
   /** Writes a line to stdout (npm's `output.standard`). */
   output(text?: string): void
-  /** Where the tarballs came from: `79 from cache, 0 from peers, 0 from registry`. */
-  origins(counts: OriginCounts): void
+  /**
+   * Where the tarballs came from: `0 from cache, 74 from peers (2 peers: 12D3…abc, 12D3…def), 0 from registry`,
+   * naming the peers that sent them.
+   */
+  origins(counts: OriginCounts, servedBy?: string[]): void
   /** Stops listening to proc-log. */
   close(): void
 }
@@ -120,8 +123,10 @@ export function createReporter (init: ReporterInit): Reporter {
     output (text = '') {
       onOutput('standard', text)
     },
-    origins (counts) {
-      onOutput('standard', `${counts.cache} from cache, ${counts.peers} from peers, ${counts.registry} from registry`)
+    origins (counts, servedBy = []) {
+      const short = (peer: string): string => peer.length > 10 ? `${peer.slice(0, 4)}…${peer.slice(-3)}` : peer
+      const who = counts.peers > 0 && servedBy.length > 0 ? ` (${servedBy.length} peer${servedBy.length === 1 ? '' : 's'}: ${servedBy.map(short).join(', ')})` : ''
+      onOutput('standard', `${counts.cache} from cache, ${counts.peers} from peers${who}, ${counts.registry} from registry`)
     },
     close () {
       progress.off()

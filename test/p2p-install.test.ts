@@ -54,6 +54,8 @@ async function ciFromPeers (dir: string, cache: string, peers: string[]): Promis
   assertOk(run, `ipfs-npm ci in ${dir}`)
   const origins = parseOrigins(run)
   assert.ok(origins && origins.peers > 0 && origins.registry === 0 && origins.cache === 0, run.stdout)
+  // the where-from line names the peers that sent blocks
+  assert.match(run.stdout, /^0 from cache, \d+ from peers \(\d+ peers?: 12D3…\w{3}(, 12D3…\w{3})*\), 0 from registry$/m)
   return origins
 }
 

@@ -77,6 +77,8 @@ export interface ReifyOutputInit {
   reporter: Reporter
   flat: Record<string, unknown>
   origins: OriginCounts
+  /** The peers that sent tarballs, named in the origins line. */
+  servedBy?: string[]
   /** Where packuments came from; printed only when some came from elsewhere than the registry. */
   metadata?: MetadataCounts
   started: number
@@ -96,7 +98,7 @@ export function metadataLine (counts: MetadataCounts): string | undefined {
 }
 
 /** Prints npm's reify summary, then the origins line. Sets the exit code npm's audit would. */
-export function reifyOutput ({ arb, reporter, flat, origins, metadata, started, showDiff }: ReifyOutputInit): void {
+export function reifyOutput ({ arb, reporter, flat, origins, servedBy, metadata, started, showDiff }: ReifyOutputInit): void {
   if (flat.silent) return
   const report = arb.auditReport as { error?: unknown, toJSON(): unknown } | null | undefined
   const auditOk = report !== undefined && report !== null && !report.error
@@ -111,7 +113,7 @@ export function reifyOutput ({ arb, reporter, flat, origins, metadata, started, 
   }
   reporter.output()
   reporter.output(changedMessage(summary, elapsed(Date.now() - started)))
-  reporter.origins(origins)
+  reporter.origins(origins, servedBy)
   const line = metadata === undefined ? undefined : metadataLine(metadata)
   if (line !== undefined) reporter.output(line)
   if (summary.funding) {

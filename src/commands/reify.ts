@@ -150,7 +150,9 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
       }
     }
     await warnUnreviewedScripts(arb, flat)
-    reifyOutput({ arb, reporter, flat, origins: pipeline.resolver.counts, metadata: pipeline.metadata.counts, started: ctx.started, showDiff: !!(flat.dryRun || config.get('long')) })
+    // the peers that sent blocks, asked of a node only if one was started
+    const servedBy = pipeline.peers.started ? (await pipeline.peers.node())?.info().receivedFrom.map((share) => share.peer) : undefined
+    reifyOutput({ arb, reporter, flat, origins: pipeline.resolver.counts, servedBy, metadata: pipeline.metadata.counts, started: ctx.started, showDiff: !!(flat.dryRun || config.get('long')) })
   } catch (err) {
     throw pipeline.shim.explain(err)
   } finally {

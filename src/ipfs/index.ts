@@ -20,6 +20,7 @@ import { ownVersion } from '../version.ts'
 import { readSwarmKey } from '../swarm-key.ts'
 import type { PeerFetcher } from '../types.ts'
 import { startBitswap, type BitswapExchange } from './bitswap.ts'
+import type { PeerShare } from './bitswap-wants.ts'
 import { createCacheBlockstore } from './cache-blockstore.ts'
 import { rawCidFromIntegrity } from './cid.ts'
 import { createCidIndex } from './cid-index.ts'
@@ -72,6 +73,8 @@ export interface NodeInfo {
   served: ServedCounts
   /** With `seed`: tarballs made servable so far and still to do. */
   seeding?: SeederStatus
+  /** The peers that sent us blocks over bitswap (while connected), with how many and how much. */
+  receivedFrom: PeerShare[]
 }
 
 export interface IpfsNode {
@@ -325,6 +328,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       peers: libp2p.getPeers().map(String),
       served: { ...served },
       ...(seeder === undefined ? {} : { seeding: seeder.status() }),
+      receivedFrom: bitswap.shares().filter((share) => share.blocks > 0),
     }),
     added (integrity) {
       if (stopController.signal.aborted) return

@@ -81,7 +81,7 @@ export interface Conformance {
 }
 
 /** The line ipfs-npm adds to npm's output: `N from cache, M from peers, K from registry`. */
-const originsPattern = /(\d+) from cache, (\d+) from peers, (\d+) from registry/
+const originsPattern = /(\d+) from cache, (\d+) from peers(?: \([^)]*\))?, (\d+) from registry/
 
 /** Where ipfs-npm's tarballs came from, read from its output, or undefined without the line. */
 export function parseOrigins (run: CommandResult): { cache: number, peers: number, registry: number } | undefined {
