@@ -79,7 +79,7 @@ test('the status page, in headless Chromium: the node, what was served to whom, 
 })
 
 test('a --peer that cannot be reached, and one without /p2p/, are each said once as npm warnings', async () => {
-  const warnings = (): string[] => serve.output().split('\n').filter((line) => line.startsWith('npm warn '))
+  const warnings = (): string[] => serve.output.split('\n').filter((line) => line.startsWith('npm warn '))
   // the dial runs beside serve's start; a refused connection fails at once
   for (let waited = 0; warnings().length < 2 && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100))
   await new Promise((resolve) => setTimeout(resolve, 200))
