@@ -38,8 +38,8 @@ export type NpmErrorFields = Omit<NpmError, 'name' | 'message' | 'stack'>
  * @example
  * throw npmError('EINTEGRITY', `Integrity check failed for ${id}`)
  */
-export function npmError (code: string, message: string, fields: NpmErrorFields = {}): NpmError {
-  return Object.assign(new Error(message), { ...fields, code })
+export function npmError<F extends object = object> (code: string, message: string, fields?: NpmErrorFields & F): NpmError & F {
+  return Object.assign(new Error(message), { ...fields, code }) as NpmError & F
 }
 
 /** A one-line usage error (a bad flag or option value): npm's `EUSAGE`, exit code 1. */

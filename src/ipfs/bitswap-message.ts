@@ -12,6 +12,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { npmError } from '../errors.ts'
 
 export const WANT_BLOCK = 0
 export const WANT_HAVE = 1
@@ -54,7 +55,8 @@ export interface OutgoingMessage {
   presences: Presence[]
 }
 
-export class MessageError extends Error {}
+/** A malformed bitswap message from a peer (`EBITSWAPMESSAGE`): the peer's fault, never ours. */
+const messageError = (message: string): Error => npmError('EBITSWAPMESSAGE', message)
 
 function varintLength (n: number): number {
   let len = 1
@@ -195,18 +197,18 @@ class Reader {
     let result = 0
     let shift = 1
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new MessageError('truncated varint')
+      if (this.pos >= this.end) throw messageError('truncated varint')
       const b = this.buf[this.pos++]!
       result += (b & 0x7f) * shift
       if (b < 0x80) return result
       shift *= 128
     }
-    throw new MessageError('varint too long')
+    throw messageError('varint too long')
   }
 
   bytes (): Uint8Array {
     const len = this.varint()
-    if (this.pos + len > this.end) throw new MessageError('truncated field')
+    if (this.pos + len > this.end) throw messageError('truncated field')
     const out = this.buf.subarray(this.pos, this.pos + len)
     this.pos += len
     return out
@@ -217,8 +219,8 @@ class Reader {
     else if (wireType === 2) this.bytes()
     else if (wireType === 1) this.pos += 8
     else if (wireType === 5) this.pos += 4
-    else throw new MessageError(`unsupported wire type ${wireType}`)
-    if (this.pos > this.end) throw new MessageError('truncated field')
+    else throw messageError(`unsupported wire type ${wireType}`)
+    if (this.pos > this.end) throw messageError('truncated field')
   }
 
   /** Calls `onField(fieldNumber, wireType)` for every field; it must consume the value or return false to skip it. */
@@ -244,7 +246,7 @@ function decodeEntry (buf: Uint8Array): WantEntry {
     else return false
     return true
   })
-  if (cid === undefined) throw new MessageError('want entry without a CID')
+  if (cid === undefined) throw messageError('want entry without a CID')
   return { cid, ...entry }
 }
 
@@ -258,12 +260,12 @@ function decodeBlock (buf: Uint8Array): ReceivedBlock {
     else return false
     return true
   })
-  if (prefix === undefined || data === undefined) throw new MessageError('block without prefix or data')
+  if (prefix === undefined || data === undefined) throw messageError('block without prefix or data')
   const p = new Reader(prefix)
   return { version: p.varint(), codec: p.varint(), hashCode: p.varint(), hashLength: p.varint(), data }
 }
 
-/** Decodes one message (without its length prefix). Throws MessageError on malformed input. */
+/** Decodes one message (without its length prefix). Throws an `EBITSWAPMESSAGE` error on malformed input. */
 export function decodeMessage (buf: Uint8Array): Message {
   const message: Message = { wants: [], full: false, blocks: [], presences: [] }
   const r = new Reader(buf)
@@ -327,10 +329,10 @@ export class MessageReader {
         }
       }
       if (!complete) {
-        if (pos >= 10) throw new MessageError('bad length prefix')
+        if (pos >= 10) throw messageError('bad length prefix')
         return out
       }
-      if (len > this.maxLength) throw new MessageError(`message of ${len} bytes is over the ${this.maxLength} byte limit`)
+      if (len > this.maxLength) throw messageError(`message of ${len} bytes is over the ${this.maxLength} byte limit`)
       if (this.buffer.byteLength < pos + len) return out
       out.push(this.buffer.subarray(pos, pos + len))
       this.buffer.consume(pos + len)

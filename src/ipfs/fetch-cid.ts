@@ -10,6 +10,7 @@ import { exporter } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
 import * as rawCodec from 'multiformats/codecs/raw'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
+import { npmError } from '../errors.ts'
 import type { CacheBlockstore } from './cache-blockstore.ts'
 import { integrityOfCid } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
@@ -19,13 +20,13 @@ const DAG_PB = 0x70
 const CODEC_NAMES: Record<number, string> = { 0x71: 'dag-cbor', 0x0129: 'dag-json', 0x0200: 'json', 0x0297: 'dag-jose', 0x78: 'git-raw', 0x72: 'libp2p-key' }
 
 /** Why content could not be had by CID; `code` is what npm's error shape shows. */
-export class CidContentError extends Error {
-  readonly code: 'EINVALIDCID' | 'EUNSUPPORTEDCID' | 'E404' | 'ENOTFILE'
-  constructor (message: string, code: CidContentError['code']) {
-    super(message)
-    this.code = code
-  }
-}
+export type CidContentError = Error & { code: 'EINVALIDCID' | 'EUNSUPPORTEDCID' | 'E404' | 'ENOTFILE' }
+
+const CID_CONTENT_CODES = new Set<string>(['EINVALIDCID', 'EUNSUPPORTEDCID', 'E404', 'ENOTFILE'])
+
+export const cidContentError = (message: string, code: CidContentError['code']): CidContentError => npmError(code, message) as CidContentError
+
+const isCidContentError = (err: unknown): err is CidContentError => CID_CONTENT_CODES.has(String((err as { code?: unknown }).code))
 
 /** Parses `text` as a CID a tarball can have; throws CidContentError saying why not. */
 export function parseTarballCid (text: string): CID {
@@ -33,14 +34,14 @@ export function parseTarballCid (text: string): CID {
   try {
     cid = CID.parse(text)
   } catch (err) {
-    throw new CidContentError(`Invalid CID "${text}": ${(err as Error).message}`, 'EINVALIDCID')
+    throw cidContentError(`Invalid CID "${text}": ${(err as Error).message}`, 'EINVALIDCID')
   }
   if (cid.code !== rawCodec.code && cid.code !== DAG_PB) {
     const codec = CODEC_NAMES[cid.code] ?? `codec 0x${cid.code.toString(16)}`
-    throw new CidContentError(`${text} is a ${codec} CID; a package tarball is a raw block or a UnixFS file (dag-pb)`, 'EUNSUPPORTEDCID')
+    throw cidContentError(`${text} is a ${codec} CID; a package tarball is a raw block or a UnixFS file (dag-pb)`, 'EUNSUPPORTEDCID')
   }
   if (cid.multihash.code !== sha256.code && cid.multihash.code !== sha512.code) {
-    throw new CidContentError(`${text} uses hash 0x${cid.multihash.code.toString(16)}; only sha2-256 and sha2-512 CIDs are fetched`, 'EUNSUPPORTEDCID')
+    throw cidContentError(`${text} uses hash 0x${cid.multihash.code.toString(16)}; only sha2-256 and sha2-512 CIDs are fetched`, 'EUNSUPPORTEDCID')
   }
   return cid
 }
@@ -86,8 +87,8 @@ export async function fetchCidContent (cid: CID, init: FetchCidInit): Promise<Ui
   try {
     if (cid.code === rawCodec.code) return await get(cid)
     const entry = await exporter(cid, { async * get (block: CID) { yield await get(block) } }, { signal })
-    if (entry.type !== 'file' && entry.type !== 'raw') throw new CidContentError(`${cid} is a UnixFS ${entry.type}, not a file`, 'ENOTFILE')
-    if (entry.size > MAX_TARBALL) throw new CidContentError(`${cid} is ${entry.size} bytes, more than a package tarball is taken from peers`, 'ENOTFILE')
+    if (entry.type !== 'file' && entry.type !== 'raw') throw cidContentError(`${cid} is a UnixFS ${entry.type}, not a file`, 'ENOTFILE')
+    if (entry.size > MAX_TARBALL) throw cidContentError(`${cid} is ${entry.size} bytes, more than a package tarball is taken from peers`, 'ENOTFILE')
     const chunks: Uint8Array[] = []
     for await (const chunk of entry.content({ signal })) chunks.push(chunk)
     const bytes = Buffer.concat(chunks)
@@ -96,13 +97,13 @@ export async function fetchCidContent (cid: CID, init: FetchCidInit): Promise<Ui
     await init.index.set(`sha512-${createHash('sha512').update(bytes).digest('base64')}`, cid).catch(() => {})
     return bytes
   } catch (err) {
-    if (err instanceof CidContentError) throw err
+    if (isCidContentError(err)) throw err
     if (!controller.signal.aborted) {
       if (init.stopSignal.aborted) throw err
-      throw new CidContentError(`${cid} is not a UnixFS file: ${(err as Error).message}`, 'ENOTFILE')
+      throw cidContentError(`${cid} is not a UnixFS file: ${(err as Error).message}`, 'ENOTFILE')
     }
     const peers = init.connectedPeers()
-    throw new CidContentError(`No peer had ${cid} within ${init.peerTimeout} ms (${peers} peer${peers === 1 ? '' : 's'} connected)`, 'E404')
+    throw cidContentError(`No peer had ${cid} within ${init.peerTimeout} ms (${peers} peer${peers === 1 ? '' : 's'} connected)`, 'E404')
   } finally {
     clearTimeout(timer)
   }

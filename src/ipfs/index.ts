@@ -39,7 +39,7 @@ import { startSeeder, type Seeder, type SeederStatus } from './seeder.ts'
 import { createServingBlockstore, type ServedCounts } from './serving-blockstore.ts'
 import { sleep, untilAborted } from './sleep.ts'
 
-export { CidContentError, parseTarballCid, tarballIntegrityOfCid } from './fetch-cid.ts'
+export { parseTarballCid, tarballIntegrityOfCid, type CidContentError } from './fetch-cid.ts'
 export { addTarball, rawCidOfTarball } from './add-tarball.ts'
 export { parseIndexName } from '../metadata/signed-index.ts'
 

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { npmError } from '../errors.ts'
 
 /** The largest block we make (bitswap's practical limit is 1–2 MiB; our messages carry 1 MiB). */
 export const MAX_BLOCK = 1024 * 1024
@@ -58,9 +59,7 @@ export interface Block {
 }
 
 /** A block that is not what its CID or our format says; the message names which. */
-export class IndexBlockError extends Error {
-  code = 'EINDEXBLOCK'
-}
+export const indexBlockError = (message: string): Error => npmError('EINDEXBLOCK', message)
 
 export function encodeBlock (value: unknown): Block {
   const bytes = dagJson.encode(value)
@@ -71,14 +70,14 @@ export function encodeBlock (value: unknown): Block {
 /** Checks `bytes` against `cid` (hash and codec) before a byte of it is believed, then decodes. */
 export function decodeBlock (cid: CID, bytes: Uint8Array): unknown {
   if (cid.code !== dagJson.code || cid.multihash.code !== sha256.code) {
-    throw new IndexBlockError(`index block ${cid} is not a dag-json sha2-256 block`)
+    throw indexBlockError(`index block ${cid} is not a dag-json sha2-256 block`)
   }
   const digest = createHash('sha256').update(bytes).digest()
-  if (!Buffer.from(cid.multihash.digest).equals(digest)) throw new IndexBlockError(`index block ${cid}: the bytes received do not match the CID`)
+  if (!Buffer.from(cid.multihash.digest).equals(digest)) throw indexBlockError(`index block ${cid}: the bytes received do not match the CID`)
   try {
     return dagJson.decode(bytes)
   } catch (err) {
-    throw new IndexBlockError(`index block ${cid} is not dag-json: ${(err as Error).message}`)
+    throw indexBlockError(`index block ${cid} is not dag-json: ${(err as Error).message}`)
   }
 }
 
@@ -87,21 +86,21 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 export function asRoot (cid: CID, value: unknown): RootNode {
   if (!isObject(value) || value['ipfs-npm-index'] !== INDEX_FORMAT || !isObject(value.packages) ||
     !Object.values(value.packages).every((link) => CID.asCID(link) !== null)) {
-    throw new IndexBlockError(`index root ${cid} is not an ipfs-npm index (format ${INDEX_FORMAT})`)
+    throw indexBlockError(`index root ${cid} is not an ipfs-npm index (format ${INDEX_FORMAT})`)
   }
   return value as unknown as RootNode
 }
 
 export function asPackumentNode (cid: CID, name: string, value: unknown): PackumentNode {
   if (!isObject(value) || value.name !== name || !isObject(value.versions) || !isObject(value['dist-tags'])) {
-    throw new IndexBlockError(`index block ${cid} is not the packument of ${name}`)
+    throw indexBlockError(`index block ${cid} is not the packument of ${name}`)
   }
   return value as unknown as PackumentNode
 }
 
 export function asManifest (cid: CID, name: string, version: string, value: unknown): Manifest {
   if (!isObject(value) || value.name !== name || value.version !== version || !isObject(value.dist)) {
-    throw new IndexBlockError(`index block ${cid} is not the manifest of ${name}@${version}`)
+    throw indexBlockError(`index block ${cid} is not the manifest of ${name}@${version}`)
   }
   return value as Manifest
 }
@@ -122,13 +121,13 @@ export function packumentBlocks (packument: Packument): Block[] {
   const versionBlocks = Object.values(packument.versions).map((manifest) => encodeBlock(manifest))
   const linked = encodeBlock({ ...node, versions: Object.fromEntries(Object.keys(packument.versions).map((v, i) => [v, versionBlocks[i].cid])) })
   const oversized = [linked, ...versionBlocks].find((block) => block.bytes.byteLength > MAX_BLOCK)
-  if (oversized !== undefined) throw new IndexBlockError(`${packument.name}: a block of its packument is over ${MAX_BLOCK} bytes`)
+  if (oversized !== undefined) throw indexBlockError(`${packument.name}: a block of its packument is over ${MAX_BLOCK} bytes`)
   return [linked, ...versionBlocks]
 }
 
 export function rootBlock (packages: ReadonlyMap<string, CID>): Block {
   const sorted = [...packages.keys()].sort()
   const block = encodeBlock({ 'ipfs-npm-index': INDEX_FORMAT, packages: Object.fromEntries(sorted.map((name) => [name, packages.get(name)])) })
-  if (block.bytes.byteLength > MAX_BLOCK) throw new IndexBlockError(`the index root lists too many packages for one block (${sorted.length})`)
+  if (block.bytes.byteLength > MAX_BLOCK) throw indexBlockError(`the index root lists too many packages for one block (${sorted.length})`)
   return block
 }

@@ -12,11 +12,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { multihashToIPNSRoutingKey } from 'ipns'
 import { base36 } from 'multiformats/bases/base36'
+import { usageError } from '../errors.ts'
 
 /** A bad index name or key file; one line, fit for the user. */
-export class IndexNameError extends Error {
-  code = 'EUSAGE'
-}
+export const indexNameError = (message: string): Error => usageError(message)
 
 /** An index name parsed: the printable name and the IPNS routing key (`/ipns/` + multihash). */
 export interface IndexName {
@@ -40,7 +39,7 @@ export async function loadIndexKey (file: string, options: { create?: boolean } 
     bytes = await readFile(file)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || options.create === false) {
-      throw new IndexNameError(`cannot read the index key ${file}: ${(err as Error).message}`)
+      throw indexNameError(`cannot read the index key ${file}: ${(err as Error).message}`)
     }
     const key = await generateKeyPair('Ed25519')
     await mkdir(dirname(file), { recursive: true, mode: 0o700 })
@@ -53,7 +52,7 @@ export async function loadIndexKey (file: string, options: { create?: boolean } 
   try {
     return privateKeyFromProtobuf(bytes)
   } catch (err) {
-    throw new IndexNameError(`${file} is not an index key: ${(err as Error).message}`)
+    throw indexNameError(`${file} is not an index key: ${(err as Error).message}`)
   }
 }
 
@@ -71,6 +70,6 @@ export function parseIndexName (text: string): IndexName {
     if (peerId.type === 'url') throw new Error('not a key')
     return { name: peerId.toCID().toString(base36), routingKey: multihashToIPNSRoutingKey(peerId.toMultihash() as any) }
   } catch {
-    throw new IndexNameError(`invalid index name "${text}": expected an IPNS key name such as k51…`)
+    throw indexNameError(`invalid index name "${text}": expected an IPNS key name such as k51…`)
   }
 }

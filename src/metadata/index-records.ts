@@ -10,17 +10,17 @@ import type { PrivateKey } from '@libp2p/interface'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
+import { npmError, type NpmError } from '../errors.ts'
 import type { IndexName } from './index-key.ts'
 
 /** A record refused (another key, bad signature, expired, older than one seen, malformed), or none found. */
-export class IndexRecordError extends Error {
-  code = 'EINDEXRECORD'
-  readonly reason: 'malformed' | 'forged' | 'expired' | 'rollback' | 'missing'
-  constructor (message: string, reason: IndexRecordError['reason']) {
-    super(message)
-    this.reason = reason
-  }
+export type IndexRecordError = NpmError & { reason: 'malformed' | 'forged' | 'expired' | 'rollback' | 'missing' }
+
+export function indexRecordError (message: string, reason: IndexRecordError['reason']): IndexRecordError {
+  return npmError('EINDEXRECORD', message, { reason })
 }
+
+export const isIndexRecordError = (err: unknown): err is IndexRecordError => (err as { code?: unknown }).code === 'EINDEXRECORD'
 
 /** A record that passed every check. */
 export interface CheckedRecord {
@@ -53,26 +53,26 @@ export async function checkIndexRecord (index: IndexName, bytes: Uint8Array): Pr
   try {
     record = unmarshalIPNSRecord(bytes)
   } catch (err) {
-    throw new IndexRecordError(`index ${index.name}: malformed IPNS record (${(err as Error).message})`, 'malformed')
+    throw indexRecordError(`index ${index.name}: malformed IPNS record (${(err as Error).message})`, 'malformed')
   }
   try {
     await ipnsValidator(index.routingKey, bytes)
   } catch (err) {
     const kind = (err as Error).name
     if (kind === 'RecordExpiredError') {
-      throw new IndexRecordError(`index ${index.name}: the record (sequence ${record.sequence}) expired at ${validityOf(record).toISOString()}; its publisher must re-publish it`, 'expired')
+      throw indexRecordError(`index ${index.name}: the record (sequence ${record.sequence}) expired at ${validityOf(record).toISOString()}; its publisher must re-publish it`, 'expired')
     }
     if (kind === 'SignatureVerificationError' || kind === 'InvalidEmbeddedPublicKeyError') {
-      throw new IndexRecordError(`index ${index.name}: record not signed by the index's key; refused`, 'forged')
+      throw indexRecordError(`index ${index.name}: record not signed by the index's key; refused`, 'forged')
     }
-    throw new IndexRecordError(`index ${index.name}: invalid IPNS record (${(err as Error).message})`, 'malformed')
+    throw indexRecordError(`index ${index.name}: invalid IPNS record (${(err as Error).message})`, 'malformed')
   }
   const root = /^\/ipfs\/([^/]+)$/.exec(record.value)?.[1]
   let cid: CID
   try {
     cid = CID.parse(root ?? '')
   } catch {
-    throw new IndexRecordError(`index ${index.name}: the record points at ${JSON.stringify(record.value)}, not an /ipfs/ CID`, 'malformed')
+    throw indexRecordError(`index ${index.name}: the record points at ${JSON.stringify(record.value)}, not an /ipfs/ CID`, 'malformed')
   }
   return { root: cid, sequence: record.sequence, validUntil: validityOf(record), ttl: Number((record.ttl ?? 0n) / 1_000_000n), bytes }
 }

@@ -10,6 +10,7 @@
  * `--prefer-index` (and for a scope that names an index); it counts where each packument came from.
  */
 import type { PeerPackument } from '../ipfs/packument-protocol.ts'
+import { npmError } from '../errors.ts'
 import type { Packument } from './index-format.ts'
 import { parseRegistryKeys, verifyPackument, type RegistryKeys } from './registry-signatures.ts'
 import type { SignedIndexes } from './signed-index.ts'
@@ -83,9 +84,7 @@ export interface PackumentSource {
 }
 
 /** Peers had the packument but none could be believed; the message names the package and the peers. */
-export class PeerMetadataError extends Error {
-  code = 'EPEERMETADATA'
-}
+const peerMetadataError = (message: string): Error => npmError('EPEERMETADATA', message)
 
 export function createPackumentSource (init: PackumentSourceInit): PackumentSource {
   const counts: MetadataCounts = { registry: 0, cache: 0, peers: 0, index: 0 }
@@ -142,7 +141,7 @@ export function createPackumentSource (init: PackumentSourceInit): PackumentSour
       }
       return { text: dropped.length === 0 ? answer.text : JSON.stringify(verified), origin: 'peers', asOf: answer.fetched, from: answer.peer }
     }
-    throw new PeerMetadataError(`${name}: the registry is unreachable and peers' packuments were refused: peer ${refusals.join('; peer ')}`)
+    throw peerMetadataError(`${name}: the registry is unreachable and peers' packuments were refused: peer ${refusals.join('; peer ')}`)
   }
 
   const learning = new Map<string, Promise<void>>()

@@ -36,18 +36,17 @@ import type { PrivateKey } from '@libp2p/interface'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
+import { npmError } from '../errors.ts'
 import { OWN_INDEX } from '../options.ts'
 import {
-  asManifest, asPackumentNode, asRoot, decodeBlock, packumentBlocks, rootBlock,
+  asManifest, asPackumentNode, asRoot, decodeBlock, indexBlockError, packumentBlocks, rootBlock,
   type Block, type Manifest, type Packument, type PackumentNode,
 } from './index-format.ts'
 import { defaultIndexKeyFile, indexNameOf, loadIndexKey, parseIndexName, type IndexName } from './index-key.ts'
-import { checkIndexRecord, createIndexRecord, createRecordMemory, IndexRecordError, type CheckedRecord } from './index-records.ts'
+import { checkIndexRecord, createIndexRecord, createRecordMemory, indexRecordError, isIndexRecordError, type CheckedRecord, type IndexRecordError } from './index-records.ts'
 
 export type { Manifest, Packument } from './index-format.ts'
-export { IndexBlockError } from './index-format.ts'
-export { IndexRecordError } from './index-records.ts'
-export { IndexNameError, parseIndexName } from './index-key.ts'
+export { parseIndexName } from './index-key.ts'
 
 /** Blocks by CID: ours first, then peers'. What `get` returns is checked here, never trusted. */
 export interface IndexBlocks {
@@ -114,9 +113,7 @@ export interface SignedIndexes {
 }
 
 /** A version the index already has (as the registry's 403 for a republish). */
-export class IndexConflictError extends Error {
-  code = 'EPUBLISHCONFLICT'
-}
+const indexConflictError = (message: string): Error => npmError('EPUBLISHCONFLICT', message)
 
 /** A record with a TTL of 0 (as some publishers make) is still not resolved again for every package. */
 const MIN_RESOLUTION_AGE = 30_000
@@ -154,7 +151,7 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
         await blocks.put({ cid, bytes }).catch((err: Error) => log(`index: keeping block ${cid}: ${err.message}`))
         return value
       }, (err: Error) => {
-        throw Object.assign(new Error(`index block ${cid} not found on any peer (${err.message})`), { code: 'EINDEXBLOCK' })
+        throw indexBlockError(`index block ${cid} not found on any peer (${err.message})`)
       })
       pending.catch(() => decoded.delete(key))
       decoded.set(key, pending)
@@ -189,10 +186,10 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
     for (const bytes of candidates) {
       try {
         const record = await checkIndexRecord(index, bytes)
-        if (record.sequence < seen) throw new IndexRecordError(`index ${index.name}: a peer offered sequence ${record.sequence}, older than sequence ${seen} already seen; refusing to roll back`, 'rollback')
+        if (record.sequence < seen) throw indexRecordError(`index ${index.name}: a peer offered sequence ${record.sequence}, older than sequence ${seen} already seen; refusing to roll back`, 'rollback')
         if (best === undefined || record.sequence > best.sequence) best = record
       } catch (err) {
-        if (!(err instanceof IndexRecordError)) throw err
+        if (!isIndexRecordError(err)) throw err
         refusals.push(err)
       }
     }
@@ -202,7 +199,7 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
         // the most telling refusal: a roll-back or forgery beats the expiry of our own old copy
         throw refusals.find((err) => err.reason !== 'expired') ?? refusals[0]
       }
-      throw new IndexRecordError(`index ${index.name}: no peer has its record`, 'missing')
+      throw indexRecordError(`index ${index.name}: no peer has its record`, 'missing')
     }
     await memory.remember(index, best)
     records.serve(index.routingKey, best.bytes)
@@ -297,7 +294,7 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
       async addVersion (manifest, addOptions = {}) {
         const existing = await current(manifest.name)
         if (existing?.versions[manifest.version] !== undefined && addOptions.replace !== true) {
-          throw new IndexConflictError(`cannot publish over the previously published version ${manifest.version} of ${manifest.name} in index ${index.name}`)
+          throw indexConflictError(`cannot publish over the previously published version ${manifest.version} of ${manifest.name} in index ${index.name}`)
         }
         const next: Packument = existing === undefined
           ? { name: manifest.name, 'dist-tags': {}, versions: {} }
