@@ -7,7 +7,7 @@
  * an index whose key is elsewhere, and A's serve lists the index.
  */
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -141,7 +141,7 @@ test('a pinned tarball outlives npm cache clean while serve runs', async () => {
   assertOk(run!, 'install by CID after A cleaned its cache')
 })
 
-test('publish --index: three lines, a version once, only with the index\'s key; serve lists the index', async () => {
+test('publish --index: three lines, a version once, only with the index\'s key; a large one by its UnixFS root; serve lists the index', async () => {
   await writeFile(join(util, 'package.json'), `${JSON.stringify({ name: '@myco/util', version: '1.1.0', main: 'index.js' })}\n`)
   const published = await ipfsNpm(util, ['publish', '--index', '--userconfig', deadRc, '--cache', cacheA(), '--no-mdns'])
   assertOk(published, 'ipfs-npm publish --index')
@@ -156,6 +156,17 @@ test('publish --index: three lines, a version once, only with the index\'s key; 
   const elsewhere = await ipfsNpm(util, ['publish', '--index', index, '--userconfig', deadRc, '--cache', join(work, 'cache-other-key'), '--no-mdns'])
   assert.notEqual(elsewhere.code, 0)
   assert.match(elsewhere.stderr, /^npm error code EINDEXKEY$/m)
+
+  // a tarball over 1 MiB is a UnixFS file: its root is the CID printed, and installs by it
+  const big = await project('big', { name: '@myco/big', version: '1.0.0' }, { 'blob.txt': randomBytes(1_600_000).toString('base64') })
+  const bigPublished = await ipfsNpm(big, ['publish', '--index', '--userconfig', deadRc, '--cache', cacheA(), '--no-mdns'])
+  assertOk(bigPublished, 'ipfs-npm publish --index of a large package')
+  const root = /^cid: (bafy\w+)$/m.exec(bigPublished.stdout)?.[1]
+  assert.ok(root, bigPublished.stdout)
+  const bigApp = await project('big-app', { name: 'big-app', version: '1.0.0' })
+  const fromRoot = await ipfsNpm(bigApp, ['install', root, '--userconfig', deadRc, '--cache', join(work, 'cache-big'), '--peer', seeder.address, '--no-mdns', '--peer-timeout', '3000'])
+  assertOk(fromRoot, 'install <UnixFS root CID>')
+  assert.equal(await readFile(join(bigApp, 'node_modules/@myco/big/blob.txt'), 'utf8'), await readFile(join(big, 'blob.txt'), 'utf8'))
 
   let listed = ''
   for (let attempt = 0; attempt < 30 && !listed.includes(index); attempt++) {
