@@ -113,3 +113,22 @@ test('ipfs-npm status prints the same for the running serve; without one, a one-
   assert.match(none.stderr, /^npm error code ENOSERVE$/m)
   assert.match(none.stderr, new RegExp(`no ipfs-npm serve answers on 127\\.0\\.0\\.1:${port}`))
 })
+
+test('our identity and usage: --version stays npm\'s, version-ipfs and serve --version are ours, help ipfs lists ours, a typo is EUSAGE', async () => {
+  const ours = async (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> => runCommand(process.execPath, [ipfsNpmBin, ...args], { cwd: work })
+  const npmVersion = (await runCommand('npm', ['--version'], { cwd: work })).stdout.trim()
+  const version = (JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  assert.equal((await ours(['--version'])).stdout.trim(), npmVersion)
+  assert.equal((await ours(['version-ipfs'])).stdout.trim(), version)
+  assert.equal((await ours(['serve', '--version'])).stdout.trim(), version)
+  const help = await ours(['help', 'ipfs'])
+  assert.equal(help.code, 0)
+  for (const name of ['serve', 'status', 'version-ipfs', '--peer <multiaddr>', '--port <port>']) assert.ok(help.stdout.includes(name), name)
+  const usage = await ours(['serve', '--help'])
+  assert.equal(usage.code, 0)
+  assert.match(usage.stdout, /^Usage:\nipfs-npm serve$/m)
+  const typo = await ours(['serve', '--prot', '9696'])
+  assert.equal(typo.code, 1)
+  assert.match(typo.stderr, /^npm error code EUSAGE$/m)
+  assert.match(typo.stderr, /^npm error Unknown flag: --prot$/m)
+})
