@@ -123,7 +123,7 @@ export const serve: Command = {
   name: 'serve',
   description: 'Serve npm\'s cache to IPFS peers, and a registry on 127.0.0.1 to any npm client',
   usage: [''],
-  params: ['port', 'peer', 'listen', 'mdns', 'bootstrap', 'peer-timeout', 'swarm-key', 'index', 'scope-index', 'prefer-index', 'index-only', 'trust-peers', 'registry', 'cache', 'offline'],
+  params: ['port', 'peer', 'listen', 'mdns', 'bootstrap', 'cid-map', 'peer-timeout', 'swarm-key', 'index', 'scope-index', 'prefer-index', 'index-only', 'trust-peers', 'registry', 'cache', 'offline'],
   aliases: [],
   npm: false,
   exec,
