@@ -31,6 +31,8 @@ interface Semver {
 }
 
 export interface PublishToIndexInit {
+  /** The package folder (npm's localPrefix, or the folder `publish <dir>` names). */
+  dir: string
   config: NpmConfig
   npm: NpmLocation
   cache: TarballCache
@@ -46,7 +48,7 @@ export interface PublishToIndexInit {
   notice(message: string): void
 }
 
-/** Publishes the package in npm's localPrefix to the index; prints `+ name@version`, `cid:` and `index:`. */
+/** Publishes the package in `dir` to the index; prints `+ name@version`, `cid:` and `index:`. */
 export async function publishToIndex (init: PublishToIndexInit): Promise<void> {
   const { config } = init
   const semver = require('semver') as Semver
@@ -58,7 +60,7 @@ export async function publishToIndex (init: PublishToIndexInit): Promise<void> {
     throw usageError('an index is readable by anyone who knows its name: --access restricted needs a private network (--swarm-key)')
   }
 
-  const { manifest, tarball } = await packForPublish({ dir: config.localPrefix, config, npm: init.npm })
+  const { manifest, tarball } = await packForPublish({ dir: init.dir, config, npm: init.npm })
   const { name, version } = manifest
   if (manifest.private === true) throw npmError('EPRIVATE', 'This package has been marked as private\nRemove the \'private\' field from the package.json to publish it.')
   const isDefaultTag = config.isDefault('tag')
@@ -72,7 +74,7 @@ export async function publishToIndex (init: PublishToIndexInit): Promise<void> {
   const cacheDir = config.get('cache') as string
 
   if (dryRun) {
-    const cid = ipfs.rawCidOfTarball(tarball) ?? '(a UnixFS root, made when published)'
+    const cid = await ipfs.cidOfTarball(tarball)
     init.notice(`Publishing to index ${init.target === OWN_INDEX ? '(this machine\'s own)' : init.target} with tag ${tag} and ${access ?? 'default'} access (dry-run)`)
     init.output(`+ ${name}@${version}`)
     init.output(`cid: ${cid}`)

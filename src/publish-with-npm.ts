@@ -31,13 +31,13 @@ export async function publishWithNpm (ctx: CommandContext): Promise<void> {
     const dryRun = config.get('dry-run') === true
     const cacheDir = config.get('cache') as string
     const cache = createTarballCache({ cachePath: join(cacheDir, '_cacache') })
-    const { addTarball, rawCidOfTarball } = await import('./ipfs/index.ts')
+    const { addTarball, cidOfTarball } = await import('./ipfs/index.ts')
     const files = (await readdir(captureDir)).sort()
     for (const file of files) {
       const bytes = new Uint8Array(await readFile(join(captureDir, file)))
       const { name, version } = await readTarballManifest('the tarball npm published', bytes, config.flat)
       if (!dryRun) await cache.put({ name, version, integrity: ssri.fromData(bytes, { algorithms: ['sha512', 'sha1'] }).toString() }, bytes)
-      const cid = dryRun ? rawCidOfTarball(bytes) ?? '(a UnixFS root, made when published)' : await addTarball(cacheDir, bytes)
+      const cid = dryRun ? await cidOfTarball(bytes) : await addTarball(cacheDir, bytes)
       reporter.output(files.length === 1 ? `cid: ${cid}` : `cid: ${cid} (${name}@${version})`)
     }
     if (ctx.options.seed && !dryRun && files.length > 0) await seed(ctx)

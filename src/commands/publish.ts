@@ -5,10 +5,11 @@
  * then the CID of what it published (src/publish-with-npm.ts).
  */
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import procLog from 'proc-log'
+import { usageError } from '../errors.ts'
 import type { IpfsNpmOptions } from '../options.ts'
-import type { Command } from './command.ts'
+import { commandUsageError, type Command } from './command.ts'
 import type { CommandContext } from './context.ts'
 
 const { log } = procLog
@@ -32,8 +33,14 @@ function indexTarget (options: IpfsNpmOptions, name: string | undefined): string
 
 async function exec (ctx: CommandContext): Promise<void> {
   const { config, reporter, options } = ctx
-  // `publish <tarball|dir>` names what npm is to publish: only the project itself goes to an index
-  const target = config.args.length === 0 ? indexTarget(options, await packageName(config.localPrefix)) : undefined
+  // `publish [<dir>]` as npm: the project, or the folder named (a tarball or a spec only to npm)
+  if (config.args.length > 1) throw commandUsageError(publish, config.definitions, '')
+  const dir = resolve(config.localPrefix, config.args[0] ?? '.')
+  const name = await packageName(dir)
+  const target = indexTarget(options, name)
+  if (target !== undefined && config.args.length > 0 && name === undefined) {
+    throw usageError(`${config.args[0]} is not a package folder: only a folder (or the current project) is published to an index`)
+  }
   if (target === undefined) {
     const { publishWithNpm } = await import('../publish-with-npm.ts')
     await publishWithNpm(ctx)
@@ -48,6 +55,7 @@ async function exec (ctx: CommandContext): Promise<void> {
   const peers = createLazyPeers({ cacheDir, options, offline: config.flat.offline === true, log: (msg) => log.verbose('ipfs', msg) })
   try {
     await publishToIndex({
+      dir,
       config,
       npm: ctx.npm,
       cache: createTarballCache({ cachePath: join(cacheDir, '_cacache') }),

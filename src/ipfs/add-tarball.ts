@@ -11,9 +11,10 @@ import { createCacheBlockstore } from './cache-blockstore.ts'
 import { MAX_RAW_BLOCK, importTarball, rawCidOf } from './cid.ts'
 import { createCidIndex } from './cid-index.ts'
 
-/** The raw CID of a tarball that is one block; undefined for a larger one (its CID is a DAG's root). */
-export function rawCidOfTarball (bytes: Uint8Array): string | undefined {
-  return bytes.length <= MAX_RAW_BLOCK ? rawCidOf(bytes).toString() : undefined
+/** The tarball's CID without keeping anything (`--dry-run`): a large one's DAG is built and dropped. */
+export async function cidOfTarball (bytes: Uint8Array): Promise<CID> {
+  if (bytes.length <= MAX_RAW_BLOCK) return rawCidOf(bytes)
+  return importTarball([bytes], { put: async (cid: CID) => cid })
 }
 
 /** The tarball's CID; `cacheDir` is npm's cache dir (blocks in `_cacache`, index in `_ipfs-npm/cids`). */

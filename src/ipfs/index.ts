@@ -40,7 +40,7 @@ import { createServingBlockstore, type ServedCounts } from './serving-blockstore
 import { sleep, untilAborted } from './sleep.ts'
 
 export { parseTarballCid, tarballIntegrityOfCid, type CidContentError } from './fetch-cid.ts'
-export { addTarball, rawCidOfTarball } from './add-tarball.ts'
+export { addTarball, cidOfTarball } from './add-tarball.ts'
 export { parseIndexName } from '../metadata/signed-index.ts'
 
 export interface IpfsNodeInit {

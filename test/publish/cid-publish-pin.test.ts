@@ -159,10 +159,13 @@ test('publish --index: three lines, a version once, only with the index\'s key; 
 
   // a tarball over 1 MiB is a UnixFS file: its root is the CID printed, and installs by it
   const big = await project('big', { name: '@myco/big', version: '1.0.0' }, { 'blob.txt': randomBytes(1_600_000).toString('base64') })
+  const dryRun = await ipfsNpm(work, ['publish', big, '--index', '--dry-run', '--userconfig', deadRc, '--cache', cacheA(), '--no-mdns'])
+  assertOk(dryRun, 'ipfs-npm publish <dir> --index --dry-run')
   const bigPublished = await ipfsNpm(big, ['publish', '--index', '--userconfig', deadRc, '--cache', cacheA(), '--no-mdns'])
   assertOk(bigPublished, 'ipfs-npm publish --index of a large package')
   const root = /^cid: (bafy\w+)$/m.exec(bigPublished.stdout)?.[1]
   assert.ok(root, bigPublished.stdout)
+  assert.equal(/^cid: (\S+)$/m.exec(dryRun.stdout)?.[1], root, 'the dry run names the CID the publish makes')
   const bigApp = await project('big-app', { name: 'big-app', version: '1.0.0' })
   const fromRoot = await ipfsNpm(bigApp, ['install', root, '--userconfig', deadRc, '--cache', join(work, 'cache-big'), '--peer', seeder.address, '--no-mdns', '--peer-timeout', '3000'])
   assertOk(fromRoot, 'install <UnixFS root CID>')
