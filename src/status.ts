@@ -2,6 +2,7 @@
  * What a running `serve` reports about itself (`GET /-/ipfs-npm/status`), and its text form for
  * `ipfs-npm status`; the status page (registry/status-page.ts) shows the same in HTML.
  */
+import { CLIENT_LABELS } from './registry/clients.ts'
 import type { ServedSummary } from './registry/served.ts'
 import type { CacheStats } from './cache-stats.ts'
 
@@ -56,7 +57,7 @@ export function statusLines (status: ServeStatus): string[] {
     if (counts.tarballs > 0) lines.push(`  from ${origin}: ${tarballs(counts.tarballs)}, ${formatBytes(counts.bytes)}`)
   }
   for (const [client, counts] of Object.entries(http.byClient)) {
-    if (counts.tarballs > 0) lines.push(`  to ${client}: ${tarballs(counts.tarballs)}, ${formatBytes(counts.bytes)}`)
+    if (counts.tarballs > 0) lines.push(`  to ${CLIENT_LABELS[client] ?? client}: ${tarballs(counts.tarballs)}, ${formatBytes(counts.bytes)}`)
   }
   lines.push(
     `served to peers over bitswap: ${node.bitswap.blocks} block${node.bitswap.blocks === 1 ? '' : 's'}, ${formatBytes(node.bitswap.bytes)}`,

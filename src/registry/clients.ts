@@ -23,6 +23,9 @@ export type ClientKind = 'npm' | 'pnpm' | 'yarn1' | 'yarn' | 'bun' | 'other'
 
 export const CLIENT_KINDS: readonly ClientKind[] = ['npm', 'pnpm', 'yarn', 'yarn1', 'bun', 'other']
 
+/** How a client kind is named to people (status page, `ipfs-npm status`). */
+export const CLIENT_LABELS: Record<string, string> = { npm: 'npm', pnpm: 'pnpm', yarn: 'yarn 2+', yarn1: 'yarn 1', bun: 'bun', other: 'other' }
+
 /**
  * The client a `User-Agent` names: `npm/11.6.0 node/v24…`, `pnpm/10.34.9 npm/? node/…`,
  * `yarn/1.22.22 npm/? node/…`, `Bun/1.4.5`; yarn 2+ sends its HTTP library's default,

@@ -5,14 +5,15 @@
  * no external asset — rendered on the server and reloaded by the browser every 10 s.
  */
 import { formatBytes, type ServeStatus } from '../status.ts'
+import { CLIENT_LABELS } from './clients.ts'
 import type { Counts, Minute } from './served.ts'
 
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 const cell = (counts: Counts): string => `<td>${counts.tarballs}</td><td>${formatBytes(counts.bytes)}</td>`
 
-function table (id: string, heading: string, rows: Record<string, Counts>): string {
-  const body = Object.entries(rows).map(([name, counts]) => `<tr data-key="${escapeHtml(name)}"><th>${escapeHtml(name)}</th>${cell(counts)}</tr>`).join('')
+function table (id: string, heading: string, rows: Record<string, Counts>, label: (key: string) => string = (key) => key): string {
+  const body = Object.entries(rows).map(([name, counts]) => `<tr data-key="${escapeHtml(name)}"><th>${escapeHtml(label(name))}</th>${cell(counts)}</tr>`).join('')
   return `<table id="${id}"><thead><tr><th>${heading}</th><th>tarballs</th><th>bytes</th></tr></thead><tbody>${body}</tbody></table>`
 }
 
@@ -57,7 +58,7 @@ svg .frame{fill:#fafafa;stroke:#ddd}svg .all{fill:#b8c7e0}svg .saved{fill:#2f7d4
 <p><span class="big" id="saved-bytes">${formatBytes(http.saved.bytes)}</span> not from the registry
 (<span id="saved-tarballs">${http.saved.tarballs}</span> of <span id="served-tarballs">${http.tarballs}</span> tarballs, ${formatBytes(http.bytes)} served over HTTP);
 <span id="bitswap">${node.bitswap.blocks} blocks, ${formatBytes(node.bitswap.bytes)}</span> to peers over bitswap.</p>
-${table('by-client', 'client', http.byClient)}
+${table('by-client', 'client', http.byClient, (kind) => CLIENT_LABELS[kind] ?? kind)}
 ${table('by-origin', 'from', http.byOrigin)}
 <p>Bytes served per minute, last hour (green: not from the registry)</p>
 ${chart(http.history, now)}
