@@ -10,7 +10,7 @@ const external = Object.keys(pkg.dependencies ?? {}).flatMap((name) => [name, `$
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true })
 await build({
-  entryPoints: { cli: 'src/cli.ts', 'npm-pack-hook': 'src/npm-pack-hook.ts' },
+  entryPoints: { cli: 'src/cli.ts', 'npm-pack-hook': 'src/npm-pack-hook.ts', 'extract-worker': 'src/extract/worker.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,

@@ -123,9 +123,22 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
     return promise
   }
 
+  /**
+   * Which of `refs` the cache lacks. They are about to be fetched, so when any is missing the
+   * IPFS node starts now, while the rest of the plan is made: this and a first fetch are the only
+   * ways an install starts it.
+   */
+  async function missing (refs: readonly TarballRef[]): Promise<TarballRef[]> {
+    const present = await Promise.all(refs.map((ref) => cache.has(ref.integrity)))
+    const absent = refs.filter((_, i) => !present[i])
+    if (absent.length > 0 && !offline) void peers.get().catch(() => {})
+    return absent
+  }
+
   return {
     counts,
     resolve,
+    missing,
     preload (ref, fetched) {
       for (const hash of hashesOf(ref.integrity)) preloads.set(sriOf(hash), fetched)
     },

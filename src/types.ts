@@ -85,6 +85,8 @@ export interface TarballResolver {
    * of their integrity stores and counts them with their origin instead of fetching again.
    */
   preload(ref: TarballRef, fetched: FetchedTarball): void
+  /** Which of `refs` the cache lacks; starts the IPFS node when any is (they will be fetched). */
+  missing(refs: readonly TarballRef[]): Promise<TarballRef[]>
   /** How many distinct tarballs each origin supplied so far. */
   readonly counts: OriginCounts
 }

@@ -26,8 +26,7 @@ async function exec (ctx: CommandContext): Promise<void> {
   if (config.get('global') || config.get('location') === 'global') {
     throw npmError('ECIGLOBAL', '`npm ci` does not work for global packages')
   }
-  const [{ missingFromCache }, { plannedTarballs }, { emptyNodeModules, runReify }] =
-    await Promise.all([import('../fetch-phase.ts'), import('./plan.ts'), import('./reify.ts')])
+  const [{ plannedTarballs }, { emptyNodeModules, runReify }] = await Promise.all([import('./plan.ts'), import('./reify.ts')])
   await runReify(ctx, {
     name: 'ci',
     options: { packageLock: true, save: false },
@@ -47,9 +46,7 @@ async function exec (ctx: CommandContext): Promise<void> {
       // the lockfile is the plan: if peers will be needed, start the node while Arborist works
       const omit = new Set(config.flat.omit as string[])
       const locked = plannedTarballs(virtual, undefined, { omit, registryFor: pipeline.upstream.registryFor })
-      void missingFromCache(pipeline.cache, locked.map((item) => item.ref)).then((missing) => {
-        if (missing.length > 0) return pipeline.peers.node()
-      }).catch(() => {})
+      void pipeline.resolver.missing(locked.map((item) => item.ref)).catch(() => {})
       // A lockfile written under omit-lockfile-registry-resolved has no registry URL at all; npm's
       // hidden lockfile then has none either, which the same option keeps so once we fill them in.
       const registryNodes = [...inventory.values()].filter((node) => node.isRegistryDependency && !node.isProjectRoot)
@@ -62,8 +59,8 @@ async function exec (ctx: CommandContext): Promise<void> {
         throw commandUsageError(ci, config.definitions, '`npm ci` can only install packages when your package.json and package-lock.json or npm-shrinkwrap.json are in sync. ' +
           'Please update your lock file with `npm install` before continuing.\n\n' + errors.join('\n'))
       }
-      if (!config.flat.dryRun) await emptyNodeModules(config.localPrefix)
-      return { arb, options, actual: undefined, fillResolved }
+      const previous = config.flat.dryRun ? undefined : await emptyNodeModules(config.localPrefix, config.get('cache') as string)
+      return { arb, options, actual: undefined, fillResolved, previous }
     },
   })
 }

@@ -39,7 +39,7 @@ export function plannedTarballs (ideal: TreeNode, actual: TreeNode | undefined, 
     const present = actual?.inventory.get(node.location)
     if (present && present.version === version && present.packageName === name && present.integrity === node.integrity) continue
     const resolved = node.resolved ?? (node.isRegistryDependency ? registryTarballUrl(init.registryFor(name), name, version) : undefined)
-    items.push({ node, ref: { name, version, integrity: node.integrity as string, resolved }, optional: node.optional === true })
+    items.push({ node, ref: { name, version, integrity: node.integrity as string, resolved }, optional: node.optional === true, path: node.path })
   }
   return items
 }

@@ -3,11 +3,13 @@
  * `lib/commands/install.js`, `ci.js`, `arborist-cmd.js`, `reify-finish.js`), with the registry
  * pointed at our shim and the fetch phase (DESIGN step 6) between plan and reify.
  */
-import { readdir, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join, relative, resolve } from 'node:path'
 import procLog from 'proc-log'
-import { missingFromCache, runFetchPhase, uniqueTarballs } from '../fetch-phase.ts'
+import { createExtractPool } from '../extract/pool.ts'
+import { installExtractor } from '../extract/extractor.ts'
+import { moveAside, type PreviousTree } from '../extract/previous-tree.ts'
+import { startFetchPhase, type FetchPhase } from '../fetch-phase.ts'
 import { startPipeline, type Pipeline } from '../pipeline.ts'
 import { resolveAllowScripts, strictAllowScriptsPreflight, warnUnreviewedScripts } from './allow-scripts.ts'
 import type { ArboristClass, ArboristLike, ArboristOptions, TreeNode } from './arborist-types.ts'
@@ -77,6 +79,8 @@ export interface Plan {
   actual: TreeNode | undefined
   /** Whether no lockfile will be written with registry `resolved` URLs filled in (see fillRegistryResolved). */
   fillResolved: boolean
+  /** The tree `ci` moved aside, deleted once the new one is in place. */
+  previous?: PreviousTree
 }
 
 /** Everything a mode (install or ci) adds to npm's common steps. */
@@ -91,22 +95,37 @@ export interface ReifyMode {
 }
 
 /**
- * The fetch phase for a plan (DESIGN step 6): every tarball the plan needs and the cache lacks is
- * put into the cache before reify, which then reads each by digest and asks no one for it.
- * Nothing is fetched offline: Arborist then fails exactly where and how npm does.
+ * The fetch phase for a plan (DESIGN step 6), started before reify and running beside it: every
+ * tarball the plan needs and the cache lacks is fetched at once, and each package is unpacked as
+ * soon as its own tarball is here. Nothing is fetched offline: Arborist then fails exactly where
+ * and how npm does.
  */
-async function fetchTarballs (planned: PlannedTarball[], init: { pipeline: Pipeline, flat: Record<string, unknown>, fillResolved: boolean }): Promise<void> {
+function fetchTarballs (planned: PlannedTarball[], init: { pipeline: Pipeline, flat: Record<string, unknown>, fillResolved: boolean }): FetchPhase {
   const { pipeline, flat } = init
-  const tarballs = uniqueTarballs(planned)
-  const missing = await missingFromCache(pipeline.cache, tarballs.map((item) => item.ref))
-  pipeline.resolver.counts.cache += tarballs.length - missing.length
-  if (flat.offline && missing.length > 0) return
   // resolved URLs also name linked-store folders, and their absence makes pacote read the
   // manifest (which marks bins executable even with --no-bin-links): fill only elsewhere
   if (init.fillResolved && flat.installStrategy !== 'linked' && flat.binLinks !== false) {
     fillRegistryResolved(planned, flat.offline ? pipeline.upstream.registryFor : () => pipeline.shim.url)
   }
-  await runFetchPhase(planned, missing, { resolver: pipeline.resolver, onMissing: () => { void pipeline.peers.node().catch(() => {}) } })
+  return startFetchPhase(planned, { resolver: pipeline.resolver, offline: flat.offline === true })
+}
+
+/** Arborist's reify, with our extractor unpacking the registry tarballs `phase` brings. */
+async function reifyWith (arb: ArboristLike, options: ArboristOptions, phase: FetchPhase | undefined, previous: PreviousTree | undefined): Promise<void> {
+  if (phase === undefined) {
+    await arb.reify(options)
+    return
+  }
+  const pacote = createRequire(require.resolve('@npmcli/arborist'))('pacote') as Parameters<typeof installExtractor>[0]['pacote']
+  const pool = createExtractPool()
+  const extractor = installExtractor({ pacote, pool, source: phase, previous })
+  try {
+    await arb.reify(options)
+  } finally {
+    extractor.restore()
+    // fetches under way end before the pipeline stops
+    await Promise.all([pool.close(), phase.done.catch(() => {})])
+  }
 }
 
 /** Runs install or ci: pipeline up, plan, fetch phase, reify, root scripts, summary. */
@@ -123,8 +142,9 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   const npmVersion = (require(join(ctx.npm.root, 'package.json')) as { version: string }).version
 
   const pipeline = await startPipeline({ config, options: ctx.options, oneRun: true, log: (msg) => log.verbose('ipfs', msg) })
+  let previous: PreviousTree | undefined
   try {
-    const { arb, options, actual, fillResolved } = await mode.plan({
+    const plan = await mode.plan({
       ...pipeline.arboristOptions,
       npmVersion,
       npmCommand: mode.name,
@@ -133,15 +153,13 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
       allowScripts,
       ...mode.options,
     }, pipeline, Arborist)
+    const { arb, options, actual, fillResolved } = plan
+    previous = plan.previous
     await strictAllowScriptsPreflight(arb, flat)
-    if (arb.idealTree && !flat.dryRun && !flat.packageLockOnly) {
-      await fetchTarballs(plannedTarballs(arb.idealTree, actual, { omit: new Set(flat.omit as string[]), registryFor: pipeline.upstream.registryFor }), {
-        pipeline,
-        flat,
-        fillResolved,
-      })
-    }
-    await arb.reify(options)
+    const phase = arb.idealTree && !flat.dryRun && !flat.packageLockOnly
+      ? fetchTarballs(plannedTarballs(arb.idealTree, actual, { omit: new Set(flat.omit as string[]), registryFor: pipeline.upstream.registryFor }), { pipeline, flat, fillResolved })
+      : undefined
+    await reifyWith(arb, options, phase, previous)
     if (mode.runRootScripts && !flat.ignoreScripts) {
       const runScript = require('@npmcli/run-script') as (opts: Record<string, unknown>) => Promise<unknown>
       const scriptShell = config.get('script-shell') as string | undefined || undefined
@@ -156,16 +174,15 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   } catch (err) {
     throw pipeline.shim.explain(err)
   } finally {
-    await pipeline.stop()
+    await Promise.all([pipeline.stop(), previous?.remove()])
   }
 }
 
-/** npm ci's emptying of node_modules, root and workspaces, once the lockfile is known good. */
-export async function emptyNodeModules (root: string): Promise<void> {
+/**
+ * npm ci's emptying of node_modules, root and workspaces, once the lockfile is known good: each
+ * is moved aside whole, for the extractor to take back what it can (./extract/previous-tree.ts).
+ */
+export async function emptyNodeModules (root: string, cacheDir: string): Promise<PreviousTree> {
   const paths = await getWorkspaces([], { path: root, includeWorkspaceRoot: true, relativeFrom: root })
-  await Promise.all([...paths.values()].map(async (dir) => {
-    const full = join(dir, 'node_modules')
-    const entries = await readdir(full).catch(() => [] as string[])
-    await Promise.all(entries.map((entry) => rm(join(full, entry), { force: true, recursive: true })))
-  }))
+  return moveAside({ dirs: [...paths.values()].map((dir) => join(dir, 'node_modules')), trash: join(cacheDir, '_ipfs-npm', 'trash') })
 }

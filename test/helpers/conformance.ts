@@ -3,7 +3,7 @@
  * `ipfs-npm`, each in its own copy of the project with its own fresh cache and the same fresh
  * user config, then compared: exit code, output (normalised, ipfs-npm's origins line aside),
  * and every file of the project tree — package.json, package-lock.json and each file under every
- * node_modules (bytes, executable bit, symlink targets).
+ * node_modules (bytes, mode, symlink targets).
  */
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { basename, isAbsolute, join } from 'node:path'

@@ -1,6 +1,6 @@
 /**
- * Snapshots of a directory tree (every file's bytes hash and executable bit, every symlink's
- * target, every directory) and a readable diff between two, for "same node_modules as npm" and
+ * Snapshots of a directory tree (every file's bytes hash and mode, every symlink's target, every
+ * directory and its mode) and a readable diff between two, for "same node_modules as npm" and
  * "nothing of the user's files lost" assertions.
  */
 import { createHash } from 'node:crypto'
@@ -8,8 +8,8 @@ import { lstat, readdir, readFile, readlink } from 'node:fs/promises'
 import { join } from 'node:path'
 
 export type TreeEntry =
-  | { type: 'dir' }
-  | { type: 'file', sha256: string, executable: boolean, size: number }
+  | { type: 'dir', mode: number }
+  | { type: 'file', sha256: string, mode: number, size: number }
   | { type: 'symlink', target: string }
 
 /** Entries by path relative to the snapshot's root, `/`-separated, sorted. */
@@ -33,14 +33,14 @@ export async function snapshotTree (root: string): Promise<TreeSnapshot> {
       if (info.isSymbolicLink()) {
         snapshot.set(path, { type: 'symlink', target: await readlink(abs) })
       } else if (info.isDirectory()) {
-        snapshot.set(path, { type: 'dir' })
+        snapshot.set(path, { type: 'dir', mode: info.mode & 0o7777 })
         await walk(path)
       } else {
         const bytes = await readFile(abs)
         snapshot.set(path, {
           type: 'file',
           sha256: createHash('sha256').update(bytes).digest('hex'),
-          executable: (info.mode & 0o111) !== 0,
+          mode: info.mode & 0o7777,
           size: bytes.length,
         })
       }
@@ -71,8 +71,8 @@ export function diffTrees (a: TreeSnapshot, b: TreeSnapshot, labels: [string, st
 
 function describe (entry: TreeEntry): string {
   switch (entry.type) {
-    case 'dir': return 'directory'
+    case 'dir': return entry.mode === 0o755 ? 'directory' : `directory mode ${entry.mode.toString(8)}`
     case 'symlink': return `symlink -> ${entry.target}`
-    case 'file': return `file ${entry.size} B sha256 ${entry.sha256.slice(0, 12)}${entry.executable ? ' executable' : ''}`
+    case 'file': return `file ${entry.size} B sha256 ${entry.sha256.slice(0, 12)} mode ${entry.mode.toString(8)}`
   }
 }

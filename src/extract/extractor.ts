@@ -1,0 +1,97 @@
+/**
+ * Our extraction under Arborist (DESIGN step 7). Arborist's reify unpacks every package with
+ * `pacote.extract` on the shared `pacote` module; while a reify runs, that function is ours for
+ * the registry tarballs of the plan: it waits for its own tarball only (fetched by the fetch
+ * phase, verified), takes the bytes in process, and unpacks them on the worker pool. Git,
+ * `file:`, directory and remote specs, and any tarball our reader leaves aside, keep pacote's path.
+ */
+import { mkdir, rm } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import type { TarballRef } from '../types.ts'
+import type { ExtractPool } from './pool.ts'
+import type { PreviousTree } from './previous-tree.ts'
+
+const require = createRequire(import.meta.url)
+
+type Extract = (spec: string, dest: string, opts: Record<string, unknown>) => Promise<unknown>
+
+/** Where the extractor gets tarballs: the fetch phase. */
+export interface TarballSource {
+  /** The registry tarball reify will unpack into `dest`, when the plan has one there. */
+  planned(dest: string): TarballRef | undefined
+  /** Settles once `ref` can be read without waiting on the network (or its fetch has failed). */
+  ready(ref: TarballRef): Promise<void>
+  /** The verified bytes of `ref`; throws the fetch's error (npm's `ENOTCACHED` offline). */
+  read(ref: TarballRef): Promise<Uint8Array>
+  /** Whether this run fetched `ref` (npm would have read it from its source, not from its cache). */
+  fetched(ref: TarballRef): boolean
+}
+
+export interface ExtractorInit {
+  /** The `pacote` module Arborist uses. */
+  pacote: { extract: Extract }
+  pool: ExtractPool
+  source: TarballSource
+  /** The tree a `ci` replaces, whose unchanged files are moved back instead of written. */
+  previous?: PreviousTree
+}
+
+/** pacote's own emptying of a package folder (`#empty`): its files, not its node_modules. */
+async function emptyLikePacote (dest: string): Promise<void> {
+  const pacoteRequire = createRequire(require.resolve('pacote'))
+  const contents = pacoteRequire('@npmcli/installed-package-contents') as (opts: { path: string, depth: number }) => Promise<Set<string> | string[]>
+  await Promise.all([...await contents({ path: dest, depth: 1 })].map((entry) => rm(entry, { recursive: true, force: true })))
+  await mkdir(dest, { recursive: true })
+}
+
+/**
+ * Takes over `pacote.extract` until the returned `restore()`.
+ *
+ * @example
+ * const extractor = installExtractor({ pacote: require('pacote'), pool, source: fetchPhase })
+ * try { await arb.reify(options) } finally { extractor.restore() }
+ */
+export function installExtractor (init: ExtractorInit): { restore(): void } {
+  const { pacote, pool, source, previous } = init
+  const processUmask = process.umask()
+  const original = pacote.extract
+
+  const extract: Extract = async (spec, dest, opts) => {
+    const ref = source.planned(dest)
+    // only with `resolved` does pacote unpack without reading the manifest (which would mark bins executable)
+    if (ref === undefined || !opts.resolved || opts.integrity !== ref.integrity) return original(spec, dest, opts)
+    await source.ready(ref)
+    let unreadable: unknown
+    let result
+    try {
+      result = await pool.run(async () => {
+        const tarball = await source.read(ref).catch((err: unknown) => { throw (unreadable = err) })
+        await emptyLikePacote(dest)
+        return {
+          dest,
+          tarball,
+          previous: previous?.at(dest),
+          processUmask,
+          fmode: Number(opts.fmode) || 0o666,
+          umask: Number(opts.umask) || 0,
+          allowGitIgnore: !!opts.allowGitIgnore,
+        }
+      })
+    } catch (err) {
+      // the fetch's failure is reify's (an optional package is skipped, as npm skips it); offline
+      // and not cached, or anything the workers could not write, pacote's path says as npm does
+      if (err === unreadable && (err as NodeJS.ErrnoException).code !== 'ENOTCACHED') throw err
+      return original(spec, dest, opts)
+    }
+    // pacote then meets the tarball where npm would have: not in the cache if this run fetched it
+    if ('unusual' in result) return original(spec, dest, source.fetched(ref) ? { ...opts, preferOnline: true } : opts)
+    return { resolved: opts.resolved, integrity: opts.integrity, from: spec }
+  }
+
+  pacote.extract = extract
+  return {
+    restore () {
+      if (pacote.extract === extract) pacote.extract = original
+    },
+  }
+}

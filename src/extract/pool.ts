@@ -1,0 +1,114 @@
+/**
+ * The pool of worker threads that unpack tarballs (./unpack.ts), one tarball per worker at a
+ * time. A tarball's bytes are loaded only once a place in the pool is free, so however many
+ * packages reify asks for at once, at most `2 × size` tarballs are held in memory.
+ */
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import type { UnpackResult, UnpackTask } from './unpack.ts'
+
+export interface ExtractPoolInit {
+  /** Worker threads; default: as many as the machine has cores. */
+  size?: number
+}
+
+export interface ExtractPool {
+  readonly size: number
+  /**
+   * Waits for a place in the pool, then calls `load` for the task (reading the tarball now, not
+   * before) and unpacks it on the first free worker.
+   */
+  run(load: () => Promise<UnpackTask>): Promise<UnpackResult>
+  /** Ends the workers; tasks still queued are rejected. */
+  close(): Promise<void>
+}
+
+/** The worker's script: beside this module in src/, `extract-worker.js` in the bundle. */
+const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './extract-worker.js', import.meta.url)
+
+interface Pending { resolve(result: UnpackResult): void, reject(err: Error): void }
+interface PoolWorker { worker: Worker, pending: Pending | undefined }
+
+/**
+ * @example
+ * const pool = createExtractPool({ size: 2 })
+ * await pool.run(async () => ({ dest, tarball, fmode: 0o666, umask: 0, allowGitIgnore: false }))
+ */
+export function createExtractPool (init: ExtractPoolInit = {}): ExtractPool {
+  const size = Math.max(1, init.size ?? availableParallelism())
+  const workers: PoolWorker[] = []
+  const idle: PoolWorker[] = []
+  const waitingForWorker: Array<(w: PoolWorker) => void> = []
+  const waitingForPlace: Array<() => void> = []
+  let places = size * 2
+  let closed = false
+
+  const spawn = (): PoolWorker => {
+    const entry: PoolWorker = { worker: new Worker(workerUrl), pending: undefined }
+    entry.worker.on('message', (message: { result?: UnpackResult, error?: { message: string, code?: string } }) => {
+      const pending = entry.pending
+      entry.pending = undefined
+      release(entry)
+      if (message.error !== undefined) pending?.reject(Object.assign(new Error(message.error.message), { code: message.error.code }))
+      else pending?.resolve(message.result!)
+    })
+    entry.worker.on('error', (err) => {
+      entry.pending?.reject(err)
+      entry.pending = undefined
+    })
+    workers.push(entry)
+    return entry
+  }
+
+  const acquire = (): Promise<PoolWorker> => {
+    const free = idle.pop()
+    if (free !== undefined) return Promise.resolve(free)
+    if (workers.length < size) return Promise.resolve(spawn())
+    return new Promise((resolve) => waitingForWorker.push(resolve))
+  }
+
+  const release = (entry: PoolWorker): void => {
+    const next = waitingForWorker.shift()
+    if (next !== undefined) return next(entry)
+    // an idle worker must not keep the process alive; a busy one must
+    entry.worker.unref()
+    idle.push(entry)
+  }
+
+  const place = async (): Promise<void> => {
+    if (places > 0) {
+      places--
+      return
+    }
+    await new Promise<void>((resolve) => waitingForPlace.push(resolve))
+  }
+
+  const freePlace = (): void => {
+    const next = waitingForPlace.shift()
+    if (next !== undefined) next()
+    else places++
+  }
+
+  return {
+    size,
+    async run (load) {
+      await place()
+      try {
+        const task = await load()
+        const entry = await acquire()
+        if (closed) throw new Error('extraction pool closed')
+        entry.worker.ref()
+        return await new Promise<UnpackResult>((resolve, reject) => {
+          entry.pending = { resolve, reject }
+          entry.worker.postMessage(task)
+        })
+      } finally {
+        freePlace()
+      }
+    },
+    async close () {
+      closed = true
+      await Promise.all(workers.splice(0).map(({ worker }) => worker.terminate()))
+    },
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Unpacks one package tarball into its folder with the fewest system calls: gunzip in one go
+ * (Node's zlib), read the layout (./tar.ts), then one mkdir per folder and open+write+close per
+ * file — no stat per file, no streams. Synchronous: it runs on a worker thread of the pool.
+ */
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
+import { readLayout, UnusualTarball, type LayoutOptions } from './tar.ts'
+
+/** What the pool sends a worker: a tarball and where to unpack it. */
+export interface UnpackTask extends LayoutOptions {
+  /** The package folder, already emptied and created as pacote does. */
+  dest: string
+  /** The tarball's bytes, verified against its integrity. */
+  tarball: Uint8Array
+  /**
+   * The package's folder in the tree this install replaces (./previous-tree.ts): a file there
+   * with exactly the bytes and mode to write is moved over instead of written.
+   */
+  previous?: string
+  /** The process umask, which the kernel applies to the mode of every file created. */
+  processUmask: number
+}
+
+/** `unpacked`, or `unusual` with why: the tarball is pacote's to unpack (nothing was written). */
+export type UnpackResult = { unpacked: true } | { unusual: string }
+
+/** tar's `maxDecompressionRatio`: a gzip bomb is pacote's to refuse. */
+const MAX_RATIO = 1000
+const GZIP = [0x1f, 0x8b]
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW
+
+/** tar's `dmode` for folders it creates: `0o777` less pacote's umask, always owner-rwx. */
+function dirMode (umask: number): number {
+  return (0o777 & ~umask) | 0o700
+}
+
+let scratch = Buffer.alloc(64 * 1024)
+
+/** Moves `old` to `path` when it is a plain file holding exactly `data` with exactly `mode`. */
+function reuse (old: string, path: string, data: Uint8Array, mode: number): boolean {
+  let fd: number
+  try {
+    fd = openSync(old, constants.O_RDONLY | constants.O_NOFOLLOW)
+  } catch {
+    return false
+  }
+  try {
+    const info = fstatSync(fd)
+    if (!info.isFile() || info.nlink !== 1 || info.size !== data.length || (info.mode & 0o7777) !== mode) return false
+    if (scratch.length < data.length) scratch = Buffer.alloc(data.length)
+    for (let read = 0; read < data.length;) {
+      const n = readSync(fd, scratch, read, data.length - read, read)
+      if (n === 0) return false
+      read += n
+    }
+    if (Buffer.compare(scratch.subarray(0, data.length), data) !== 0) return false
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(old, path)
+  return true
+}
+
+/** Unpacks `task`; fs errors throw (the caller then leaves the package to pacote). */
+export function unpack (task: UnpackTask): UnpackResult {
+  const { tarball } = task
+  let tar: Uint8Array
+  if (tarball[0] === GZIP[0] && tarball[1] === GZIP[1]) {
+    try {
+      tar = gunzipSync(tarball)
+    } catch (err) {
+      return { unusual: `gunzip: ${(err as Error).message}` }
+    }
+    if (tar.length > tarball.length * MAX_RATIO) return { unusual: 'decompression ratio' }
+  } else if (tarball[0] === 0x28 && tarball[1] === 0xb5) {
+    return { unusual: 'zstd' }
+  } else {
+    tar = tarball
+  }
+  let layout
+  try {
+    layout = readLayout(tar, task)
+  } catch (err) {
+    if (err instanceof UnusualTarball) return { unusual: err.message }
+    throw err
+  }
+
+  const mode = dirMode(task.umask)
+  for (const dir of layout.dirs) {
+    const path = join(task.dest, dir)
+    try {
+      mkdirSync(path, mode)
+    } catch (err) {
+      // a nested package's folder (node_modules) may already be there; never write through a link
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !lstatSync(path).isDirectory()) throw err
+    }
+  }
+  const written = new Set<string>()
+  for (const file of layout.files) {
+    const path = join(task.dest, file.path)
+    // a path written twice keeps its first mode: only a first write may take an old file's place
+    const first = !written.has(file.path)
+    written.add(file.path)
+    if (first && task.previous !== undefined && reuse(join(task.previous, file.path), path, file.data, file.mode & ~task.processUmask)) continue
+    const fd = openSync(path, WRITE_FLAGS, file.mode)
+    try {
+      for (let written = 0; written < file.data.length;) {
+        written += writeSync(fd, file.data, written, file.data.length - written)
+      }
+    } finally {
+      closeSync(fd)
+    }
+  }
+  return { unpacked: true }
+}

@@ -1,0 +1,118 @@
+/**
+ * The worker's unpacking against pacote's own, side by side on the same bytes: every crafted
+ * tarball our reader takes must come out file for file, byte for byte and mode for mode as
+ * `pacote.extract` lays it out (under npm's umask config too); every one it leaves to pacote
+ * must be refused before a single file is written.
+ */
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { createExtractPool } from '../../src/extract/pool.ts'
+import { unpack } from '../../src/extract/unpack.ts'
+import { diffTrees, snapshotTree } from '../helpers/tree-snapshot.ts'
+import { crafted, leftToPacote, native } from './crafted.ts'
+
+const require = createRequire(import.meta.url)
+const pacote = require('pacote') as { extract(spec: string, dest: string, opts: Record<string, unknown>): Promise<unknown> }
+const cacache = require('cacache') as { put(cache: string, key: string, data: Uint8Array): Promise<string> }
+
+const byName = new Map(crafted.map((pkg) => [pkg.name, pkg]))
+
+describe('unpacking a tarball as pacote does', () => {
+  let root: string
+  let cache: string
+  let counter = 0
+  const fresh = async (): Promise<string> => {
+    const dir = join(root, `d${counter++}`)
+    await mkdir(dir, { recursive: true })
+    return dir
+  }
+  /** pacote's extraction the way Arborist asks for a registry tarball: by digest, from the cache. */
+  const withPacote = async (name: string, dest: string, opts: Record<string, unknown>): Promise<void> => {
+    const pkg = byName.get(name)!
+    const resolved = `http://127.0.0.1:9/${name}/-/${pkg.filename}`
+    await pacote.extract(`${name}@${resolved}`, dest, { ...opts, cache, resolved, integrity: pkg.integrity })
+  }
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'ipfs-npm-unpack-test-'))
+    cache = join(root, 'cache')
+    for (const pkg of crafted) await cacache.put(cache, `test:${pkg.name}`, pkg.tarball)
+  })
+  after(async () => { await rm(root, { recursive: true, force: true }) })
+
+  for (const options of [{ umask: 0, allowGitIgnore: false }, { umask: 0o027, allowGitIgnore: false }, { umask: 0, allowGitIgnore: true }]) {
+    for (const name of native) {
+      test(`${name}, umask ${options.umask.toString(8)}${options.allowGitIgnore ? ', allowGitIgnore' : ''}: the same files and modes`, async () => {
+        const [ours, theirs] = [await fresh(), await fresh()]
+        const result = unpack({ dest: ours, tarball: byName.get(name)!.tarball, fmode: 0o666, processUmask: 0o022, ...options })
+        assert.deepEqual(result, { unpacked: true })
+        await withPacote(name, theirs, options)
+        const [a, b] = await Promise.all([snapshotTree(theirs), snapshotTree(ours)])
+        assert.deepEqual(diffTrees(a, b, ['pacote', 'ours']), [])
+        assert.ok(a.size > 1, 'pacote wrote files')
+      })
+    }
+  }
+
+  for (const name of [...leftToPacote, 'x-truncated', 'x-corrupt', 'x-short-tar']) {
+    test(`${name}: left to pacote, nothing written`, async () => {
+      const dest = await fresh()
+      const result = unpack({ dest, tarball: byName.get(name)!.tarball, fmode: 0o666, umask: 0, allowGitIgnore: false, processUmask: 0o022 })
+      assert.ok('unusual' in result, `${name} was unpacked`)
+      assert.deepEqual(await readdir(dest), [])
+    })
+  }
+
+  test('the pool unpacks on worker threads, one tarball per worker at a time, and ends', async () => {
+    const pool = createExtractPool({ size: 2 })
+    try {
+      const dests = await Promise.all(native.map(() => fresh()))
+      let loading = 0
+      let most = 0
+      const results = await Promise.all(native.map((name, i) => pool.run(async () => {
+        most = Math.max(most, ++loading)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        loading--
+        return { dest: dests[i]!, tarball: byName.get(name)!.tarball, fmode: 0o666, umask: 0, allowGitIgnore: false, processUmask: 0o022 }
+      })))
+      assert.ok(results.every((result) => 'unpacked' in result))
+      assert.ok(most <= 4, `at most 2 × size tarballs loaded at once, saw ${most}`)
+      for (const [i, name] of native.entries()) {
+        const theirs = await fresh()
+        await withPacote(name, theirs, {})
+        assert.deepEqual(diffTrees(await snapshotTree(theirs), await snapshotTree(dests[i]!), ['pacote', 'pool']), [])
+      }
+      await assert.rejects(pool.run(async () => ({ dest: join(root, 'missing', 'parent'), tarball: byName.get('x-dupes')!.tarball, fmode: 0o666, umask: 0, allowGitIgnore: false, processUmask: 0o022 })), { code: 'ENOENT' })
+    } finally {
+      await pool.close()
+    }
+  })
+})
+
+describe('ci over an existing tree: unchanged files moved back, not written', () => {
+  let root: string
+  before(async () => { root = await mkdtemp(join(tmpdir(), 'ipfs-npm-reuse-test-')) })
+  after(async () => { await rm(root, { recursive: true, force: true }) })
+
+  test('identical files keep their inode; an edited one is written anew; extra files stay behind', async () => {
+    const task = { tarball: byName.get('x-modes')!.tarball, fmode: 0o666, umask: 0, allowGitIgnore: false, processUmask: process.umask() }
+    const old = join(root, 'old')
+    const fresh = join(root, 'fresh')
+    const again = join(root, 'again')
+    await Promise.all([old, fresh, again].map((dir) => mkdir(dir)))
+    unpack({ ...task, dest: old })
+    unpack({ ...task, dest: fresh })
+    await writeFile(join(old, 'none.txt'), 'edited by a user\n')
+    await writeFile(join(old, 'extra.txt'), 'not in the tarball\n')
+    const inode = (await stat(join(old, 'package.json'))).ino
+
+    assert.deepEqual(unpack({ ...task, dest: again, previous: old }), { unpacked: true })
+    assert.deepEqual(diffTrees(await snapshotTree(fresh), await snapshotTree(again), ['fresh', 'again']), [])
+    assert.equal((await stat(join(again, 'package.json'))).ino, inode, 'package.json was moved back')
+    assert.deepEqual((await readdir(old, { recursive: true })).sort(), ['bin', 'bin/deep', 'extra.txt', 'none.txt'])
+  })
+})
