@@ -114,6 +114,10 @@ export const OPTIONS = {
     description: 'The port of serve\'s registry, on 127.0.0.1',
     check: (value) => { if (value < 1 || value > 65535) throw usageError(`--port: port must be 1-65535, not ${value}`) },
   }),
+  extractWorkers: option<number>({
+    name: 'extract-workers', env: 'IPFS_NPM_EXTRACT_WORKERS', type: 'number', default: 0, hint: '<n>',
+    description: 'Threads that unpack tarballs during install and ci (default 0: one per core)',
+  }),
   indexes: option<string[]>({
     name: 'index', env: 'IPFS_NPM_INDEX', type: 'list', default: [], hint: '<k51…>',
     description: 'A signed index to trust for packuments (repeatable); alone: this machine\'s own (serve publishes to it)',

@@ -1,7 +1,9 @@
 /**
- * The IPFS side, started on first need. Nothing of Helia or libp2p is imported until a tarball
- * is actually missing from npm's cache, so a warm install, and every passthrough command, costs
- * nothing extra (DESIGN: "the node is started only if something is missing").
+ * The IPFS side, started on first need, once, here. Nothing of Helia or libp2p is imported until
+ * something is actually missing, so a warm install, and every passthrough command, costs nothing
+ * extra (DESIGN: "the node is started only if something is missing"). In an install, the
+ * resolver decides when tarballs need it (`TarballResolver.missing`, and a fetch that misses the
+ * cache); commands that need the node itself ask for it with `node()`.
  */
 import type { IpfsNpmOptions } from './options.ts'
 import type { LazyPeers, PeerFetcher } from './types.ts'

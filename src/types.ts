@@ -59,7 +59,7 @@ export interface PeerFetcher {
 export interface LazyPeers {
   /** The fetcher, starting the node; undefined when there can be none (`--offline`). */
   get(): Promise<PeerFetcher | undefined>
-  /** The node itself, starting it (for `serve`, and to start it early while Arborist plans). */
+  /** The node itself, starting it: for what needs the node, not tarballs (serve, publish, pin, CIDs, packuments). */
   node(): Promise<IpfsNode | undefined>
   /** A `dist.cid` root for a large tarball; kept until the node starts, never starting it. */
   hint(integrity: string, cid: string): void

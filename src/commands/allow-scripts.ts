@@ -65,6 +65,21 @@ function validatePolicy (policy: ScriptPolicy | null, label: string): ScriptPoli
   return Object.keys(cleaned).length > 0 ? cleaned : null
 }
 
+async function readRootPackage (path: string): Promise<Record<string, unknown>> {
+  const pkgJson = require('@npmcli/package-json') as { normalize(path: string): Promise<{ content: Record<string, unknown> }> }
+  try {
+    return (await pkgJson.normalize(path)).content
+  } catch {
+    // npm reads it only for the script policy; Arborist reports a broken package.json itself
+    return {}
+  }
+}
+
+/** The project's policy: resolveAllowScripts with the root package.json at `path`. */
+export async function projectScriptPolicy (config: NpmConfig, path: string): Promise<ScriptPolicy | null> {
+  return resolveAllowScripts(config, await readRootPackage(path))
+}
+
 /** The effective policy: CLI/env (refused in a project), else package.json#allowScripts, else .npmrc. */
 export function resolveAllowScripts (config: NpmConfig, rootPackage: { allowScripts?: unknown }): ScriptPolicy | null {
   const cliPolicy = policyFromSources(config, ['cli', 'env'])

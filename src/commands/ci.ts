@@ -2,13 +2,25 @@
  * `ipfs-npm ci`: npm's clean install (npm 11's `lib/commands/ci.js`): the lockfile must exist and
  * be in sync with package.json, node_modules is emptied, nothing is saved.
  */
+import { join } from 'node:path'
 import procLog from 'proc-log'
 import { npmError } from '../errors.ts'
+import { moveAside, type PreviousTree } from '../extract/previous-tree.ts'
 import type { ArboristLike, TreeNode } from './arborist-types.ts'
 import { commandUsageError, WORKSPACE_PARAMS, type Command } from './command.ts'
 import type { CommandContext } from './context.ts'
+import { getWorkspaces } from './workspaces.ts'
 
 const { log } = procLog
+
+/**
+ * npm ci's emptying of node_modules, root and workspaces, once the lockfile is known good: each
+ * is moved aside whole, for the extractor to take back what it can (./extract/previous-tree.ts).
+ */
+async function emptyNodeModules (root: string, cacheDir: string): Promise<PreviousTree> {
+  const paths = await getWorkspaces([], { path: root, includeWorkspaceRoot: true, relativeFrom: root })
+  return moveAside({ dirs: [...paths.values()].map((dir) => join(dir, 'node_modules')), trash: join(cacheDir, '_ipfs-npm', 'trash') })
+}
 
 /** npm's `validate-lockfile.js`: every ideal package must be the lockfile's version. */
 function lockfileErrors (virtual: Map<string, TreeNode>, ideal: Map<string, TreeNode>): string[] {
@@ -26,7 +38,7 @@ async function exec (ctx: CommandContext): Promise<void> {
   if (config.get('global') || config.get('location') === 'global') {
     throw npmError('ECIGLOBAL', '`npm ci` does not work for global packages')
   }
-  const [{ plannedTarballs }, { emptyNodeModules, runReify }] = await Promise.all([import('./plan.ts'), import('./reify.ts')])
+  const [{ plannedTarballs }, { runReify }] = await Promise.all([import('./plan.ts'), import('./reify.ts')])
   await runReify(ctx, {
     name: 'ci',
     options: { packageLock: true, save: false },

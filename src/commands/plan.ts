@@ -1,9 +1,12 @@
 /**
- * The plan (DESIGN step 5) as tarballs: from Arborist's ideal tree, what reify will extract.
+ * The plan (DESIGN step 5): what a mode (install, ci) gives reify — Arborist with its ideal
+ * tree built — and, from that tree, the tarballs reify will extract.
  */
 import type { FetchPhaseItem } from '../fetch-phase.ts'
 import { registryTarballUrl } from '../tarball-url.ts'
-import type { TreeNode } from './arborist-types.ts'
+import type { Pipeline } from '../pipeline.ts'
+import type { PreviousTree } from '../extract/previous-tree.ts'
+import type { ArboristClass, ArboristLike, ArboristOptions, TreeNode } from './arborist-types.ts'
 
 type PlannedNode = TreeNode & { shouldOmit?(omit: Set<string>): boolean }
 
@@ -55,4 +58,42 @@ export function fillRegistryResolved (items: readonly PlannedTarball[], registry
   for (const { node, ref } of items) {
     if (node.resolved === null && node.isRegistryDependency) node.resolved = registryTarballUrl(registryFor(ref.name), ref.name, ref.version)
   }
+}
+
+/**
+ * Gives the plan's registry nodes their `resolved` URL where that changes nothing npm would
+ * write (`fillResolved`: the lockfile has none and will keep none), so that reify unpacks them by
+ * digest with our extractor instead of first reading their manifest: offline from npm's own
+ * registries, else from the shim (`reifyRegistry`). Not for linked-store folders, which
+ * `resolved` also names, nor with `--no-bin-links`, where pacote's reading of the manifest is what
+ * marks bins executable.
+ */
+export function fillResolvedWhereSafe (items: readonly PlannedTarball[], init: { fillResolved: boolean, flat: Record<string, unknown>, registryFor: (name: string) => string, reifyRegistry: string }): void {
+  const { flat } = init
+  if (!init.fillResolved || flat.installStrategy === 'linked' || flat.binLinks === false) return
+  fillRegistryResolved(items, flat.offline ? init.registryFor : () => init.reifyRegistry)
+}
+
+/** A mode's plan: the Arborist to reify with, the ideal tree built. */
+export interface Plan {
+  arb: ArboristLike
+  /** The options to reify with. */
+  options: ArboristOptions
+  /** The actual tree to diff against for the fetch phase; undefined when node_modules starts empty. */
+  actual: TreeNode | undefined
+  /** Whether no lockfile will be written with registry `resolved` URLs filled in (see fillRegistryResolved). */
+  fillResolved: boolean
+  /** The tree `ci` moved aside, deleted once the new one is in place. */
+  previous?: PreviousTree
+}
+
+/** Everything a mode (install or ci) adds to npm's common steps. */
+export interface ReifyMode {
+  name: 'install' | 'ci'
+  /** Arborist options on top of the shared ones. */
+  options: Record<string, unknown>
+  /** Builds (and checks) the ideal tree. */
+  plan(options: ArboristOptions, pipeline: Pipeline, Arborist: ArboristClass): Promise<Plan>
+  /** Whether root lifecycle scripts run afterwards. */
+  runRootScripts: boolean
 }

@@ -11,8 +11,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { assertConforms } from '../helpers/conformance-matrix.ts'
 import { createConformance, describeResult, type Conformance, type ConformanceCase } from '../helpers/conformance.ts'
-import type { FixtureRegistries } from '../helpers/fixture-registries.ts'
-import { startRegistry } from '../helpers/registry.ts'
+import { startFixtureRegistries, type FixtureRegistries } from '../helpers/fixture-registries.ts'
 import { crafted, native } from './crafted.ts'
 
 describe('extractor fidelity against npm on crafted tarballs', { concurrency: 2 }, () => {
@@ -40,17 +39,7 @@ describe('extractor fidelity against npm on crafted tarballs', { concurrency: 2 
 
   before(async () => {
     projects = await mkdtemp(join(tmpdir(), 'ipfs-npm-extract-fidelity-'))
-    const token = 'unused'
-    const [main, scoped] = await Promise.all([startRegistry({ packages: crafted }), startRegistry({ packages: [] })])
-    const npmrc = (extra: string[] = []): string => [`registry=${main.url}`, 'audit=false', 'fund=false', 'update-notifier=false', ...extra, ''].join('\n')
-    registries = {
-      main,
-      scoped,
-      token,
-      npmrc,
-      writeUserconfig: (path, extra) => writeFile(path, npmrc(extra)),
-      stop: async () => { await Promise.all([main.stop(), scoped.stop()]) },
-    }
+    registries = await startFixtureRegistries({ packages: crafted })
     conformance = createConformance({ registries })
   })
   after(async () => {

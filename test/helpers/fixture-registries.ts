@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises'
 import { startRegistry } from './registry.ts'
 import type { TestRegistry } from './registry.ts'
+import type { PackedPackage } from './fixture-packages.ts'
 
 export interface FixtureRegistries {
   main: TestRegistry
@@ -26,12 +27,14 @@ export interface FixtureRegistries {
 /** The scope served by the second, token-protected registry. */
 export const privateScope = '@fix'
 
-export async function startFixtureRegistries (): Promise<FixtureRegistries> {
+/** @param init.packages what to serve instead of the fixture packages (e.g. hand-made tarballs) */
+export async function startFixtureRegistries (init: { packages?: PackedPackage[] } = {}): Promise<FixtureRegistries> {
   const token = 'fixture-token-not-secret'
   const isPrivate = (name: string): boolean => name.startsWith(`${privateScope}/`)
+  const { packages } = init
   const [main, scoped] = await Promise.all([
-    startRegistry({ filter: name => !isPrivate(name) }),
-    startRegistry({ filter: isPrivate, auth: { token } }),
+    startRegistry({ packages, filter: name => !isPrivate(name) }),
+    startRegistry({ packages, filter: isPrivate, auth: { token } }),
   ])
   const npmrc = (extra: string[] = []): string => [
     `registry=${main.url}`,
