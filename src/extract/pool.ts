@@ -56,6 +56,14 @@ export function createExtractPool (init: ExtractPoolInit = {}): ExtractPool {
       entry.pending?.reject(err)
       entry.pending = undefined
     })
+    // a worker that died (out of memory…) is replaced for whoever waits for one
+    entry.worker.on('exit', () => {
+      workers.splice(workers.indexOf(entry), 1)
+      if (idle.includes(entry)) idle.splice(idle.indexOf(entry), 1)
+      entry.pending?.reject(new Error('extraction worker exited'))
+      entry.pending = undefined
+      if (!closed && waitingForWorker.length > 0) waitingForWorker.shift()!(spawn())
+    })
     workers.push(entry)
     return entry
   }
@@ -108,7 +116,7 @@ export function createExtractPool (init: ExtractPoolInit = {}): ExtractPool {
     },
     async close () {
       closed = true
-      await Promise.all(workers.splice(0).map(({ worker }) => worker.terminate()))
+      await Promise.all([...workers].map(({ worker }) => worker.terminate()))
     },
   }
 }
