@@ -2,7 +2,7 @@
  * `npm run bench`: where ipfs-npm stands against npm, pnpm and bun, in one run on one machine.
  * See bench/README.md for what is measured and how.
  *
- *   node bench/run.ts [--runs 3] [--projects small,large] [--no-wan] [--no-profile] [--keep]
+ *   node bench/run.ts [--runs 3] [--projects small,large,monorepo] [--scenarios id,…] [--no-wan] [--no-profile] [--keep]
  */
 import { execFile } from 'node:child_process'
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -29,6 +29,7 @@ const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     projects: { type: 'string', default: 'small,large,monorepo' },
+    scenarios: { type: 'string', default: '' },
     wan: { type: 'boolean', default: true },
     keep: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: true },
@@ -36,6 +37,9 @@ const { values: opts } = parseArgs({
   allowNegative: true,
 })
 const RUNS = Math.max(1, Number(opts.runs))
+/** Scenario ids to run (`--scenarios ipfs-warm,npm-prefer-offline`); empty: all. */
+const ONLY = new Set(opts.scenarios.split(',').filter(Boolean))
+const wanted = (id: string): boolean => ONLY.size === 0 || ONLY.has(id)
 /** Scratch space and the kept registry mirror: outside the repo, where tsc and git never look. */
 const WORK = process.env.IPFS_NPM_BENCH_WORK ?? join(tmpdir(), 'ipfs-npm-bench')
 const PASSTHROUGH_RUNS = 10
@@ -133,7 +137,7 @@ async function setupProject (name: string, src: string, root: string, tools: Too
 
   // the other tools' lockfiles, converted once; bun's records tarball URLs, rewritten per registry
   const converted = new Map<string, string>()
-  try {
+  if (['pnpm-cold', 'wan-pnpm-cold'].some(wanted)) try {
     const pnpmDir = await npmProject(src, join(root, 'convert-pnpm'), registries.lo, mirror)
     await writePnpmrc(pnpmDir, { registry: registries.lo, store: join(root, 'convert-store'), cache: join(root, 'convert-cache') })
     await untimed('pnpm import', tools.pnpm, ['import'], pnpmDir, env)
@@ -142,7 +146,7 @@ async function setupProject (name: string, src: string, root: string, tools: Too
   } catch (err) {
     notes.push(`${name}: pnpm scenarios skipped: ${(err as Error).message.split('\n')[0]}`)
   }
-  if (tools.bun !== undefined) {
+  if (tools.bun !== undefined && ['bun-cold', 'wan-bun-cold'].some(wanted)) {
     try {
       const bunDir = await npmProject(src, join(root, 'convert-lo-bun'), registries.lo, mirror)
       await untimed('bun pm migrate', tools.bun, ['pm', 'migrate', '--registry', registries.lo], bunDir, env)
@@ -159,6 +163,7 @@ async function setupProject (name: string, src: string, root: string, tools: Too
 
   const scenarios: Scenario[] = []
   const add = async (id: string, label: string, baseline: string, cold: boolean, spec: Omit<InstallSpec, 'cwd' | 'home' | 'cache' | 'store'> & { cache?: string, keepTree?: boolean }, lockFrom?: string): Promise<void> => {
+    if (!wanted(id)) return
     const cwd = lockFrom === undefined
       ? await npmProject(src, join(root, id), spec.registry, mirror)
       : await copyProject(lockFrom, join(root, id), [spec.tool === 'pnpm' ? 'pnpm-lock.yaml' : 'bun.lock'])
@@ -178,7 +183,7 @@ async function setupProject (name: string, src: string, root: string, tools: Too
   // three LAN peers, each with its own copy of npm's warm cache
   const peers: Peer[] = []
   try {
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 3 && ['ipfs-1peer', 'ipfs-3peers', 'wan-ipfs-1peer'].some(wanted); i++) {
       const cache = join(root, `peer-${i}`, 'cache')
       await cp(npmWarm, cache, { recursive: true })
       peers.push(await startPeer({ tools, cache, userconfig: uc.lo, home, cwd: join(root, `peer-${i}`) }))
@@ -519,7 +524,7 @@ async function main (): Promise<void> {
       say(`${p}: setting up`)
       const setup = await setupProject(p, PROJECTS[p], root, tools, registries, lockStats.get(p)!, notes)
       peersToStop.push(...setup.peers)
-      if (setup.peers.length < 3) notes.push(`${p}: only ${setup.peers.length} of 3 peers started (\`ipfs-npm serve\`); the peer scenarios that need them were not run`)
+      if (setup.peers.length < 3 && ['ipfs-1peer', 'ipfs-3peers'].some(wanted)) notes.push(`${p}: only ${setup.peers.length} of 3 peers started (\`ipfs-npm serve\`); the peer scenarios that need them were not run`)
       const projectResults = await runRounds(p, setup.scenarios, tools, root)
       results.push(...projectResults)
       if (opts.profile) profiles.push(...await profileMisses(p, setup.scenarios, projectResults, tools, root))
