@@ -76,7 +76,9 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
     if (arb.idealTree && !flat.dryRun && !flat.packageLockOnly) {
       const { registryFor } = pipeline.upstream
       const planned = plannedTarballs(arb.idealTree, actual, { omit: new Set(flat.omit as string[]), registryFor })
-      fillResolvedWhereSafe(planned, { fillResolved, flat, registryFor, reifyRegistry: pipeline.shim.url })
+      // offline with tarballs missing, Arborist must fail where and how npm does: nothing filled in
+      const failsOffline = flat.offline === true && (await pipeline.resolver.missing(planned.map((item) => item.ref))).length > 0
+      if (!failsOffline) fillResolvedWhereSafe(planned, { fillResolved, flat, registryFor, reifyRegistry: pipeline.shim.url })
       phase = startFetchPhase(planned, { resolver: pipeline.resolver, offline: flat.offline === true })
     }
     await reifyWith(arb, options, { phase, previous, workers: ctx.options.extractWorkers })
