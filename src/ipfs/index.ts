@@ -81,8 +81,8 @@ export interface IpfsNode {
   peers: PeerFetcher
   /** The CID that serves the tarball with `integrity` when we have it (a large one's DAG is built on demand). */
   cidOf(integrity: string, pkg: { name: string, version: string }): Promise<string | undefined>
-  /** Asks every connected peer (once the LAN had its moment) for the packument of `name` as fetched from `registry`. */
-  askPeers(name: string, registry: string, signal: AbortSignal): Promise<PeerPackument[]>
+  /** Asks every connected peer (once the LAN had its moment) for the packument of `name` as fetched from `registry`; each gets `timeout` ms to answer. */
+  askPeers(name: string, registry: string, timeout: number): Promise<PeerPackument[]>
   /** Signed indexes over this node: blocks from npm's cache and peers, records over gossipsub and fetch. */
   indexes: SignedIndexes
   /**
@@ -283,12 +283,12 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     stateDir,
     log,
     blocks: {
-      async get (cid, { signal }) {
+      async get (cid, { timeout }) {
         try {
           for await (const bytes of blockstore.get(cid)) return bytes
         } catch {}
         await ready
-        return bitswap.want(cid, { signal: AbortSignal.any([signal, stopController.signal]) })
+        return bitswap.want(cid, { signal: AbortSignal.any([AbortSignal.timeout(timeout), stopController.signal]) })
       },
       async put ({ cid, bytes }) {
         await blockstore.put(cid, bytes)
@@ -304,11 +304,13 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     async cidOf (integrity, pkg) {
       return (await localCids.lookup(integrity, pkg))?.toString()
     },
-    async askPeers (name, registry, signal) {
-      await untilAborted(ready, signal)
+    async askPeers (name, registry, timeout) {
+      // each wait bounded on its own: on a loaded machine, starting up and dialling must not eat
+      // the time the peers get to answer
+      await ready
       // mDNS may take a moment longer than its grace: no peer yet is worth the wait for a first one
-      if (libp2p.getPeers().length === 0) await untilAborted(new Promise((resolve) => libp2p.addEventListener('peer:connect', resolve, { once: true })), signal)
-      return askPeersForPackument(libp2p, name, registry, signal)
+      if (libp2p.getPeers().length === 0) await untilAborted(new Promise((resolve) => libp2p.addEventListener('peer:connect', resolve, { once: true })), AbortSignal.timeout(timeout))
+      return askPeersForPackument(libp2p, name, registry, AbortSignal.timeout(timeout))
     },
     async content (text) {
       const cid = parseTarballCid(text)

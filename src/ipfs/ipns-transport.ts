@@ -83,11 +83,13 @@ export function createRecordTransport (init: RecordTransportInit): IndexRecordTr
         })().catch((err: Error) => log(`ipns: putting a record in the DHT: ${err.message}`))
       }
     },
-    async find (routingKey, { signal }) {
+    async find (routingKey, { timeout }) {
       subscribe(routingKey)
-      await untilAborted(init.ready, signal)
+      // each wait bounded on its own: startup and dialling must not eat the peers' time to answer
+      await init.ready
       // mDNS may take longer than its grace on a loaded host: no peer yet is worth the wait for a first one
-      if (libp2p.getPeers().length === 0) await untilAborted(new Promise((resolve) => libp2p.addEventListener('peer:connect', resolve, { once: true })), signal)
+      if (libp2p.getPeers().length === 0) await untilAborted(new Promise((resolve) => libp2p.addEventListener('peer:connect', resolve, { once: true })), AbortSignal.timeout(timeout))
+      const signal = AbortSignal.timeout(timeout)
       const fromPeers = Promise.all(libp2p.getPeers().map(async (peer) => {
         try {
           const record = await libp2p.services.fetch.fetch(peer, routingKey, { signal })

@@ -17,7 +17,7 @@ import type { SignedIndexes } from './signed-index.ts'
 
 /** The parts of the IPFS node this needs; the node starts on first need. */
 export interface MetadataNode {
-  askPeers(name: string, registry: string, signal: AbortSignal): Promise<PeerPackument[]>
+  askPeers(name: string, registry: string, timeout: number): Promise<PeerPackument[]>
   indexes: SignedIndexes
 }
 
@@ -113,7 +113,7 @@ export function createPackumentSource (init: PackumentSourceInit): PackumentSour
     if (init.isPrivate({ name, url: registry }) && !init.privateNetwork) return undefined
     const node = await init.node()
     if (node === undefined) return undefined
-    const answers = await node.askPeers(name, registry, AbortSignal.timeout(init.timeout))
+    const answers = await node.askPeers(name, registry, init.timeout)
     if (answers.length === 0) return undefined
     // newest first; among equals, the kind the client asked for
     answers.sort((a, b) => (b.fetched - a.fetched) || (Number(b.full === wantFull) - Number(a.full === wantFull)))

@@ -50,7 +50,8 @@ export { parseIndexName } from './index-key.ts'
 
 /** Blocks by CID: ours first, then peers'. What `get` returns is checked here, never trusted. */
 export interface IndexBlocks {
-  get(cid: CID, options: { signal: AbortSignal }): Promise<Uint8Array>
+  /** `timeout`: how long peers get once the node is ready (startup and dialling do not count). */
+  get(cid: CID, options: { timeout: number }): Promise<Uint8Array>
   /** Stores a block where this node serves it to peers. */
   put(block: Block): Promise<void>
 }
@@ -61,8 +62,8 @@ export interface IndexRecordTransport {
   publish(routingKey: Uint8Array, record: Uint8Array): Promise<void>
   /** Answers peers asking for `routingKey` with `record` (one accepted from another publisher), without announcing it. */
   serve(routingKey: Uint8Array, record: Uint8Array): void
-  /** Every record of `routingKey` peers hold or announced, gathered until `signal` aborts or all answered. */
-  find(routingKey: Uint8Array, options: { signal: AbortSignal }): Promise<Uint8Array[]>
+  /** Every record of `routingKey` peers hold or announced, gathered for `timeout` ms once the node is ready, or until all answered. */
+  find(routingKey: Uint8Array, options: { timeout: number }): Promise<Uint8Array[]>
   /** Calls `listener` whenever a record of a name we read is announced (pubsub). */
   onAnnounce(listener: (routingKey: Uint8Array) => void): void
 }
@@ -146,7 +147,7 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
     const key = cid.toString()
     let pending = decoded.get(key)
     if (pending === undefined) {
-      pending = blocks.get(cid, { signal: AbortSignal.timeout(timeout) }).then(async (bytes) => {
+      pending = blocks.get(cid, { timeout }).then(async (bytes) => {
         const value = decodeBlock(cid, bytes)
         await blocks.put({ cid, bytes }).catch((err: Error) => log(`index: keeping block ${cid}: ${err.message}`))
         return value
@@ -178,7 +179,7 @@ export function createSignedIndexes (components: SignedIndexComponents, init: Si
 
   async function resolveNow (index: IndexName): Promise<ResolvedIndex> {
     const seen = await memory.sequence(index)
-    const found = await records.find(index.routingKey, { signal: AbortSignal.timeout(timeout) }).catch(() => [])
+    const found = await records.find(index.routingKey, { timeout }).catch(() => [])
     const kept = await memory.get(index)
     const candidates = kept === undefined ? found : [...found, kept]
     const refusals: IndexRecordError[] = []

@@ -1,9 +1,11 @@
 /**
- * Where the shim gets a packument: the registry, the source of truth while it answers; npm's own
- * HTTP cache, trusted indexes and peers (src/metadata/packument-source.ts) when it is unreachable,
- * fails or is slow — or the indexes first, with `--prefer-index` or a scope's own index. A slow
- * registry keeps its chance while the others are asked; one that failed is left alone for a while,
- * so an install with no route to it costs one failure, not one per packument.
+ * Where the shim gets a packument: the registry, the source of truth while it answers; trusted
+ * indexes and peers (src/metadata/packument-source.ts) when it fails or is slow, and npm's own
+ * HTTP cache before them when it failed — or the indexes first, with `--prefer-index` or a scope's
+ * own index. A slow registry keeps its chance while the others are asked, and is not waited for
+ * again for a while; one that failed is left alone for a while, so an install with no route to it
+ * costs one failure, not one per packument. Nobody else having a packument, the registry has the
+ * last word.
  */
 import { setTimeout as delay } from 'node:timers/promises'
 import type { FoundPackument, PackumentSource } from '../metadata/packument-source.ts'
@@ -47,17 +49,19 @@ const after = (ms: number): Promise<undefined> => delay(ms, undefined, { ref: fa
 
 export function createPackumentRoute (init: PackumentRouteInit): (req: PackumentRequest) => Promise<UpstreamResponse> {
   const { source } = init
-  /** Per registry that failed: why, and until when it is left alone. */
-  const down = new Map<string, { why: string, until: number }>()
-  const whyDown = (registry: string): string | undefined => {
-    const known = down.get(registry)
-    return known !== undefined && known.until > Date.now() ? known.why : undefined
+  /**
+   * Per registry in trouble, for `retryAfter`: `failed` (an error: not asked again until nobody
+   * else has the packument) or slow (no answer within our patience: asked, but not waited for).
+   */
+  const trouble = new Map<string, { why: string, failed: boolean, until: number }>()
+  const troubleOf = (registry: string): { why: string, failed: boolean } | undefined => {
+    const known = trouble.get(registry)
+    return known !== undefined && known.until > Date.now() ? known : undefined
   }
-  /** A registry that failed, or did not answer within our patience, is left alone for a while. */
-  const markDown = (registry: string, outcome: Outcome | undefined): void => {
+  const note = (registry: string, outcome: Outcome | undefined): void => {
     if (outcome !== undefined && 'answer' in outcome) return
     const why = outcome === undefined ? `no answer within ${init.patience} ms` : (outcome.error as { code?: string }).code ?? outcome.error.message
-    down.set(registry, { why, until: Date.now() + init.retryAfter })
+    trouble.set(registry, { why, failed: outcome !== undefined, until: Date.now() + init.retryAfter })
   }
 
   const fromRegistry = (req: PackumentRequest): Promise<Outcome> => req.fromRegistry().then((answer) => ({ answer }), (error: Error) => ({ error }))
@@ -66,11 +70,24 @@ export function createPackumentRoute (init: PackumentRouteInit): (req: Packument
 
   /** A registry answer, counted; a packument's text is shown to the source (it learns signing keys from it). */
   async function fromTheRegistry (req: PackumentRequest, answer: UpstreamResponse): Promise<UpstreamResponse> {
+    if (answer.status < 500) trouble.delete(req.registry)
     if (answer.status !== 200) return answer
     source.count('registry')
     const body = await bodyBytes(answer)
     source.registryServed(req.name, req.registry, body.toString('utf8'))
     return { ...answer, body }
+  }
+
+  /** The first of: a usable registry answer, a packument from elsewhere; undefined when neither came. */
+  function firstOf (registry: Promise<Outcome> | undefined, elsewhere: Promise<FoundPackument | undefined>): Promise<{ answer: UpstreamResponse } | { packument: FoundPackument } | undefined> {
+    return new Promise((resolve) => {
+      let pending = registry === undefined ? 1 : 2
+      const miss = (): void => {
+        if (--pending === 0) resolve(undefined)
+      }
+      void registry?.then((outcome) => usable(outcome) ? resolve(outcome) : miss())
+      elsewhere.then((packument) => packument === undefined ? miss() : resolve({ packument }), miss)
+    })
   }
 
   return async (req) => {
@@ -88,48 +105,38 @@ export function createPackumentRoute (init: PackumentRouteInit): (req: Packument
         return found(indexed)
       }
     }
-    const unreachable = whyDown(req.registry)
-    const registry = unreachable === undefined ? fromRegistry(req) : undefined
-    if (registry !== undefined) {
+    let state = troubleOf(req.registry)
+    const registry = state?.failed === true ? undefined : fromRegistry(req)
+    if (registry !== undefined && state === undefined) {
       const first = await Promise.race([registry, after(init.patience)])
       if (usable(first)) return fromTheRegistry(req, first.answer)
-      markDown(req.registry, first)
+      note(req.registry, first)
+      state = troubleOf(req.registry)
     }
-    // failed or slow: npm's own cache, the indexes, then peers — and the registry, should it answer
-    // after all. One known to be unreachable is asked only when nobody else has the packument.
-    init.log(`metadata: ${req.name}: the registry is unreachable (${whyDown(req.registry)}); trying npm's cache, indexes, peers`)
-    const cached = await req.fromCache().catch(() => undefined)
-    if (cached?.status === 200) {
-      source.count('cache')
-      return cached
+    init.log(`metadata: ${req.name}: the registry ${state?.failed === true ? 'is unreachable' : 'is slow'} (${state?.why}); asking ${state?.failed === true ? 'npm\'s cache, ' : ''}indexes and peers`)
+    // npm's own cache stands in for a registry that failed; a slow one may still answer fresher
+    if (state?.failed === true) {
+      const cached = await req.fromCache().catch(() => undefined)
+      if (cached?.status === 200) {
+        source.count('cache')
+        return cached
+      }
     }
     const elsewhere = (async () => (await source.fromIndexes(req.name)) ?? (await source.fromPeers(req.name, req.registry, req.wantFull)))()
-    const winner = await new Promise<{ answer: UpstreamResponse } | { packument: FoundPackument } | undefined>((resolve) => {
-      let pending = registry === undefined ? 1 : 2
-      const miss = (): void => {
-        if (--pending === 0) resolve(undefined)
-      }
-      void registry?.then((outcome) => usable(outcome) ? resolve(outcome) : miss())
-      elsewhere.then((packument) => packument === undefined ? miss() : resolve({ packument }), miss)
-    })
+    const winner = await firstOf(registry, elsewhere)
     if (winner !== undefined && 'packument' in winner) {
       init.log(`metadata: ${req.name} from ${winner.packument.origin === 'index' ? 'index' : 'peer'} ${winner.packument.from}`)
       source.count(winner.packument)
       return found(winner.packument)
     }
-    if (winner !== undefined) {
-      down.delete(req.registry)
-      return fromTheRegistry(req, winner.answer)
-    }
+    if (winner !== undefined) return fromTheRegistry(req, winner.answer)
     const refused = await elsewhere.then(() => undefined, (err: Error) => err)
     if (refused !== undefined) return json(502, { error: refused.message, code: (refused as { code?: string }).code })
+    // nobody else has it: the registry has the last word, even one that failed a moment ago
     const outcome: Outcome = await (registry ?? fromRegistry(req))
-    if ('answer' in outcome) {
-      // a server error included: the registry's own answer is the client's to see, as npm would
-      if (outcome.answer.status < 500) down.delete(req.registry)
-      return fromTheRegistry(req, outcome.answer)
-    }
-    markDown(req.registry, outcome)
-    return json(404, { error: `the registry is unreachable (${whyDown(req.registry)}) and no peer or index had ${req.name}` })
+    // a server error included: the registry's own answer is the client's to see, as npm would
+    if ('answer' in outcome) return fromTheRegistry(req, outcome.answer)
+    note(req.registry, outcome)
+    return json(404, { error: `the registry is unreachable (${troubleOf(req.registry)?.why}) and no peer or index had ${req.name}` })
   }
 }
