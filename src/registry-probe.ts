@@ -2,8 +2,9 @@
  * Before npm's config is loaded (that alone costs more than a passthrough may: ≤ 50 ms), whether
  * the registry answers at all: the registry URL read the cheap way — `--registry` on the command
  * line, `npm_config_registry`, then `registry=` in the project's, the user's and npm's builtin
- * `.npmrc` — and one TCP connection to it. A wrong guess is harmless: a reachable registry taken
- * for unreachable only sends the command through the shim, which asks that same registry first.
+ * `.npmrc` — and one TCP connection to it, given a few tens of milliseconds to fail. A wrong guess
+ * is harmless: a reachable registry taken for unreachable only sends the command through the shim,
+ * which asks that same registry first; an unreachable one that fails slowly leaves npm as it was.
  */
 import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -43,8 +44,12 @@ export function probableRegistry (init: { argv: readonly string[], env: NodeJS.P
     registryIn(userconfig) ?? registryIn(join(init.npmRoot, 'npmrc')) ?? DEFAULT_REGISTRY
 }
 
-/** Whether a TCP connection to the registry's host opens within `timeoutMs`. */
-export async function registryAnswers (registry: string, timeoutMs: number): Promise<boolean> {
+/**
+ * Whether the registry is known not to answer: a TCP connection to its host fails (no route,
+ * refused, a name that does not resolve) within `timeoutMs`. Slower than that is not a verdict:
+ * the command stays npm's, which waits as long as it waits — the probe costs at most `timeoutMs`.
+ */
+export async function registryRefuses (registry: string, timeoutMs: number): Promise<boolean> {
   let url: URL
   try {
     url = new URL(registry)
@@ -53,13 +58,14 @@ export async function registryAnswers (registry: string, timeoutMs: number): Pro
   }
   const port = Number(url.port || (url.protocol === 'http:' ? 80 : 443))
   return new Promise((resolve) => {
-    const socket = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port, timeout: timeoutMs })
-    const done = (answers: boolean): void => {
+    const socket = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port })
+    const done = (refuses: boolean): void => {
+      clearTimeout(timer)
       socket.destroy()
-      resolve(answers)
+      resolve(refuses)
     }
-    socket.once('connect', () => done(true))
-    socket.once('timeout', () => done(false))
-    socket.once('error', () => done(false))
+    const timer = setTimeout(() => done(false), timeoutMs)
+    socket.once('connect', () => done(false))
+    socket.once('error', () => done(true))
   })
 }

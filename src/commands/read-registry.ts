@@ -10,14 +10,18 @@ import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import procLog from 'proc-log'
 import { resolveOptions, type IpfsNpmOptions } from '../options.ts'
-import { probableRegistry, registryAnswers } from '../registry-probe.ts'
+import { probableRegistry, registryRefuses } from '../registry-probe.ts'
 import { WORKSPACE_PARAMS, type ClaimInit, type Command } from './command.ts'
 import type { CommandContext } from './context.ts'
 
 const { log } = procLog
 
-/** How long the registry gets to accept a connection before it counts as unreachable. */
-const PROBE_TIMEOUT = 1000
+/**
+ * How long the registry's connection gets to fail: an offline machine's failures (no route, refused,
+ * a name that does not resolve) come at once; within it the probe stays inside the ≤ 50 ms a
+ * passthrough may cost.
+ */
+const PROBE_TIMEOUT = 30
 
 /** npm's localPrefix: the nearest directory up from `cwd` with a package.json or node_modules. */
 function projectDirOf (cwd: string): string {
@@ -38,7 +42,7 @@ async function claims (init: ClaimInit): Promise<boolean> {
   const projectDir = projectDirOf(process.cwd())
   const options = resolveOptions({ flags: init.flags, env: process.env, home: homedir(), projectDir })
   if (hasIndex(options)) return true
-  return !await registryAnswers(probableRegistry({ argv: init.argv, env: process.env, projectDir, npmRoot: init.npm.root }), PROBE_TIMEOUT)
+  return registryRefuses(probableRegistry({ argv: init.argv, env: process.env, projectDir, npmRoot: init.npm.root }), PROBE_TIMEOUT)
 }
 
 /** Runs the command as npm does, against the shim. */
