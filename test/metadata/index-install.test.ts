@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { assertOk, assertSameTree, createP2pWork, type P2pWork, type Seeder } from '../helpers/p2p.ts'
+import { indexSettled, publishedSequence } from '../helpers/index-settled.ts'
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts'
 import { runCommand } from '../helpers/run-command.ts'
 
@@ -41,11 +42,12 @@ before(async () => {
   const index = /publishing the packuments it serves to index \/ipns\/(k51\w+)/.exec(seed.output)?.[1]
   assert.ok(index, seed.output)
   seedA = { ...seed, index }
+  const before = await publishedSequence(join(work, 'cache-a'), index)
   assertOk(await runCommand('npm', ['install', 'alpha', '--userconfig', userconfig, '--registry', seed.url, '--cache', join(work, 'cache-client')], { cwd: await project('client') }), 'npm install through serve')
-  // serve re-publishes a moment after the last packument it served
   const info = async (): Promise<{ indexes: string[] }> => await (await fetch(`${seed.url}-/ipfs-npm/info`)).json() as { indexes: string[] }
   assert.deepEqual((await info()).indexes, [`/ipns/${index}`])
-  await new Promise((resolve) => setTimeout(resolve, 2500))
+  // serve re-publishes a moment after the last packument it served
+  await indexSettled(join(work, 'cache-a'), index, before)
   await registry.down()
 })
 

@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { createLan, type Lan } from '../helpers/netns.ts'
 import { assertOk, assertSameTree, createP2pWork, type P2pWork, type Seeder } from '../helpers/p2p.ts'
+import { indexSettled, publishedSequence } from '../helpers/index-settled.ts'
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts'
 import { runCommand } from '../helpers/run-command.ts'
 
@@ -78,8 +79,10 @@ before(async () => {
   assertOk(await runCommand('npm', ['install', 'lodash', '--userconfig', real, '--cache', join(work, 'cache-a')], { cwd: await project('a-lodash') }), 'npm install lodash')
   realConfig = real
   const publisher = await p2p.serve(join(work, 'cache-a'), { extra: ['--index'] })
+  const ownIndex = /index \/ipns\/(k51\w+)/.exec(publisher.output)?.[1] ?? ''
+  const published = await publishedSequence(join(work, 'cache-a'), ownIndex)
   await npm(await project('a-client', NOLOCK), ['install', 'alpha', '--registry', publisher.url], 'cache-a-client')
-  await new Promise((resolve) => setTimeout(resolve, 2500))
+  await indexSettled(join(work, 'cache-a'), ownIndex, published)
   await p2p.stop()
 
   // A on the LAN: serving its cache and its index, inside the private network
