@@ -9,13 +9,13 @@
  *    tarball, with serve A as its peer: every tarball comes from the peer.
  */
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { CLIENTS, LOCKFILES, installWith, readLockfile, type ClientName } from './helpers/clients.ts'
 import { startRegistry, type TestRegistry } from './helpers/registry.ts'
 import { startServe, type ServeProcess } from './helpers/serve.ts'
+import { tempDir } from './helpers/temp-dir.ts'
 
 const PROJECT = {
   name: 'clients-fixture',
@@ -95,7 +95,7 @@ function diff (a: string, b: string): string {
 
 before(async () => {
   upstream = await startRegistry()
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-serve-clients-'))
+  work = await tempDir('serve-clients')
   serveA = await startServe({ cwd: work, args: await serveConfig('serve-a') })
 })
 

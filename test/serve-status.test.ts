@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { startRegistry, type TestRegistry } from './helpers/registry.ts'
 import { runCommand } from './helpers/run-command.ts'
 import { ipfsNpmBin } from './reliability/helpers.ts'
 import { startServe, type ServeProcess } from './helpers/serve.ts'
+import { tempDir } from './helpers/temp-dir.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const PNPM_AGENT = 'pnpm/10.34.9 npm/? node/v24.15.0 linux x64'
@@ -36,7 +36,7 @@ async function chromium (args: string[]): Promise<string> {
 
 before(async () => {
   upstream = await startRegistry()
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-serve-status-'))
+  work = await tempDir('serve-status')
   const userconfig = join(work, 'npmrc')
   await writeFile(userconfig, `registry=${upstream.url}\naudit=false\nfund=false\nupdate-notifier=false\n`)
   // a --peer nobody listens at, without /p2p/: both said once, as npm warnings

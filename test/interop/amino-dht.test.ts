@@ -6,8 +6,7 @@
  * from it without being told its address.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { importBytes } from 'ipfs-unixfs-importer'
@@ -19,6 +18,7 @@ import type { PackedPackage } from '../helpers/fixture-packages.ts'
 import { startFixtureRegistries, type FixtureRegistries } from '../helpers/fixture-registries.ts'
 import { assertOk, createP2pWork, type P2pWork, type Seeder } from '../helpers/p2p.ts'
 import { startStockHelia, type StockHelia } from './stock-helia.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 const MiB = 1024 * 1024
 let registries: FixtureRegistries
@@ -32,7 +32,7 @@ let large: PackedPackage
 
 before(async () => {
   registries = await startFixtureRegistries()
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-amino-'))
+  work = await tempDir('amino')
   const liveConfig = join(work, 'live-npmrc')
   await registries.writeUserconfig(liveConfig)
   p2p = createP2pWork({ work, userconfig: liveConfig })

@@ -11,8 +11,7 @@
  * Each direction's time is printed (`# interop: …`) for the record.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { importBytes } from 'ipfs-unixfs-importer'
@@ -28,6 +27,7 @@ import { startFixtureRegistries, type FixtureRegistries } from '../helpers/fixtu
 import { assertOk, assertSameTree, createP2pWork, type P2pWork } from '../helpers/p2p.ts'
 import { runCommand } from '../helpers/run-command.ts'
 import { startStockHelia, type StockHelia } from './stock-helia.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 const MiB = 1024 * 1024
 let registries: FixtureRegistries
@@ -40,7 +40,7 @@ const helias: StockHelia[] = []
 
 before(async () => {
   registries = await startFixtureRegistries()
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-interop-'))
+  work = await tempDir('interop')
   const liveConfig = join(work, 'live-npmrc')
   deadConfig = join(work, 'dead-npmrc')
   await registries.writeUserconfig(liveConfig)

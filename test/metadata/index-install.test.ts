@@ -6,14 +6,14 @@
  * publishes is a one-line error.
  */
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { assertOk, assertSameTree, createP2pWork, type P2pWork, type Seeder } from '../helpers/p2p.ts'
 import { indexSettled, publishedSequence } from '../helpers/index-settled.ts'
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts'
 import { runCommand } from '../helpers/run-command.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 let registry: TestRegistry
 let work: string
@@ -29,7 +29,7 @@ async function project (as: string): Promise<string> {
 
 before(async () => {
   registry = await startRegistry({ filter: (name) => !name.startsWith('@') })
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-index-install-'))
+  work = await tempDir('index-install')
   userconfig = join(work, 'npmrc')
   await writeFile(userconfig, [`registry=${registry.url}`, 'audit=false', 'fund=false', 'update-notifier=false', ''].join('\n'))
   p2p = createP2pWork({ work, userconfig })

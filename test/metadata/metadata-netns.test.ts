@@ -8,7 +8,7 @@
  * (as this machine's mirror): the swarm key or the index is what makes A's packuments believable.
  */
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +18,7 @@ import { assertOk, assertSameTree, createP2pWork, type P2pWork, type Seeder } fr
 import { indexSettled, publishedSequence } from '../helpers/index-settled.ts'
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts'
 import { runCommand } from '../helpers/run-command.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 const SUBNET = 143
 let lan: Lan
@@ -56,7 +57,7 @@ before(async () => {
   lan = await createLan('metadata', SUBNET)
   if (lan.skip !== undefined) return
   registry = await startRegistry({ filter: (name) => !name.startsWith('@') })
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-metadata-netns-'))
+  work = await tempDir('metadata-netns')
   userconfig = join(work, 'npmrc')
   // the registry B is told of is the fixture registry's own URL: B's namespace has no route to it
   await writeFile(userconfig, [`registry=${registry.url}`, 'audit=false', 'fund=false', 'update-notifier=false', ''].join('\n'))

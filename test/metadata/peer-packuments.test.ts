@@ -7,14 +7,14 @@
  * with nothing verifiable is refused, by name; a package nobody has is npm's E404.
  */
 import assert from 'node:assert/strict'
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import cacache from 'cacache'
 import { assertOk, assertSameTree, createP2pWork, type P2pWork, type Seeder } from '../helpers/p2p.ts'
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts'
 import { runCommand } from '../helpers/run-command.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 let registry: TestRegistry
 let work: string
@@ -51,7 +51,7 @@ async function tamper (cacheDir: string, name: string, edit: (packument: any) =>
 
 before(async () => {
   registry = await startRegistry({ sign: true, filter: (name) => !name.startsWith('@') })
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-metadata-'))
+  work = await tempDir('metadata')
   userconfig = join(work, 'npmrc')
   await writeFile(userconfig, [`registry=${registry.url}`, 'audit=false', 'fund=false', 'update-notifier=false', ''].join('\n'))
   p2p = createP2pWork({ work, userconfig })

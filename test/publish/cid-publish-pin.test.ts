@@ -8,8 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { gzipSync } from 'node:zlib'
@@ -22,6 +21,7 @@ import { ipfsNpmBin } from '../helpers/conformance.ts'
 import { assertOk, createP2pWork, type P2pWork, type Seeder } from '../helpers/p2p.ts'
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts'
 import { runCommand, type CommandResult } from '../helpers/run-command.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 let work: string
 let registry: TestRegistry
@@ -52,7 +52,7 @@ async function project (name: string, pkg: Record<string, unknown>, files: Recor
 const readJson = async (file: string): Promise<Record<string, any>> => JSON.parse(await readFile(file, 'utf8')) as Record<string, any>
 
 before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-publish-cid-'))
+  work = await tempDir('publish-cid')
   registry = await startRegistry({ packages: [] })
   const extras = 'fetch-retries=0\naudit=false\nfund=false\nupdate-notifier=false\n'
   liveRc = join(work, 'live-npmrc')

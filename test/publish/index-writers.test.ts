@@ -5,11 +5,11 @@
  * blocks; the network replaced by a block map and a transport that keeps nothing.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { createSignedIndexes, type Manifest, type SignedIndexComponents } from '../../src/metadata/signed-index.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 const manifest = (name: string, version: string): Manifest => ({
   name,
@@ -18,7 +18,7 @@ const manifest = (name: string, version: string): Manifest => ({
 })
 
 test('a publish by another process on this cache is kept by the next publish of an index held open', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'ipfs-npm-index-writers-'))
+  const dir = await tempDir('index-writers')
   try {
     const stored = new Map<string, Uint8Array>()
     const components: SignedIndexComponents = {

@@ -8,8 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { CID } from 'multiformats/cid'
@@ -21,6 +20,7 @@ import { ipfsNpmBin } from '../helpers/conformance.ts'
 import { createLan, type Lan } from '../helpers/netns.ts'
 import { assertOk, createP2pWork, type P2pWork } from '../helpers/p2p.ts'
 import { runCommand, type CommandResult } from '../helpers/run-command.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 let lan: Lan
 let work: string
@@ -29,7 +29,7 @@ let userconfig: string
 
 before(async () => {
   lan = await createLan('team', 215, 'publish')
-  work = await mkdtemp(join(tmpdir(), 'ipfs-npm-publish-'))
+  work = await tempDir('publish')
   userconfig = join(work, 'npmrc')
   // TEST-NET-1: no namespace has a route to it, so every registry request fails at once
   await writeFile(userconfig, 'registry=http://192.0.2.1/\nfetch-retries=0\naudit=false\nfund=false\nupdate-notifier=false\n')
