@@ -20,6 +20,7 @@ import { startPeer, type Peer } from './lib/peers.ts'
 import { medianRss, ratio, renderReport, type ScenarioResult, type TargetCheck } from './lib/report.ts'
 import { startService, type Service } from './lib/service.ts'
 import { summarize } from './lib/stats.ts'
+import { measureTransfer, renderTransfer, type TransferResults } from './lib/transfer.ts'
 import { installCommand, toolEnv, writePnpmrc, writeUserconfig, type InstallSpec, type Toolchain } from './lib/tools.ts'
 
 const run = promisify(execFile)
@@ -312,8 +313,6 @@ async function profileMisses (project: string, scenarios: Scenario[], results: S
   return lines
 }
 
-interface PeerTransfer { mbPerS: number, tarballsPerS: number, runs: number, missing: number }
-
 async function transferOnce (peer: string, lock: string, root: string, tools: Toolchain, i: number, nodeOptions?: string): Promise<{ ms: number, bytes: number, count: number, missing: number }> {
   const cache = join(root, `transfer-cache-${i}`)
   const env = toolEnv(join(root, 'home'), nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions })
@@ -323,29 +322,33 @@ async function transferOnce (peer: string, lock: string, root: string, tools: To
   return JSON.parse(res.stdout) as { ms: number, bytes: number, count: number, missing: number }
 }
 
-const TRANSFER_MB_S = 50
-const TRANSFER_TARBALLS_S = 300
+/** Issue 11's targets for the bare transfer (bench/lib/transfer.ts). */
+const TRANSFER_MB_S = 100
+const TRANSFER_TARBALLS_S = 1000
+const TRANSFER_THREE_PEERS = 1.5
+/** 80 % of 1 Gbit/s, in MB/s. */
+const TRANSFER_LAN_MB_S = 0.8 * 125
+const TRANSFER_LAN_VS_LOOPBACK = 1.2
+const TRANSFER_FETCHERS = 20
+const TRANSFER_SERVING_RSS_MIB = 512
 
-/**
- * All of a lockfile's tarballs from one peer (`RUNS` times); when below target, one more run with
- * both the fetching node and a fresh serving peer under the profiler.
- */
-async function measurePeerTransfer (peer: Peer, lock: string, root: string, tools: Toolchain, servingCache: string, profiles: string[]): Promise<PeerTransfer | string> {
-  const rates: Array<{ mb: number, tb: number, missing: number }> = []
+/** The transfer shapes from a warm cache; when one peer misses its target, one more run of both sides under the profiler. */
+async function measurePeerTransfer (lock: string, root: string, tools: Toolchain, warmCache: string, profiles: string[]): Promise<TransferResults | string> {
+  let results: TransferResults
+  const work = join(root, 'transfer')
   try {
-    for (let i = 0; i < RUNS; i++) {
-      const out = await transferOnce(peer.address, lock, root, tools, i)
-      rates.push({ mb: out.bytes / 1e6 / (out.ms / 1000), tb: out.count / (out.ms / 1000), missing: out.missing })
-      say(`peer transfer ${i + 1}/${RUNS}: ${out.count} tarballs, ${(out.bytes / 1e6).toFixed(1)} MB in ${(out.ms / 1000).toFixed(2)} s, ${out.missing} missing`)
-    }
+    await mkdir(work, { recursive: true })
+    results = await measureTransfer({ node: tools.node, ipfsNpm: tools.ipfsNpm, peerTransfer: join(benchDir, 'peer-transfer.ts'), lock, warmCache, work, runs: RUNS, lan: opts.wan, fetchers: TRANSFER_FETCHERS, log: say })
   } catch (err) {
     return (err as Error).message
+  } finally {
+    await rm(work, { recursive: true, force: true })
   }
-  const result = { mbPerS: summarize(rates.map((r) => r.mb)).median, tarballsPerS: summarize(rates.map((r) => r.tb)).median, runs: rates.length, missing: Math.max(...rates.map((r) => r.missing)) }
-  if (opts.profile && (result.mbPerS < TRANSFER_MB_S || result.tarballsPerS < TRANSFER_TARBALLS_S)) {
+  const one = results.shapes[0]
+  if (opts.profile && one !== undefined && (one.mbPerS < TRANSFER_MB_S || one.tarballsPerS < TRANSFER_TARBALLS_S)) {
     const dir = join(root, 'profiles', 'transfer')
     const prof = (side: string): string => `--cpu-prof --cpu-prof-dir=${join(dir, side)}`
-    const served = await startPeer({ tools, cache: servingCache, userconfig: join(root, 'npmrc-lo'), home: join(root, 'home'), cwd: root, nodeOptions: prof('serving') })
+    const served = await startPeer({ tools, cache: warmCache, userconfig: join(root, 'npmrc-lo'), home: join(root, 'home'), cwd: root, nodeOptions: prof('serving') })
     try {
       // first pass builds the DAGs of the large tarballs; the second is the one profiled
       await transferOnce(served.address, lock, root, tools, 90)
@@ -361,8 +364,9 @@ async function measurePeerTransfer (peer: Peer, lock: string, root: string, tool
       await served.service.stop()
     }
   }
-  return result
+  return results
 }
+
 
 /** `ipfs-npm --version` against `npm --version`, alternating; the overhead of the median. */
 async function measurePassthrough (tools: Toolchain, root: string): Promise<{ ipfs: number, npm: number }> {
@@ -415,7 +419,42 @@ async function measureFootprint (tools: Toolchain, root: string, upstream: strin
   return Number(du.stdout.split(/\s/)[0])
 }
 
-function targetChecks (results: ScenarioResult[], projects: string[], extras: { passthrough?: { ipfs: number, npm: number }, readingPassthrough?: { ipfs: number, npm: number }, footprint?: number | string, transfer?: PeerTransfer | string }): TargetCheck[] {
+function transferChecks (tr: TransferResults | string | undefined): TargetCheck[] {
+  const none = (name: string, limit: string): TargetCheck => ({ name, project: 'large', measured: 'not measured', limit, met: undefined, detail: typeof tr === 'string' ? tr : undefined })
+  const shape = (prefix: string) => typeof tr === 'object' ? tr.shapes.find((s) => s.shape.startsWith(prefix)) : undefined
+  const missing = (s: { runs: Array<{ missing: number }> }): number => Math.max(...s.runs.map((r) => r.missing))
+  const checks: TargetCheck[] = []
+  const one = shape('1 peer')
+  if (one === undefined) {
+    checks.push(none('peer transfer, one peer, loopback', `≥ ${TRANSFER_MB_S} MB/s, ≥ ${TRANSFER_TARBALLS_S} tarballs/s`))
+    return checks
+  }
+  const detail = `median of ${one.runs.length}; ${missing(one)} tarballs missing; CPU per MB: fetcher ${one.fetchingCpuMsPerMb.toFixed(1)} ms, serving peer ${one.servingCpuMsPerMb.toFixed(1)} ms`
+  checks.push({ name: 'peer transfer, one peer, loopback: MB/s', project: 'large', measured: one.mbPerS.toFixed(1), limit: `≥ ${TRANSFER_MB_S}`, met: one.mbPerS >= TRANSFER_MB_S && missing(one) === 0, detail })
+  checks.push({ name: 'peer transfer, one peer, loopback: tarballs/s', project: 'large', measured: one.tarballsPerS.toFixed(0), limit: `≥ ${TRANSFER_TARBALLS_S}`, met: one.tarballsPerS >= TRANSFER_TARBALLS_S && missing(one) === 0, detail: `median of ${one.runs.length}` })
+  const three = shape('3 peers')
+  if (three !== undefined) {
+    const r = three.mbPerS / one.mbPerS
+    checks.push({ name: 'peer transfer: three peers / one peer', project: 'large', measured: r.toFixed(2), limit: `≥ ${TRANSFER_THREE_PEERS}`, met: r >= TRANSFER_THREE_PEERS && missing(three) === 0, detail: `${three.mbPerS.toFixed(1)} vs ${one.mbPerS.toFixed(1)} MB/s; bytes per peer ${three.servedBy.map((b) => (b / 1e6).toFixed(0)).join(' / ')} MB` })
+  }
+  const lan = shape('LAN')
+  if (lan === undefined) {
+    checks.push(none('peer transfer, LAN peer (1 Gbit/s)', `≥ ${TRANSFER_LAN_MB_S} MB/s`))
+  } else {
+    checks.push({ name: 'peer transfer, LAN peer (1 Gbit/s, 0.5 ms)', project: 'large', measured: lan.mbPerS.toFixed(1), limit: `≥ ${TRANSFER_LAN_MB_S} MB/s`, met: lan.mbPerS >= TRANSFER_LAN_MB_S && missing(lan) === 0, detail: `median of ${lan.runs.length}` })
+    const r = one.mbPerS / lan.mbPerS
+    checks.push({ name: 'peer transfer: LAN peer time / loopback peer time', project: 'large', measured: r.toFixed(2), limit: `≤ ${TRANSFER_LAN_VS_LOOPBACK}`, met: r <= TRANSFER_LAN_VS_LOOPBACK })
+  }
+  const many = typeof tr === 'object' ? tr.many : undefined
+  if (typeof many === 'object') {
+    checks.push({ name: `peer transfer: serving peer RSS under ${many.fetchers} fetchers`, project: 'large', measured: `${many.servingPeakRssMiB.toFixed(0)} MiB`, limit: `≤ ${TRANSFER_SERVING_RSS_MIB} MiB`, met: many.servingPeakRssMiB <= TRANSFER_SERVING_RSS_MIB, detail: `${many.servingCpuMsPerMb.toFixed(1)} ms CPU per MB served; ${many.missing} tarballs missing` })
+  } else {
+    checks.push(none(`peer transfer: serving peer RSS under ${TRANSFER_FETCHERS} fetchers`, `≤ ${TRANSFER_SERVING_RSS_MIB} MiB`))
+  }
+  return checks
+}
+
+function targetChecks (results: ScenarioResult[], projects: string[], extras: { passthrough?: { ipfs: number, npm: number }, readingPassthrough?: { ipfs: number, npm: number }, footprint?: number | string, transfer?: TransferResults | string }): TargetCheck[] {
   const checks: TargetCheck[] = []
   const fmt = (x: number[]): string => `rounds ${x.map((v) => v.toFixed(2)).join(', ')}`
   const ratioCheck = (name: string, project: string, a: string, b: string, limit: number): void => {
@@ -463,13 +502,7 @@ function targetChecks (results: ScenarioResult[], projects: string[], extras: { 
   checks.push(typeof fp !== 'number'
     ? { name: 'production dependency footprint', project: '–', measured: 'not measured', limit: '≤ 40 MB', met: undefined, detail: fp }
     : { name: 'production dependency footprint', project: '–', measured: `${(fp / 1e6).toFixed(1)} MB`, limit: '≤ 40 MB', met: fp <= 40e6, detail: 'npm pack + npm install --omit=dev, du -sb node_modules' })
-  const tr = extras.transfer
-  if (typeof tr !== 'object') {
-    checks.push({ name: 'peer transfer, one peer, loopback', project: 'large', measured: 'not measured', limit: '≥ 50 MB/s, ≥ 300 tarballs/s', met: undefined, detail: tr })
-  } else {
-    checks.push({ name: 'peer transfer, one peer, loopback: MB/s', project: 'large', measured: tr.mbPerS.toFixed(1), limit: '≥ 50', met: tr.mbPerS >= TRANSFER_MB_S && tr.missing === 0, detail: `median of ${tr.runs}; ${tr.missing} tarballs missing` })
-    checks.push({ name: 'peer transfer, one peer, loopback: tarballs/s', project: 'large', measured: tr.tarballsPerS.toFixed(0), limit: '≥ 300', met: tr.tarballsPerS >= TRANSFER_TARBALLS_S && tr.missing === 0, detail: `median of ${tr.runs}` })
-  }
+  checks.push(...transferChecks(extras.transfer))
   return checks
 }
 
@@ -517,7 +550,7 @@ async function main (): Promise<void> {
     }
 
     const results: ScenarioResult[] = []
-    let transfer: PeerTransfer | string = 'the large project was not run'
+    let transfer: TransferResults | string = 'the large project was not run'
     const profiles: string[] = []
     for (const p of projects) {
       const root = join(work, p)
@@ -528,12 +561,13 @@ async function main (): Promise<void> {
       const projectResults = await runRounds(p, setup.scenarios, tools, root)
       results.push(...projectResults)
       if (opts.profile) profiles.push(...await profileMisses(p, setup.scenarios, projectResults, tools, root))
-      if (p === 'large') {
-        transfer = setup.peers.length === 0 ? 'no peer could be started' : await measurePeerTransfer(setup.peers[0], join(PROJECTS[p], 'package-lock.json'), root, tools, join(root, 'peer-0', 'cache'), profiles)
-      }
       for (const peer of setup.peers) {
         await peer.service.stop()
         peersToStop.splice(peersToStop.indexOf(peer), 1)
+      }
+      if (p === 'large') {
+        say('peer transfer')
+        transfer = setup.peers.length === 0 ? 'no peer could be started' : await measurePeerTransfer(join(PROJECTS[p], 'package-lock.json'), root, tools, join(root, 'peer-0', 'cache'), profiles)
       }
     }
 
@@ -565,7 +599,9 @@ async function main (): Promise<void> {
       ['runs', `${RUNS} per scenario, alternating rounds (every scenario once per round, same order), after an untimed warm-up of the peer scenarios; every tool gets its own userconfig (registry, audit=false, fund=false), its own cache/store and an empty HOME; ipfs-npm runs with --no-mdns (other nodes on this machine must not join in)`],
       ['total bench time', `${((performance.now() - started) / 60000).toFixed(1)} min`],
     ]
-    const report = renderReport({ title: `ipfs-npm bench, ${new Date().toISOString().slice(0, 10)}`, facts, results, targets: targetChecks(results, projects, { passthrough, readingPassthrough, footprint, transfer }), profiles, notes })
+    const report = renderReport({ title: `ipfs-npm bench, ${new Date().toISOString().slice(0, 10)}`, facts, results, targets: targetChecks(results, projects, { passthrough, readingPassthrough, footprint, transfer }), profiles, notes,
+      sections: typeof transfer === 'object' ? [['Peer transfer (large project)', ['bench/lib/transfer.ts: every tarball of the lockfile into an empty cache, verified, nothing else; medians of alternating rounds.', '', ...renderTransfer(transfer)]]] : [],
+    })
     const out = join(benchDir, 'results', `${new Date().toISOString().slice(0, 10)}.md`)
     await mkdir(dirname(out), { recursive: true })
     await writeFile(out, report)

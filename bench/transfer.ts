@@ -2,12 +2,13 @@
  * The peer-transfer part of the bench on its own (bench/lib/transfer.ts), for working on the
  * transfer without the 15-minute full run. Needs root for the LAN shape (`--no-lan` without).
  *
- *   node bench/transfer.ts [--runs 5] [--no-lan] [--fetchers 20] [--cache WARM_NPM_CACHE] [--repo CHECKOUT]
+ *   node bench/transfer.ts [--runs 5] [--no-lan] [--fetchers 20] [--cache WARM_NPM_CACHE] [--repo CHECKOUT] [--label NAME]
  *
  * `--cache`: an npm cache that holds the large project's tarballs (default: one made here with
  * `npm ci` from the configured registry). `--repo`: measure another checkout's build (its
  * `bin/ipfs-npm.js` serves, its `bench/peer-transfer.ts` fetches), e.g. an older commit for a
- * before/after comparison; it must be built (`npm ci`).
+ * before/after comparison; it must be built (`npm ci`). `--label`: what to call it in the report
+ * (default: its commit).
  */
 import { execFile } from 'node:child_process'
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises'
@@ -26,6 +27,7 @@ const { values: opts } = parseArgs({
     fetchers: { type: 'string', default: '20' },
     cache: { type: 'string' },
     repo: { type: 'string', default: resolve(benchDir, '..') },
+    label: { type: 'string' },
   },
   allowNegative: true,
 })
@@ -48,7 +50,7 @@ try {
     await run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--cache', warmCache], { cwd: project, maxBuffer: 64 * 1024 * 1024 })
   }
   const repo = resolve(opts.repo)
-  const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo })).stdout.trim()
+  const commit = opts.label ?? (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo })).stdout.trim()
   const loadBefore = loadavg()
   const results = await measureTransfer({
     node: process.execPath,

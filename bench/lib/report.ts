@@ -33,6 +33,8 @@ export interface ReportInit {
   targets: TargetCheck[]
   /** Markdown lines summarizing CPU profiles of missed targets. */
   profiles: string[]
+  /** More sections, after the targets: title and markdown lines. */
+  sections?: Array<[string, string[]]>
   notes: string[]
 }
 
@@ -83,6 +85,7 @@ export function renderReport (init: ReportInit): string {
     const met = t.met === undefined ? 'n/a' : t.met ? 'yes' : '**no**'
     lines.push(`| ${t.name} | ${t.project} | ${t.measured} | ${t.limit} | ${met} | ${t.detail ?? ''} |`)
   }
+  for (const [title, body] of init.sections ?? []) lines.push('', `## ${title}`, '', ...body)
   if (init.profiles.length > 0) {
     lines.push('', '## Profiles of missed targets', '',
       'One extra run of each side under `node --cpu-prof` (main thread, self time; `(idle)` is waiting for I/O or children, `(garbage collector)` is GC).', '', ...init.profiles)

@@ -94,7 +94,7 @@ async function rssMiBOf (pid: number): Promise<number> {
 }
 
 async function servedBytes (peer: Serving): Promise<number> {
-  if (peer.inNamespace) return 0
+  if (peer.inNamespace) return Number.NaN
   const res = await fetch(`http://127.0.0.1:${peer.port}/-/ipfs-npm/info`)
   return ((await res.json()) as { served: { bytes: number } }).served.bytes
 }
@@ -179,6 +179,8 @@ export async function measureTransfer (init: TransferInit): Promise<TransferResu
     const copy = join(init.work, `peer-cache-${i}`)
     // hard links: three caches, one copy of the bytes (serving only reads them)
     await run('cp', ['-al', init.warmCache, copy]).catch(async () => cp(init.warmCache, copy, { recursive: true }))
+    // each peer its own identity (the cache's persisted peer key would make three addresses of one peer)
+    await rm(join(copy, '_ipfs-npm'), { recursive: true, force: true })
     copies.push(copy)
   }
   try {
@@ -285,7 +287,7 @@ export function renderTransfer (r: TransferResults): string[] {
     '| --- | ---: | ---: | --- | ---: | ---: | --- |',
   ]
   for (const s of r.shapes) {
-    lines.push(`| ${s.shape} | ${s.mbPerS.toFixed(1)} | ${s.tarballsPerS.toFixed(0)} | ${s.runs.map((x) => rate(x).mb.toFixed(1)).join(', ')} | ${s.fetchingCpuMsPerMb.toFixed(1)} | ${s.servingCpuMsPerMb.toFixed(1)} | ${s.servedBy.map((b) => `${(b / 1e6).toFixed(0)} MB`).join(' / ')} |`)
+    lines.push(`| ${s.shape} | ${s.mbPerS.toFixed(1)} | ${s.tarballsPerS.toFixed(0)} | ${s.runs.map((x) => rate(x).mb.toFixed(1)).join(', ')} | ${s.fetchingCpuMsPerMb.toFixed(1)} | ${s.servingCpuMsPerMb.toFixed(1)} | ${s.servedBy.map((b) => Number.isNaN(b) ? '–' : `${(b / 1e6).toFixed(0)} MB`).join(' / ')} |`)
   }
   if (typeof r.many === 'string') lines.push('', `- ${r.many}`)
   else if (r.many !== undefined) {
