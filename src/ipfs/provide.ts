@@ -7,7 +7,7 @@
  */
 import type { CID } from 'multiformats/cid'
 
-/** Announces that we serve `cid`, the tarball with `integrity`; never throws, never waits. */
+/** Queues the announcement that we serve `cid`, the tarball with `integrity`; never throws, never waits. */
 export type ProvideTarball = (integrity: string, cid: CID) => void
 
 export interface ProvideTarballInit {
@@ -26,18 +26,25 @@ export interface ProvideTarballInit {
 export function createProvideTarball (init: ProvideTarballInit): ProvideTarball {
   /** CIDs announced by this node already: a record lasts hours, the DHT refreshes it itself. */
   const provided = new Set<string>()
+  /**
+   * One announcement at a time. Each is a DHT query that dials the closest peers known — on a LAN
+   * of short-lived peers (a class, a CI fleet) mostly ones long gone — and hundreds started at once
+   * crowded out the transfers they announce: a bench peer serving a few fetchers spent ~300 ms of
+   * CPU per MB served on them instead of ~40 (bench/README.md, "Peer transfer").
+   */
+  let queue: Promise<void> = Promise.resolve()
   return (integrity, cid) => {
     const key = cid.toString()
     if (provided.has(key)) return
     provided.add(key)
-    void (async () => {
+    queue = queue.then(async () => {
       if (!await init.servable(cid)) {
         provided.delete(key)
         init.log(`ipfs: not providing ${cid} for ${integrity}: not a block we serve`)
         return
       }
       if (!await init.provide(cid)) provided.delete(key)
-    })().catch((err: Error) => {
+    }).catch((err: Error) => {
       provided.delete(key)
       init.log(`ipfs: providing ${cid}: ${err.message}`)
     })
