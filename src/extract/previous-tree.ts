@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto'
 import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises'
 import { basename, join, relative, sep } from 'node:path'
+import { processAlive } from '../process-alive.ts'
 
 export interface PreviousTree {
   /** Where the package folder `dest` of the new tree was in the old one, if it was there. */
@@ -27,15 +28,6 @@ export interface MoveAsideInit {
    * in place first, as npm does.
    */
   trash: string
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** npm ci's emptying of node_modules, done in place: each entry deleted. */
@@ -82,7 +74,7 @@ export async function moveAside (init: MoveAsideInit): Promise<PreviousTree> {
     async remove () {
       // with what killed runs left behind
       const left = await readdir(init.trash).catch(() => [] as string[])
-      const dead = left.filter((name) => name !== basename(run) && !alive(Number(name.split('-')[0])))
+      const dead = left.filter((name) => name !== basename(run) && !processAlive(Number(name.split('-')[0])))
       await Promise.all([run, ...dead.map((name) => join(init.trash, name))].map((path) => rm(path, { recursive: true, force: true })))
     },
   }

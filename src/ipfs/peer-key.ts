@@ -7,6 +7,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import type { PrivateKey } from '@libp2p/interface'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { processAlive } from '../process-alive.ts'
 
 export interface PeerKey {
   privateKey: PrivateKey
@@ -14,15 +15,6 @@ export interface PeerKey {
   persisted: boolean
   /** Gives the persisted key back (removes the lock); a no-op for an ephemeral key. */
   release(): Promise<void>
-}
-
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** Takes the pid lock in `dir`, replacing a lock whose process is gone. */
@@ -34,7 +26,7 @@ async function lock (file: string): Promise<boolean> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       const holder = Number(await readFile(file, 'utf8').catch(() => ''))
-      if (holder > 0 && isAlive(holder)) return false
+      if (holder > 0 && processAlive(holder)) return false
       await rm(file, { force: true })
     }
   }
