@@ -172,6 +172,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     profileIndex: createCidIndex(join(stateDir, 'profile-cids')),
   })
   const provideTarball = createProvideTarball({
+    canProvide: () => !stopController.signal.aborted && hasDhtPeers(),
     servable: async (cid) => serving.has(cid),
     async provide (cid) {
       // each DHT that has someone to tell, on its own: a DHT with no peers would hold up the other

@@ -23,6 +23,9 @@ import { MAX_TARBALL } from './fetch-dag.ts'
 import { hashesOf, matchesIntegrity, sriOf } from '../integrity.ts'
 import type { PackageId, PackageTarballs } from './package-tarballs.ts'
 
+/** Blocks (1 MiB each) a background build holds while their writes are under way. */
+const BACKGROUND_WRITES = 4
+
 /** Where cacache keeps the content with this (single-hash) integrity. */
 const contentPath = createRequire(import.meta.url)('cacache/lib/content/path.js') as (cache: string, integrity: string) => string
 
@@ -41,9 +44,10 @@ export interface LocalCids {
   lookup(integrity: string, pkg?: PackageId): Promise<CID | undefined>
   /**
    * The CID serving the cached tarball stored under `integrity` (one hash). With `build`, a large
-   * one's DAG is built when it has none — in the background way: each block written before the
-   * next is read, yielding to other work in between, so a big tarball costs one block of memory
-   * and no stall. Without, a large tarball has a CID only if its DAG is there already.
+   * one's DAG is built when it has none — in the background way: a few blocks awaiting their write
+   * at most, yielding to other work in between, resolving once all are written — so a big tarball
+   * costs a few MiB of memory and no stall. Without, a large tarball has a CID only if its DAG is
+   * there already.
    */
   prepare(integrity: string, build: boolean): Promise<CID | undefined>
   /**
@@ -62,10 +66,11 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
   const building = new Map<string, Promise<CID>>()
 
   /**
-   * Imports the cached tarball as a DAG. For an ask, resolves with the root as soon as every block
-   * is hashed: the blockstore serves blocks from memory while their writes finish (seconds on a
-   * busy disk, past an asker's timeout). In the background, waits for each write instead. The
-   * index learns the root only once every block is written.
+   * Imports the cached tarball as a DAG, resolving with the root as soon as every block is hashed:
+   * the blockstore serves blocks from memory while their writes finish (seconds on a busy disk,
+   * past an asker's timeout), so a peer asking while serve builds in the background is answered
+   * as fast. In the background, at most BACKGROUND_WRITES blocks wait to be written (memory), and
+   * the build yields between blocks (CPU). The index learns the root once every block is written.
    */
   const buildDag = async (integrity: string, background: boolean): Promise<{ root: CID, written: Promise<void> }> => {
     // read 1 MiB at a time and check the digest ourselves: cacache's stream reads 64 MiB at once,
@@ -82,12 +87,15 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
       if (check.digest('base64') !== hash.digest) throw new Error(`cached content of ${integrity} does not match its digest`)
     })()
     const writes: Array<Promise<CID>> = []
+    const pending = new Set<Promise<unknown>>()
     const root = await importTarball(hashing, {
       put: async (cid, bytes) => {
         const write = Promise.resolve(blockstore.put(cid, bytes))
         writes.push(write)
         if (background) {
-          await write
+          const settled = write.catch(() => {}).finally(() => pending.delete(settled))
+          pending.add(settled)
+          if (pending.size >= BACKGROUND_WRITES) await Promise.race(pending)
           await yieldToEvents()
         }
         return cid
@@ -98,6 +106,7 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
     return { root, written }
   }
 
+  /** The root; in the background, only once every block is written, so builds go one at a time. */
   const dagOf = async (integrity: string, background: boolean): Promise<CID> => {
     let build = building.get(integrity)
     if (build === undefined) {
@@ -106,6 +115,7 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
       building.set(integrity, build)
       // a failed write leaves the index without the root: the next ask builds again
       void started.then(async ({ written }) => written).catch(() => {}).finally(() => building.delete(integrity))
+      if (background) await (await started).written
     }
     return await build
   }

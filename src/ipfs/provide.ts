@@ -11,16 +11,18 @@ import type { CID } from 'multiformats/cid'
 export type ProvideTarball = (integrity: string, cid: CID) => void
 
 export interface ProvideTarballInit {
+  /** Whether a DHT has peers to tell now; cheap, asked first (serve offers everything again every minute). */
+  canProvide(): boolean
   /** Whether our bitswap would hand this block to a peer that wants it (the serving blockstore's `has`). */
   servable(cid: CID): Promise<boolean>
-  /** Puts the provider record (libp2p content routing); false when there is no DHT to tell yet. */
+  /** Puts the provider record; false when there was no DHT to tell after all. */
   provide(cid: CID): Promise<boolean>
   log(msg: string): void
 }
 
 /**
  * @example
- * const provideTarball = createProvideTarball({ servable: (cid) => serving.has(cid), provide, log })
+ * const provideTarball = createProvideTarball({ canProvide: () => dhtHasPeers(), servable: (cid) => serving.has(cid), provide, log })
  * provideTarball(integrity, root)
  */
 export function createProvideTarball (init: ProvideTarballInit): ProvideTarball {
@@ -35,7 +37,7 @@ export function createProvideTarball (init: ProvideTarballInit): ProvideTarball 
   let queue: Promise<void> = Promise.resolve()
   return (integrity, cid) => {
     const key = cid.toString()
-    if (provided.has(key)) return
+    if (provided.has(key) || !init.canProvide()) return
     provided.add(key)
     queue = queue.then(async () => {
       if (!await init.servable(cid)) {
