@@ -48,6 +48,13 @@ const PASSTHROUGH_RUNS = 10
 const RUN_TIMEOUT_MS = 120_000
 const WAN_MBIT = 20
 const WAN_RTT_MS = 80
+/**
+ * Settings a project needs on this machine, for every tool: the monorepo's dependencies include
+ * one whose install script clones Node.js from a git host, which is unreachable here.
+ */
+const PROJECT_SETTINGS: Record<string, string[]> = {
+  monorepo: ['ignore-scripts=true'],
+}
 const PROJECTS: Record<string, string> = {
   small: resolve(repo, '../shared/fixtures/small'),
   large: join(benchDir, 'projects/large'),
@@ -130,17 +137,18 @@ async function setupProject (name: string, src: string, root: string, tools: Too
   const home = join(root, 'home')
   await mkdir(home, { recursive: true })
   const env = toolEnv(home)
+  const settings = PROJECT_SETTINGS[name] ?? []
   const uc = {
-    lo: await writeUserconfig(join(root, 'npmrc-lo'), registries.lo),
-    dead: await writeUserconfig(join(root, 'npmrc-dead'), 'http://127.0.0.1:9/'),
-    wan: registries.wan === undefined ? undefined : await writeUserconfig(join(root, 'npmrc-wan'), registries.wan),
+    lo: await writeUserconfig(join(root, 'npmrc-lo'), registries.lo, settings),
+    dead: await writeUserconfig(join(root, 'npmrc-dead'), 'http://127.0.0.1:9/', settings),
+    wan: registries.wan === undefined ? undefined : await writeUserconfig(join(root, 'npmrc-wan'), registries.wan, settings),
   }
 
   // the other tools' lockfiles, converted once; bun's records tarball URLs, rewritten per registry
   const converted = new Map<string, string>()
   if (['pnpm-cold', 'wan-pnpm-cold'].some(wanted)) try {
     const pnpmDir = await npmProject(src, join(root, 'convert-pnpm'), registries.lo, mirror)
-    await writePnpmrc(pnpmDir, { registry: registries.lo, store: join(root, 'convert-store'), cache: join(root, 'convert-cache') })
+    await writePnpmrc(pnpmDir, { registry: registries.lo, store: join(root, 'convert-store'), cache: join(root, 'convert-cache'), extra: settings })
     await untimed('pnpm import', tools.pnpm, ['import'], pnpmDir, env)
     converted.set('pnpm-lo', pnpmDir)
     converted.set('pnpm-wan', pnpmDir)
@@ -168,8 +176,8 @@ async function setupProject (name: string, src: string, root: string, tools: Too
     const cwd = lockFrom === undefined
       ? await npmProject(src, join(root, id), spec.registry, mirror)
       : await copyProject(lockFrom, join(root, id), [spec.tool === 'pnpm' ? 'pnpm-lock.yaml' : 'bun.lock'])
-    const full: InstallSpec = { ...spec, cwd, home, cache: spec.cache ?? join(root, `cache-${id}`), store: join(root, `store-${id}`) }
-    if (spec.tool === 'pnpm') await writePnpmrc(cwd, full)
+    const full: InstallSpec = { ...spec, cwd, home, cache: spec.cache ?? join(root, `cache-${id}`), store: join(root, `store-${id}`), ignoreScripts: settings.includes('ignore-scripts=true') }
+    if (spec.tool === 'pnpm') await writePnpmrc(cwd, { ...full, extra: settings })
     scenarios.push({ id, label, baseline, cold, keepTree: spec.keepTree, spec: full })
   }
 

@@ -34,8 +34,8 @@ export function toolEnv (home: string, extra: Record<string, string> = {}): Reco
 }
 
 /** Writes an npm userconfig naming `registry` and turning off the network extras both npm and ipfs-npm would add. */
-export async function writeUserconfig (file: string, registry: string): Promise<string> {
-  await writeFile(file, `registry=${registry}\naudit=false\nfund=false\nupdate-notifier=false\n`)
+export async function writeUserconfig (file: string, registry: string, extra: string[] = []): Promise<string> {
+  await writeFile(file, [`registry=${registry}`, 'audit=false', 'fund=false', 'update-notifier=false', ...extra, ''].join('\n'))
   return file
 }
 
@@ -43,8 +43,8 @@ export async function writeUserconfig (file: string, registry: string): Promise<
  * pnpm's settings for a project: its `.npmrc` (pnpm 10 takes no `--registry`/`--cache-dir` on
  * every command, `import` none at all).
  */
-export async function writePnpmrc (projectDir: string, settings: { registry: string, store: string, cache: string }): Promise<void> {
-  await writeFile(join(projectDir, '.npmrc'), `registry=${settings.registry}\nstore-dir=${settings.store}\ncache-dir=${settings.cache}\n`)
+export async function writePnpmrc (projectDir: string, settings: { registry: string, store: string, cache: string, extra?: string[] }): Promise<void> {
+  await writeFile(join(projectDir, '.npmrc'), [`registry=${settings.registry}`, `store-dir=${settings.store}`, `cache-dir=${settings.cache}`, ...settings.extra ?? [], ''].join('\n'))
 }
 
 export interface InstallSpec {
@@ -61,6 +61,8 @@ export interface InstallSpec {
   npmFlags?: string[]
   /** Multiaddrs of ipfs-npm peers. */
   peers?: string[]
+  /** bun's `--ignore-scripts` (npm, ipfs-npm and pnpm read `ignore-scripts` from their config files). */
+  ignoreScripts?: boolean
 }
 
 /** The frozen-lockfile install command of `spec.tool`. */
@@ -88,7 +90,7 @@ export function installCommand (tools: Toolchain, spec: InstallSpec): Invocation
       if (tools.bun === undefined) throw new Error('bun is not available')
       return {
         command: tools.bun,
-        args: ['install', '--frozen-lockfile', '--registry', spec.registry, '--cache-dir', spec.cache, '--no-progress'],
+        args: ['install', '--frozen-lockfile', '--registry', spec.registry, '--cache-dir', spec.cache, '--no-progress', ...(spec.ignoreScripts === true ? ['--ignore-scripts'] : [])],
         cwd: spec.cwd,
         env: { ...env, BUN_INSTALL_CACHE_DIR: spec.cache },
       }
