@@ -17,7 +17,7 @@ import { measure, type RunResult } from './lib/measure.ts'
 import { fillMirror, type MirrorContents } from './lib/mirror-fill.ts'
 import { startWan, type Wan } from './lib/network.ts'
 import { startPeer, type Peer } from './lib/peers.ts'
-import { medianRss, ratio, renderReport, type ScenarioResult, type TargetCheck } from './lib/report.ts'
+import { cpuRatio, medianRss, ratio, renderReport, type ScenarioResult, type TargetCheck } from './lib/report.ts'
 import { startService, type Service } from './lib/service.ts'
 import { summarize } from './lib/stats.ts'
 import { measureTransfer, renderTransfer, type TransferResults } from './lib/transfer.ts'
@@ -276,7 +276,7 @@ async function runRounds (project: string, scenarios: Scenario[], tools: Toolcha
       }
       if (r.code !== 0 && s.spec.tool === 'ipfs-npm') r.tail += `\n${await peerMisses(s.spec.cache)}`
       result.runs.push(r)
-      say(`${project} round ${round}/${RUNS} ${s.id}: ${r.code === 0 ? `${(r.ms / 1000).toFixed(2)} s, ${((r.rssKb ?? 0) / 1024).toFixed(0)} MiB` : `FAILED exit ${r.code}: ${r.tail.split('\n').slice(-2).join(' / ')}`}`)
+      say(`${project} round ${round}/${RUNS} ${s.id}: ${r.code === 0 ? `${(r.ms / 1000).toFixed(2)} s, ${((r.rssKb ?? 0) / 1024).toFixed(0)} MiB, CPU ${((r.cpuMs ?? 0) / 1000).toFixed(2)} s` : `FAILED exit ${r.code}: ${r.tail.split('\n').slice(-2).join(' / ')}`}`)
     }
   }
   return results
@@ -467,9 +467,10 @@ function targetChecks (results: ScenarioResult[], projects: string[], extras: { 
   const fmt = (x: number[]): string => `rounds ${x.map((v) => v.toFixed(2)).join(', ')}`
   const ratioCheck = (name: string, project: string, a: string, b: string, limit: number): void => {
     const r = ratio(results, project, a, b)
+    const cpu = cpuRatio(results, project, a, b)
     checks.push(r === undefined
       ? { name, project, measured: 'not measured', limit: `≤ ${limit.toFixed(2)}`, met: undefined, detail: `${a} or ${b} has no successful run` }
-      : { name, project, measured: r.value.toFixed(2), limit: `≤ ${limit.toFixed(2)}`, met: r.value <= limit, detail: fmt(r.rounds) })
+      : { name, project, measured: r.value.toFixed(2), limit: `≤ ${limit.toFixed(2)}`, met: r.value <= limit, detail: `${fmt(r.rounds)}${cpu === undefined ? '' : `; CPU time ${cpu.toFixed(2)}`}` })
   }
   const limit = (a: string, b: string): number => RATIO_TARGETS.find(([x, y]) => x === a && y === b)![2]
   for (const p of projects) {

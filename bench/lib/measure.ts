@@ -17,6 +17,8 @@ export interface RunResult {
   ms: number
   /** Peak resident set size in KiB, or undefined when time(1) could not tell. */
   rssKb: number | undefined
+  /** User + system CPU time of the whole process tree in ms (time(1)), or undefined. */
+  cpuMs?: number
   code: number
   /** The last lines of output, kept for failures. */
   tail: string
@@ -30,5 +32,8 @@ export async function measure (inv: Invocation, timeFile: string, timeoutMs = 60
   const report = await readFile(timeFile, 'utf8').catch(() => '')
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(report)
   const tail = `${res.stdout}\n${res.stderr}`.trim().split('\n').slice(-8).join('\n')
-  return { ms: res.ms, rssKb: rss === null ? undefined : Number(rss[1]), code: res.code, tail }
+  const user = /User time \(seconds\): ([\d.]+)/.exec(report)
+  const system = /System time \(seconds\): ([\d.]+)/.exec(report)
+  const cpuMs = user === null || system === null ? undefined : (Number(user[1]) + Number(system[1])) * 1000
+  return { ms: res.ms, rssKb: rss === null ? undefined : Number(rss[1]), cpuMs, code: res.code, tail }
 }

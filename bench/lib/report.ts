@@ -54,6 +54,19 @@ export function medianRss (results: readonly ScenarioResult[], project: string, 
   return rss.length === 0 ? undefined : summarize(rss).median
 }
 
+/**
+ * `a`'s median CPU time (user + system, whole process tree) over `b`'s: on a machine others
+ * load, CPU time moves far less than wall time does.
+ */
+export function cpuRatio (results: readonly ScenarioResult[], project: string, a: string, b: string): number | undefined {
+  const cpu = (id: string): number[] => {
+    const r = results.find((x) => x.project === project && x.id === id)
+    return r === undefined ? [] : okRuns(r).flatMap((x) => x.cpuMs === undefined ? [] : [x.cpuMs])
+  }
+  const [ca, cb] = [cpu(a), cpu(b)]
+  return ca.length === 0 || cb.length === 0 ? undefined : summarize(ca).median / summarize(cb).median
+}
+
 /** `a`'s median over `b`'s, with the per-round ratios; undefined when either has no run. */
 export function ratio (results: readonly ScenarioResult[], project: string, a: string, b: string): { value: number, rounds: number[] } | undefined {
   const ta = times(results, project, a)
@@ -67,18 +80,19 @@ export function renderReport (init: ReportInit): string {
   for (const [k, v] of init.facts) lines.push(`- **${k}:** ${v}`)
   lines.push('', '## Wall time (s) and peak RSS', '',
     '`× npm ci` = this median / the median of `npm ci` cold on the same project and registry. Runs alternate (A B C … A B C …).', '',
-    '| project | scenario | ok runs | min | median | max | × npm ci | peak RSS MiB (median) |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+    '| project | scenario | ok runs | min | median | max | × npm ci | peak RSS MiB (median) | CPU s (median) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const r of init.results) {
     const t = okRuns(r).map((x) => x.ms)
     if (t.length === 0) {
-      lines.push(`| ${r.project} | ${r.label} | 0/${r.runs.length} | – | – | – | – | – |`)
+      lines.push(`| ${r.project} | ${r.label} | 0/${r.runs.length} | – | – | – | – | – | – |`)
       continue
     }
     const s = summarize(t)
     const x = ratio(init.results, r.project, r.id, r.baseline)
     const rss = medianRss(init.results, r.project, r.id)
-    lines.push(`| ${r.project} | ${r.label} | ${t.length}/${r.runs.length} | ${sec(s.min)} | ${sec(s.median)} | ${sec(s.max)} | ${x === undefined ? '–' : x.value.toFixed(2)} | ${rss === undefined ? '–' : rss.toFixed(0)} |`)
+    const cpu = okRuns(r).flatMap((run) => run.cpuMs === undefined ? [] : [run.cpuMs])
+    lines.push(`| ${r.project} | ${r.label} | ${t.length}/${r.runs.length} | ${sec(s.min)} | ${sec(s.median)} | ${sec(s.max)} | ${x === undefined ? '–' : x.value.toFixed(2)} | ${rss === undefined ? '–' : rss.toFixed(0)} | ${cpu.length === 0 ? '–' : sec(summarize(cpu).median)} |`)
   }
   lines.push('', '## Targets', '', '| target | project | measured | limit | met | per-round / detail |', '| --- | --- | ---: | ---: | :---: | --- |')
   for (const t of init.targets) {
