@@ -2,6 +2,7 @@
  * `ipfs-npm ci`: npm's clean install (npm 11's `lib/commands/ci.js`): the lockfile must exist and
  * be in sync with package.json, node_modules is emptied, nothing is saved.
  */
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import procLog from 'proc-log'
 import { npmError } from '../errors.ts'
@@ -11,6 +12,7 @@ import { commandUsageError, WORKSPACE_PARAMS, type Command } from './command.ts'
 import type { CommandContext } from './context.ts'
 import { getWorkspaces } from './workspaces.ts'
 
+const require = createRequire(import.meta.url)
 const { log } = procLog
 
 /**
@@ -20,6 +22,20 @@ const { log } = procLog
 async function emptyNodeModules (root: string, cacheDir: string): Promise<PreviousTree> {
   const paths = await getWorkspaces([], { path: root, includeWorkspaceRoot: true, relativeFrom: root })
   return moveAside({ dirs: [...paths.values()].map((dir) => join(dir, 'node_modules')), trash: join(cacheDir, '_ipfs-npm', 'trash') })
+}
+
+/**
+ * Whether this machine can install an optional package's platform build; the ideal tree marks
+ * those it cannot (esbuild's for other systems…) inert, the lockfile's virtual tree does not.
+ */
+function installable (node: TreeNode): boolean {
+  const checks = createRequire(require.resolve('@npmcli/arborist'))('npm-install-checks') as { checkPlatform(pkg: unknown, force: boolean): void }
+  try {
+    checks.checkPlatform(node.package, false)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** npm's `validate-lockfile.js`: every ideal package must be the lockfile's version. */
@@ -58,7 +74,7 @@ async function exec (ctx: CommandContext): Promise<void> {
       // the lockfile is the plan: if peers will be needed, start the node while Arborist works
       const omit = new Set(config.flat.omit as string[])
       const locked = plannedTarballs(virtual, undefined, { omit, registryFor: pipeline.upstream.registryFor })
-      void pipeline.resolver.missing(locked.map((item) => item.ref)).catch(() => {})
+      void pipeline.resolver.missing(locked.filter((item) => !item.optional || installable(item.node)).map((item) => item.ref)).catch(() => {})
       // A lockfile written under omit-lockfile-registry-resolved has no registry URL at all; npm's
       // hidden lockfile then has none either, which the same option keeps so once we fill them in.
       const registryNodes = [...inventory.values()].filter((node) => node.isRegistryDependency && !node.isProjectRoot)
