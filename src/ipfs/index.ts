@@ -104,6 +104,8 @@ export interface IpfsNode {
 const nodeStartError = (what: string, err: unknown): Error =>
   npmError('EIPFSNODE', `${what}: ${(err as Error).message.split('\n')[0]}`)
 
+/** How long a node with mDNS and no peer yet waits for a first one before asking nobody (once). */
+const FIRST_PEER_WAIT = 5000
 /** How long a LAN gets to answer mDNS before the first fetch decides "no peers". */
 const MDNS_GRACE = 300
 /** How long we take to answer a CID question (may build a DAG from a big tarball). */
@@ -262,6 +264,16 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     log,
   }, maps, ({ integrity, cid }) => peers.hint?.(integrity, cid.toString()), stopController.signal))
 
+  // with mDNS, a peer may take longer than its grace to appear on a loaded host: asks made while
+  // nobody is connected wait for a first peer, once per node, up to FIRST_PEER_WAIT
+  const firstPeer: Promise<void> = !options.mdns
+    ? Promise.resolve()
+    : untilAborted(new Promise((resolve) => libp2p.addEventListener('peer:connect', resolve, { once: true })), AbortSignal.any([AbortSignal.timeout(FIRST_PEER_WAIT), stopController.signal]))
+  const peersOrNone = async (): Promise<void> => {
+    await ready
+    if (libp2p.getPeers().length === 0) await firstPeer
+  }
+
   const peers = createFetcher({
     libp2p,
     bitswap,
@@ -295,7 +307,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
         await blockstore.put(cid, bytes)
       },
     },
-    records: createRecordTransport({ libp2p, ready, log }),
+    records: createRecordTransport({ libp2p, ready: peersOrNone, log }),
   }, { timeout: options.peerTimeout })
 
   let stopping: Promise<void> | undefined
@@ -306,11 +318,8 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       return (await localCids.lookup(integrity, pkg))?.toString()
     },
     async askPeers (name, registry, timeout) {
-      // each wait bounded on its own: on a loaded machine, starting up and dialling must not eat
-      // the time the peers get to answer
-      await ready
-      // mDNS may take a moment longer than its grace: no peer yet is worth the wait for a first one
-      if (libp2p.getPeers().length === 0) await untilAborted(new Promise((resolve) => libp2p.addEventListener('peer:connect', resolve, { once: true })), AbortSignal.timeout(timeout))
+      // startup, dialling and the wait for a first peer do not eat the time peers get to answer
+      await peersOrNone()
       return askPeersForPackument(libp2p, name, registry, AbortSignal.timeout(timeout))
     },
     async content (text) {

@@ -16,7 +16,6 @@ import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { IndexRecordTransport } from '../metadata/signed-index.ts'
-import { untilAborted } from './sleep.ts'
 
 /** IPNS records are at most 10 KiB (the spec's limit); heard ones are kept a few per name. */
 const MAX_RECORD = 10 * 1024
@@ -26,8 +25,8 @@ const DHT_PUT_TIMEOUT = 60_000
 
 export interface RecordTransportInit {
   libp2p: Libp2p<{ pubsub: GossipSub, fetch: Fetch, lanDHT: SingleKadDHT, aminoDHT?: SingleKadDHT }>
-  /** Settles when configured peers were dialled and the LAN had a moment to answer. */
-  ready: Promise<void>
+  /** Settles when configured peers were dialled and the LAN had its moment (a first peer, when there was none). */
+  ready(): Promise<void>
   log(msg: string): void
 }
 
@@ -85,10 +84,8 @@ export function createRecordTransport (init: RecordTransportInit): IndexRecordTr
     },
     async find (routingKey, { timeout }) {
       subscribe(routingKey)
-      // each wait bounded on its own: startup and dialling must not eat the peers' time to answer
-      await init.ready
-      // mDNS may take longer than its grace on a loaded host: no peer yet is worth the wait for a first one
-      if (libp2p.getPeers().length === 0) await untilAborted(new Promise((resolve) => libp2p.addEventListener('peer:connect', resolve, { once: true })), AbortSignal.timeout(timeout))
+      // startup, dialling and the wait for a first peer do not eat the peers' time to answer
+      await init.ready()
       const signal = AbortSignal.timeout(timeout)
       const fromPeers = Promise.all(libp2p.getPeers().map(async (peer) => {
         try {
