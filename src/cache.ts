@@ -50,7 +50,7 @@ export function createTarballCache (init: { cachePath: string }): TarballCache {
       const algorithms = ALGORITHMS.filter((algorithm) => algorithm === 'sha512' || parsed[algorithm] !== undefined)
       // one write per algorithm: cacache files content under one digest per write
       for (const algorithm of algorithms) {
-        await cacache.put(cachePath, `ipfs-npm:tarball:${algorithm}:${ref.name}@${ref.version}`, data, { algorithms: [algorithm] })
+        await cacache.put(cachePath, `ipfs-npm:tarball:${algorithm}:${ref.name}@${ref.version}`, data, { algorithms: [algorithm], metadata: { url: ref.resolved } })
       }
     },
   }

@@ -149,6 +149,14 @@ export const OPTIONS = {
     name: 'seed', env: 'IPFS_NPM_SEED', type: 'boolean', default: false,
     description: 'publish: keep serving the published tarball to peers until Ctrl-C',
   }),
+  serve: option<boolean | undefined>({
+    name: 'serve', env: 'IPFS_NPM_SERVE', type: 'boolean', default: undefined,
+    description: 'Give peers what npm\'s cache holds, private packages only inside a swarm (default: yes for serve, no for installs)',
+  }),
+  private: option<string[]>({
+    name: 'private', env: 'IPFS_NPM_PRIVATE', type: 'list', default: [], hint: '<registry|@scope>',
+    description: 'More registries (URL or host) and scopes whose packages stay inside the swarm (repeatable)',
+  }),
 }
 
 type Key = keyof typeof OPTIONS

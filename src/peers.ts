@@ -9,6 +9,7 @@ import type { IpfsNpmOptions } from './options.ts'
 import type { LazyPeers, PeerFetcher } from './types.ts'
 import type { IpfsNode } from './ipfs/index.ts'
 import type { PackumentLookup } from './metadata/cached-packuments.ts'
+import type { SharingPolicy } from './sharing.ts'
 
 export interface LazyPeersInit {
   /** npm's cache dir (the `cache` config): node state lives in `<cache>/_ipfs-npm/`. */
@@ -20,6 +21,10 @@ export interface LazyPeersInit {
   packuments?: PackumentLookup
   /** `serve`: the node seeds the whole cache (see IpfsNodeInit.seed). */
   seed?: boolean
+  /** Whether the node gives peers what the cache holds (src/ipfs/servable.ts); see IpfsNodeInit. */
+  serve?: boolean
+  /** What is private; the node neither gives nor asks for that outside a swarm. See IpfsNodeInit. */
+  sharing?: SharingPolicy
   log: (message: string) => void
   /** What the user must hear once (a configured peer that cannot be reached); default: `log`. */
   warn?: (message: string) => void
@@ -38,7 +43,7 @@ export function createLazyPeers (init: LazyPeersInit): LazyPeers {
   const node = (): Promise<IpfsNode | undefined> => {
     if (init.offline) return Promise.resolve(undefined)
     starting ??= import('./ipfs/index.ts').then(async ({ createIpfsNode }) => {
-      const started = await createIpfsNode({ cacheDir: init.cacheDir, options: init.options, packuments: init.packuments, seed: init.seed, log: init.log, warn: init.warn })
+      const started = await createIpfsNode({ cacheDir: init.cacheDir, options: init.options, packuments: init.packuments, seed: init.seed, serve: init.serve, sharing: init.sharing, log: init.log, warn: init.warn })
       for (const [integrity, cid] of hints) started.peers.hint?.(integrity, cid)
       hints.clear()
       return started

@@ -16,6 +16,7 @@ import { createLocalVersions, type LocalVersions } from './registry/local-versio
 import { startShim, type Shim, type ShimInit } from './registry/shim.ts'
 import { createUpstream, type RegistryUpstream } from './registry/upstream.ts'
 import { createTarballResolver } from './resolver.ts'
+import { createSharingPolicy } from './sharing.ts'
 import type { LazyPeers, TarballCache, TarballResolver } from './types.ts'
 
 export interface Pipeline {
@@ -75,8 +76,12 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
   const flat = init.config.flat
   const offline = flat.offline === true
   const cacheDir = init.config.get('cache') as string
-  const peers = createLazyPeers({ cacheDir, options: init.options, offline, packuments: answerPackuments({ cacheDir, flat, options: init.options }), seed: init.seed, log: init.log, warn: (message) => log.warn('ipfs', message) })
-  const npmCache = createTarballCache({ cachePath: join(cacheDir, '_cacache') })
+  const upstream = createUpstream({ flat })
+  const sharing = createSharingPolicy({ flat, private: init.options.private })
+  // an install's node only fetches unless asked to serve (`--serve`); `serve` seeds unless `--no-serve`
+  const serve = init.options.serve ?? init.seed === true
+  const peers = createLazyPeers({ cacheDir, options: init.options, offline, serve, sharing, packuments: answerPackuments({ cacheDir, options: init.options, sharing }), seed: init.seed, log: init.log, warn: (message) => log.warn('ipfs', message) })
+  const npmCache = createTarballCache({ cachePath: join(cacheDir, '_cacache'), registryFor: upstream.registryFor })
   // whatever the cache gains, peers may now fetch from us
   const cache: TarballCache = {
     ...npmCache,
@@ -85,8 +90,7 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
       peers.added(ref.integrity)
     },
   }
-  const upstream = createUpstream({ flat })
-  const metadata = createPackuments({ cacheDir, flat, options: init.options, upstream, node: peers.node, onRegistryPackument: init.onRegistryPackument, log: init.log })
+  const metadata = createPackuments({ cacheDir, flat, options: init.options, upstream, node: peers.node, onRegistryPackument: init.onRegistryPackument, sharing, log: init.log })
   const resolver = createTarballResolver({ cache, peers, upstream, offline, oneRun: init.oneRun })
   const localVersions = createLocalVersions()
   const shim = await startShim({

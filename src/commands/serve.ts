@@ -110,7 +110,7 @@ async function exec (ctx: CommandContext): Promise<void> {
     reporter.output(`ipfs-npm serve: registry ${pipeline.shim.url} (use it with --registry), peer ${peerId}`)
     for (const address of addresses) reporter.output(`  listening on ${address}`)
     for (const index of published) reporter.output(`  publishing the packuments it serves to index ${index}`)
-    reporter.output(`Serving npm's cache to peers. Status: ${pipeline.shim.url} in a browser, or ipfs-npm status. Ctrl-C to stop.`)
+    reporter.output(options.serve === false ? 'Not serving peers (--no-serve). Ctrl-C to stop.' : `Serving npm's cache to peers (private packages only inside a swarm). Status: ${pipeline.shim.url} in a browser, or ipfs-npm status. Ctrl-C to stop.`)
     await untilStopped()
   } finally {
     await publisher?.flush()
@@ -123,7 +123,7 @@ export const serve: Command = {
   name: 'serve',
   description: 'Serve npm\'s cache to IPFS peers, and a registry on 127.0.0.1 to any npm client',
   usage: [''],
-  params: ['port', 'peer', 'listen', 'mdns', 'bootstrap', 'cid-map', 'peer-timeout', 'swarm-key', 'index', 'scope-index', 'prefer-index', 'index-only', 'trust-peers', 'registry', 'cache', 'offline'],
+  params: ['port', 'peer', 'listen', 'mdns', 'bootstrap', 'cid-map', 'peer-timeout', 'swarm-key', 'serve', 'private', 'index', 'scope-index', 'prefer-index', 'index-only', 'trust-peers', 'registry', 'cache', 'offline'],
   aliases: [],
   npm: false,
   exec,

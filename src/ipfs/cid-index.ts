@@ -4,7 +4,7 @@
  * processes can share it. Only verified mappings are written (the caller's job).
  */
 import { statSync } from 'node:fs'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import type ssri from 'ssri'
@@ -15,6 +15,8 @@ export interface CidIndex {
   get(integrity: string): Promise<CID | undefined>
   /** Records `cid` under every hash of `integrity`. */
   set(integrity: string, cid: CID): Promise<void>
+  /** Every recorded mapping, as single-hash integrity and CID. */
+  entries(): AsyncIterable<[string, CID]>
 }
 
 /** Creates the index stored in `dir`. */
@@ -42,6 +44,18 @@ export function createCidIndex (dir: string): CidIndex {
         const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`
         await writeFile(tmp, cid.toString())
         await rename(tmp, file)
+      }
+    },
+    async * entries () {
+      const files = await readdir(dir).catch(() => [])
+      for (const file of files) {
+        const m = /^([a-z0-9]+)-([0-9a-f]+)$/.exec(file)
+        if (m === null) continue
+        try {
+          yield [`${m[1]}-${Buffer.from(m[2], 'hex').toString('base64')}`, CID.parse((await readFile(join(dir, file), 'utf8')).trim())]
+        } catch {
+          // unreadable, or removed since the listing: not an entry
+        }
       }
     },
   }

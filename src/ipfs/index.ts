@@ -16,6 +16,7 @@ import { npmError, usageError } from '../errors.ts'
 import type { PackumentLookup } from '../metadata/cached-packuments.ts'
 import { createSignedIndexes, type SignedIndexes } from '../metadata/signed-index.ts'
 import type { IpfsNpmOptions } from '../options.ts'
+import { createSharingPolicy, type SharingPolicy } from '../sharing.ts'
 import { ownVersion } from '../version.ts'
 import { readSwarmKey } from '../swarm-key.ts'
 import type { PeerFetcher } from '../types.ts'
@@ -36,6 +37,7 @@ import { createPackageTarballs } from './package-tarballs.ts'
 import { acquirePeerKey } from './peer-key.ts'
 import { createProvideTarball } from './provide.ts'
 import { startSeeder, type Seeder, type SeederStatus } from './seeder.ts'
+import { createServable } from './servable.ts'
 import { createServingBlockstore, type ServedCounts } from './serving-blockstore.ts'
 import { sleep, untilAborted } from './sleep.ts'
 
@@ -55,6 +57,17 @@ export interface IpfsNodeInit {
    * provides what it fetched.
    */
   seed?: boolean
+  /**
+   * Whether the node gives peers what npm's cache holds at all (bitswap, CID and packument
+   * answers, provider records). Default true; the pipeline turns it off for installs unless asked
+   * (`--serve`). `seed` without it seeds nothing.
+   */
+  serve?: boolean
+  /**
+   * What is private (src/sharing.ts); without a swarm key the node neither gives nor asks for
+   * that. Default: what an npm config with no credentials says (only unknown origins are private).
+   */
+  sharing?: SharingPolicy
   /** Verbose log sink. */
   log?: (msg: string) => void
   /** What identify reports to peers; default `ipfs-npm/<this package's version>`. */
@@ -165,14 +178,23 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   const blockstore = createCacheBlockstore({ cachePath })
   const index = createCidIndex(join(stateDir, 'cids'))
   const served: ServedCounts = { blocks: 0, bytes: 0 }
-  const serving = createServingBlockstore(blockstore, served)
+  const serve = init.serve ?? true
+  const servable = createServable({ cachePath, blockstore, index, sharing: init.sharing ?? createSharingPolicy({ flat: {} }), serve, inSwarm: psk !== undefined })
+  const serving = createServingBlockstore(blockstore, servable, served)
   const localCids = createLocalCids({
     cachePath,
     blockstore,
     index,
     packageTarballs: createPackageTarballs(cachePath),
     profileIndex: createCidIndex(join(stateDir, 'profile-cids')),
+    // named to peers, put in an index's dist.cid or provided only if it is ours to share
+    mayName: servable.content,
   })
+  /** A CID localCids gave for content it allowed: its blocks (a DAG's, an alias) go out too. */
+  const allowed = async (cid: CID | undefined): Promise<CID | undefined> => {
+    if (cid !== undefined) await servable.allow(cid)
+    return cid
+  }
   const provideTarball = createProvideTarball({
     canProvide: () => !stopController.signal.aborted && hasDhtPeers(),
     servable: async (cid) => serving.has(cid),
@@ -192,18 +214,21 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   try {
     await libp2p.start()
     const exchange = bitswap = await startBitswap(libp2p, serving, { log })
-    await handleCidProtocol(libp2p, async (integrity, pkg) => {
-      const cid = await localCids.lookup(integrity, pkg)
-      // a peer asked for something we have: cheap moment to announce it beyond our connections
-      if (cid !== undefined) provideTarball(integrity, cid)
-      return cid
-    }, ANSWER_TIMEOUT, log)
-    if (init.packuments !== undefined) await handlePackumentProtocol(libp2p, init.packuments, ANSWER_TIMEOUT, log)
-    if (init.seed === true) {
+    // a node that does not serve does not speak these protocols: to an asker it is a node without them
+    if (serve) {
+      await handleCidProtocol(libp2p, async (integrity, pkg) => {
+        const cid = await allowed(await localCids.lookup(integrity, pkg))
+        // a peer asked for something we have: cheap moment to announce it beyond our connections
+        if (cid !== undefined) provideTarball(integrity, cid)
+        return cid
+      }, ANSWER_TIMEOUT, log)
+      if (init.packuments !== undefined) await handlePackumentProtocol(libp2p, init.packuments, ANSWER_TIMEOUT, log)
+    }
+    if (serve && init.seed === true) {
       seeder = startSeeder({
         cachePath,
-        prepare: async (integrity) => localCids.prepare(integrity, true),
-        alsoAs: async (integrity) => localCids.profileCid(integrity),
+        prepare: async (integrity) => allowed(await localCids.prepare(integrity, true)),
+        alsoAs: async (integrity) => allowed(await localCids.profileCid(integrity)),
         provideTarball,
         announce: (cid) => exchange.announce(cid),
         signal: stopController.signal,
@@ -274,7 +299,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     if (libp2p.getPeers().length === 0) await firstPeer
   }
 
-  const peers = createFetcher({
+  const fetcher = createFetcher({
     libp2p,
     bitswap,
     asker: createCidAsker(libp2p, options.peerTimeout),
@@ -291,6 +316,16 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     findProviders,
     log,
   })
+  const peers: PeerFetcher = {
+    ...fetcher,
+    async fetch (ref) {
+      // outside a swarm a want, a question or a DHT lookup would tell strangers what we install
+      if (!servable.mayAsk(ref)) return undefined
+      const bytes = await fetcher.fetch(ref)
+      if (bytes !== undefined) servable.learn(ref)
+      return bytes
+    },
+  }
 
   const indexes = createSignedIndexes({
     stateDir,
@@ -304,7 +339,9 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
         return bitswap.want(cid, { signal: AbortSignal.any([AbortSignal.timeout(timeout), stopController.signal]) })
       },
       async put ({ cid, bytes }) {
-        await blockstore.put(cid, bytes)
+        await blockstore.putShared(cid, bytes)
+        // servable at once (the mark on disk counts from the next read of the cache index)
+        await servable.allow(cid)
       },
     },
     records: createRecordTransport({ libp2p, ready: peersOrNone, log }),
@@ -350,7 +387,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       }
       const sha512 = rawCidFromIntegrity(integrity) === undefined ? undefined : integrity.split(/\s+/).find((hash) => hash.startsWith('sha512-'))
       if (sha512 === undefined) return
-      localCids.prepare(sha512, false).then((cid) => { if (cid !== undefined) provideTarball(integrity, cid) }, () => {})
+      localCids.prepare(sha512, false).then(allowed).then((cid) => { if (cid !== undefined) provideTarball(integrity, cid) }, () => {})
     },
     stop () {
       stopping ??= (async () => {

@@ -37,6 +37,11 @@ export interface LocalCidsInit {
   packageTarballs: PackageTarballs
   /** sha512 integrity → the raw sha2-256 CID of a small tarball, once computed (see `profileCid`). */
   profileIndex: CidIndex
+  /**
+   * Whether the cached content under this integrity may be named to a peer (servable.ts): asked
+   * before anything is read or built, so a private tarball costs no DAG and says nothing.
+   */
+  mayName(integrity: string): Promise<boolean>
 }
 
 export interface LocalCids {
@@ -61,7 +66,7 @@ export interface LocalCids {
 
 /** Returns the lookup; concurrent asks for one tarball share one DAG build. */
 export function createLocalCids (init: LocalCidsInit): LocalCids {
-  const { cachePath, blockstore, index, packageTarballs, profileIndex } = init
+  const { cachePath, blockstore, index, packageTarballs, profileIndex, mayName } = init
   /** DAG builds under way, by single-hash integrity: the root is known before the blocks are on disk. */
   const building = new Map<string, Promise<CID>>()
 
@@ -126,6 +131,7 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
       const single = sriOf(hash)
       const info = await cacache.get.hasContent(cachePath, single)
       if (info === false) continue
+      if (!await mayName(single)) return undefined
       if (info.size <= MAX_RAW_BLOCK) {
         if (hash.algorithm === 'sha512') return rawCidFromIntegrity(single)
         // cached under another digest only (sha1 locks): serve it under its raw sha512 CID
@@ -151,7 +157,7 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
   const byPackage = async (integrity: string, pkg: PackageId): Promise<CID | undefined> => {
     for (const candidate of await packageTarballs(pkg)) {
       const info = await cacache.get.hasContent(cachePath, candidate)
-      if (info === false || info.size > MAX_TARBALL) continue
+      if (info === false || info.size > MAX_TARBALL || !await mayName(candidate)) continue
       if (!matchesIntegrity(await cacache.get.byDigest(cachePath, candidate), integrity)) continue
       const cid = await byDigest(candidate)
       // remember it under the asked digest, so the next ask skips the package lookup
@@ -167,11 +173,12 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
       if (cid !== undefined) return cid
       // not cached as a tarball, but maybe fetched as a DAG from peers, or found by package before
       const known = await index.get(integrity)
-      if (known !== undefined && await blockstore.has(known)) return known
+      if (known !== undefined && await blockstore.has(known) && await mayName(integrity)) return known
       return pkg === undefined ? undefined : await byPackage(integrity, pkg)
     },
     prepare: async (integrity, build) => byDigest(integrity, build ? 'background' : 'built'),
     async profileCid (integrity) {
+      if (!await mayName(integrity)) return undefined
       let cid = await profileIndex.get(integrity)
       if (cid === undefined) {
         const info = await cacache.get.hasContent(cachePath, integrity)

@@ -1,13 +1,16 @@
 /**
- * What bitswap may hand to peers: the cache blockstore, minus blocks over 1 MiB (a raw tarball that
- * big travels as a UnixFS DAG; our bitswap messages hold one 1 MiB block, see bitswap.ts),
- * counting every block served.
+ * What bitswap may hand to peers: the cache blockstore, minus what this node may not give them
+ * (servable.ts: private content outside a swarm, everything when it does not serve) and blocks
+ * over 1 MiB (a raw tarball that big travels as a UnixFS DAG; our bitswap messages hold one 1 MiB
+ * block, see bitswap.ts), counting every block served. `has` is what bitswap's HAVE / DONT_HAVE
+ * answers come from, so a block held back is one we do not have, as far as any peer can tell.
  */
 import type { Blockstore } from 'interface-blockstore'
 import { NotFoundError } from 'interface-store'
 import type { CID } from 'multiformats/cid'
 import type { CacheBlockstore } from './cache-blockstore.ts'
 import { MAX_RAW_BLOCK } from './cid.ts'
+import type { Servable } from './servable.ts'
 
 /** Blocks and bytes sent to peers so far. */
 export interface ServedCounts {
@@ -16,15 +19,17 @@ export interface ServedCounts {
 }
 
 /** Wraps `store` for bitswap; `served` is updated in place. */
-export function createServingBlockstore (store: CacheBlockstore, served: ServedCounts): Blockstore {
+export function createServingBlockstore (store: CacheBlockstore, gate: Servable, served: ServedCounts): Blockstore {
   const servable = async (cid: CID): Promise<boolean> => {
     const size = await store.size(cid)
-    return size !== undefined && size <= MAX_RAW_BLOCK
+    return size !== undefined && size <= MAX_RAW_BLOCK && await gate.block(cid)
   }
   return {
     ...store,
     has: servable,
     async * get (cid) {
+      // bitswap asks has() first; asked again so that no other way in reaches a held-back block
+      if (!await gate.block(cid)) throw new NotFoundError(`not serving ${cid}`)
       for await (const bytes of store.get(cid)) {
         // bitswap asked has() first; the size check here only spares a re-stat
         if (bytes.byteLength > MAX_RAW_BLOCK) throw new NotFoundError(`not serving ${cid}`)

@@ -1,0 +1,176 @@
+/**
+ * What this node may give its peers, block by block — the gate in front of bitswap (blocks and
+ * HAVE/DONT_HAVE answers), the integrity → CID protocol and provider records.
+ *
+ * - A node that does not serve (an install without `--serve`) gives nothing.
+ * - A node in a private network (swarm key) gives its members everything it holds: nobody else
+ *   can connect to it.
+ * - Any other node gives only public content: content some cache index entry says came from a
+ *   URL the sharing policy calls public. npm's own entries (`make-fetch-happen:request-cache:<url>`,
+ *   which plain npm wrote too, years before ipfs-npm) and ours (`ipfs-npm:tarball:…` with the URL
+ *   in their metadata) name it; content no entry vouches for (git dependencies, entries without a
+ *   URL) stays home. The blocks of a large tarball's UnixFS DAG are public once the tarball is.
+ *
+ * The verdicts are built from one read of the cache index the first time a peer asks, never for a
+ * warm install; a node that just fetched a public tarball says so (`learn`), and content present
+ * but unknown (cached since the read) triggers a re-read, at most every RESCAN_INTERVAL.
+ */
+import * as dagPb from '@ipld/dag-pb'
+import cacache from 'cacache'
+import type { CID } from 'multiformats/cid'
+import type { SharingPolicy } from '../sharing.ts'
+import type { TarballRef } from '../types.ts'
+import type { CacheBlockstore } from './cache-blockstore.ts'
+import { integrityOfCid } from './cid.ts'
+import type { CidIndex } from './cid-index.ts'
+import { hashesOf, sriOf } from '../integrity.ts'
+
+export interface Servable {
+  /** Whether peers may have this block, or hear that we have it. */
+  block(cid: CID): Promise<boolean>
+  /** Whether content cached under (any hash of) `integrity` may be named or sent to peers. */
+  content(integrity: string): Promise<boolean>
+  /**
+   * Marks `cid` — the answer to a peer's question about content `content` just allowed — as
+   * servable, with every block of its DAG.
+   */
+  allow(cid: CID): Promise<void>
+  /** Records that the node itself fetched and verified `ref`'s tarball (public if its source is). */
+  learn(ref: TarballRef): void
+  /** Whether this node may ask peers for `ref` at all (its wants and questions name it). */
+  mayAsk(ref: TarballRef): boolean
+}
+
+export interface ServableInit {
+  cachePath: string
+  blockstore: CacheBlockstore
+  index: CidIndex
+  sharing: SharingPolicy
+  /** Whether the node serves at all. */
+  serve: boolean
+  /** Whether it runs in a private network (swarm key). */
+  inSwarm: boolean
+}
+
+const MFH_PREFIX = 'make-fetch-happen:request-cache:'
+const OUR_TARBALL = /^ipfs-npm:tarball:[^:]+:(.+)@[^@]+$/
+/** The least time between two reads of the cache index. */
+const RESCAN_INTERVAL = 10_000
+/** A DAG is walked this deep at most (unixfs-v1-2025: 1024 links a node, so 2 levels hold 1 GiB). */
+const MAX_DAG_DEPTH = 4
+
+interface Verdicts {
+  /** Single-hash SRI → public. */
+  content: Map<string, boolean>
+  /** DAG root → the integrities of the content it holds (from the local CID index). */
+  roots: Map<string, string[]>
+}
+
+/** The source an index entry names for its content, or undefined for entries that name none. */
+function sourceOf (entry: cacache.CacheObject): { url?: string, name?: string } | undefined {
+  if (entry.key.startsWith(MFH_PREFIX)) return { url: entry.key.slice(MFH_PREFIX.length) }
+  const ours = OUR_TARBALL.exec(entry.key)
+  if (ours === null) return undefined
+  const url = (entry.metadata as { url?: unknown } | undefined)?.url
+  return typeof url === 'string' ? { url, name: ours[1] } : undefined
+}
+
+/** Creates the gate. */
+export function createServable (init: ServableInit): Servable {
+  const { cachePath, blockstore, sharing } = init
+  const allowed = new Set<string>()
+  const learned = new Map<string, boolean>()
+  let verdicts: Promise<Verdicts> | undefined
+  let scannedAt = 0
+
+  const scan = async (): Promise<Verdicts> => {
+    scannedAt = Date.now()
+    const content = new Map<string, boolean>()
+    for await (const entry of cacache.ls.stream(cachePath) as AsyncIterable<cacache.CacheObject>) {
+      const source = entry.integrity === null || entry.integrity === undefined ? undefined : sourceOf(entry)
+      if (source === undefined) continue
+      const open = !sharing.isPrivate(source)
+      for (const hash of hashesOf(String(entry.integrity))) {
+        const sri = sriOf(hash)
+        content.set(sri, content.get(sri) === true || open)
+      }
+    }
+    const roots = new Map<string, string[]>()
+    for await (const [integrity, root] of init.index.entries()) {
+      const key = root.toString()
+      roots.set(key, [...roots.get(key) ?? [], integrity])
+    }
+    return { content, roots }
+  }
+  const read = async (): Promise<Verdicts> => {
+    verdicts ??= scan()
+    return await verdicts
+  }
+
+  const knownOpen = (content: Map<string, boolean>, integrity: string): boolean | undefined => {
+    let verdict: boolean | undefined
+    for (const hash of hashesOf(integrity)) {
+      const sri = sriOf(hash)
+      const open = learned.get(sri) ?? content.get(sri)
+      if (open === true) return true
+      if (open === false) verdict = false
+    }
+    return verdict
+  }
+
+  const contentOpen = async (integrity: string): Promise<boolean> => {
+    const known = knownOpen((await read()).content, integrity)
+    if (known !== undefined) return known
+    // cached after our read of the index? read it again, if that was a while ago
+    if (Date.now() - scannedAt < RESCAN_INTERVAL) return false
+    const present = await Promise.all(hashesOf(integrity).map(async (hash) => cacache.get.hasContent(cachePath, sriOf(hash)).catch(() => false)))
+    if (!present.some((info) => info !== false)) return false
+    verdicts = scan()
+    return knownOpen((await verdicts).content, integrity) === true
+  }
+
+  /** Adds `cid` and, for a DAG node, everything below it to the servable blocks. */
+  const allowTree = async (cid: CID, depth: number): Promise<void> => {
+    allowed.add(cid.toString())
+    if (cid.code !== dagPb.code || depth >= MAX_DAG_DEPTH) return
+    let bytes: Uint8Array | undefined
+    for await (const chunk of blockstore.get(cid)) bytes = chunk
+    if (bytes === undefined) return
+    for (const link of dagPb.decode(bytes).Links) await allowTree(link.Hash, depth + 1)
+  }
+
+  const everything = init.serve && init.inSwarm
+
+  return {
+    async block (cid) {
+      if (!init.serve) return false
+      if (everything || allowed.has(cid.toString())) return true
+      const integrity = integrityOfCid(cid)
+      if (cid.code !== dagPb.code) return integrity !== undefined && await contentOpen(integrity)
+      // a DAG root asked for directly (a stock IPFS node that learned it elsewhere): public if the
+      // tarball the local index says it holds is
+      for (const held of (await read()).roots.get(cid.toString()) ?? []) {
+        if (await contentOpen(held)) {
+          await allowTree(cid, 0).catch(() => {})
+          return true
+        }
+      }
+      return false
+    },
+    async content (integrity) {
+      if (!init.serve) return false
+      return everything || await contentOpen(integrity)
+    },
+    async allow (cid) {
+      if (!init.serve || everything) return
+      await allowTree(cid, 0)
+    },
+    learn (ref) {
+      if (everything || !init.serve || sharing.isPrivate({ url: ref.resolved, name: ref.name })) return
+      for (const hash of hashesOf(ref.integrity)) learned.set(sriOf(hash), true)
+    },
+    mayAsk (ref) {
+      return init.inSwarm || !sharing.isPrivate({ url: ref.resolved, name: ref.name })
+    },
+  }
+}
