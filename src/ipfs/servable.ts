@@ -56,15 +56,13 @@ const MFH_PREFIX = 'make-fetch-happen:request-cache:'
 const OUR_TARBALL = /^ipfs-npm:tarball:[^:]+:(.+)@[^@]+$/
 /** The least time between two reads of the cache index. */
 const RESCAN_INTERVAL = 10_000
+/** The least time between two reads of the local CID index for a DAG root nobody asked about. */
+const REREAD_ROOTS_INTERVAL = 1000
 /** A DAG is walked this deep at most (unixfs-v1-2025: 1024 links a node, so 2 levels hold 1 GiB). */
 const MAX_DAG_DEPTH = 4
 
-interface Verdicts {
-  /** Single-hash SRI → public. */
-  content: Map<string, boolean>
-  /** DAG root → the integrities of the content it holds (from the local CID index). */
-  roots: Map<string, string[]>
-}
+/** DAG root → the integrities of the content it holds, from the local CID index. */
+type Roots = Map<string, string[]>
 
 /** The source an index entry names for its content, or undefined for entries that name none. */
 function sourceOf (entry: cacache.CacheObject): { url?: string, name?: string } | undefined {
@@ -80,10 +78,13 @@ export function createServable (init: ServableInit): Servable {
   const { cachePath, blockstore, sharing } = init
   const allowed = new Set<string>()
   const learned = new Map<string, boolean>()
-  let verdicts: Promise<Verdicts> | undefined
+  let verdicts: Promise<Map<string, boolean>> | undefined
   let scannedAt = 0
+  let roots: Promise<Roots> | undefined
+  let rootsReadAt = 0
 
-  const scan = async (): Promise<Verdicts> => {
+  /** Single-hash SRI → public, from the whole cache index. */
+  const scan = async (): Promise<Map<string, boolean>> => {
     scannedAt = Date.now()
     const content = new Map<string, boolean>()
     for await (const entry of cacache.ls.stream(cachePath) as AsyncIterable<cacache.CacheObject>) {
@@ -95,16 +96,28 @@ export function createServable (init: ServableInit): Servable {
         content.set(sri, content.get(sri) === true || open)
       }
     }
-    const roots = new Map<string, string[]>()
-    for await (const [integrity, root] of init.index.entries()) {
-      const key = root.toString()
-      roots.set(key, [...roots.get(key) ?? [], integrity])
-    }
-    return { content, roots }
+    return content
   }
-  const read = async (): Promise<Verdicts> => {
+  const read = async (): Promise<Map<string, boolean>> => {
     verdicts ??= scan()
     return await verdicts
+  }
+  const readRoots = async (): Promise<Roots> => {
+    rootsReadAt = Date.now()
+    const found: Roots = new Map()
+    for await (const [integrity, root] of init.index.entries()) {
+      const key = root.toString()
+      found.set(key, [...found.get(key) ?? [], integrity])
+    }
+    return found
+  }
+  /** What the index says `root` holds; read again (at most every second) when it says nothing. */
+  const heldBy = async (root: CID): Promise<string[]> => {
+    roots ??= readRoots()
+    const held = (await roots).get(root.toString())
+    if (held !== undefined || Date.now() - rootsReadAt < REREAD_ROOTS_INTERVAL) return held ?? []
+    roots = readRoots()
+    return (await roots).get(root.toString()) ?? []
   }
 
   const knownOpen = (content: Map<string, boolean>, integrity: string): boolean | undefined => {
@@ -119,14 +132,14 @@ export function createServable (init: ServableInit): Servable {
   }
 
   const contentOpen = async (integrity: string): Promise<boolean> => {
-    const known = knownOpen((await read()).content, integrity)
+    const known = knownOpen(await read(), integrity)
     if (known !== undefined) return known
     // cached after our read of the index? read it again, if that was a while ago
     if (Date.now() - scannedAt < RESCAN_INTERVAL) return false
     const present = await Promise.all(hashesOf(integrity).map(async (hash) => cacache.get.hasContent(cachePath, sriOf(hash)).catch(() => false)))
     if (!present.some((info) => info !== false)) return false
     verdicts = scan()
-    return knownOpen((await verdicts).content, integrity) === true
+    return knownOpen(await verdicts, integrity) === true
   }
 
   /** Adds `cid` and, for a DAG node, everything below it to the servable blocks. */
@@ -149,7 +162,7 @@ export function createServable (init: ServableInit): Servable {
       if (cid.code !== dagPb.code) return integrity !== undefined && await contentOpen(integrity)
       // a DAG root asked for directly (a stock IPFS node that learned it elsewhere): public if the
       // tarball the local index says it holds is
-      for (const held of (await read()).roots.get(cid.toString()) ?? []) {
+      for (const held of await heldBy(cid)) {
         if (await contentOpen(held)) {
           await allowTree(cid, 0).catch(() => {})
           return true

@@ -35,6 +35,17 @@ async function connectedTo (cacheDir: string, addresses: string[], options = {})
   return node
 }
 
+/**
+ * The options of a swarm of its own, for the liars: an ipfs-npm node outside a swarm names and
+ * serves only content its cache index shows came from a public registry, which a DAG made up by a
+ * test is not. Inside a swarm it serves all it holds, lies included.
+ */
+async function liarsSwarm (name: string): Promise<{ swarmKey: string }> {
+  const swarmKey = join(dir, `${name}.key`)
+  await writeFile(swarmKey, `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`)
+  return { swarmKey }
+}
+
 function randomTarball (name: string, size: number): { ref: TarballRef, data: Buffer } {
   const data = randomBytes(size)
   return { ref: { name, version: '1.0.0', integrity: ssri.fromData(data, { algorithms: ['sha512'] }).toString() }, data }
@@ -98,12 +109,13 @@ test('a peer that answers the CID protocol with a wrong CID is dropped; the hone
   const liarCache = join(dir, 'liar')
   const decoyRoot = await importTarball([decoy.data], createCacheBlockstore({ cachePath: join(liarCache, '_cacache') }))
   await createCidIndex(join(liarCache, '_ipfs-npm', 'cids')).set(real.ref.integrity, decoyRoot)
-  const honest = await startNode(cleanup, honestCache)
-  const liar = await startNode(cleanup, liarCache)
+  const swarm = await liarsSwarm('dag-liars')
+  const honest = await startNode(cleanup, honestCache, swarm)
+  const liar = await startNode(cleanup, liarCache, swarm)
 
   // with only the liar: nothing verifiable, the liar is dropped and nothing is cached
   const aloneCache = join(dir, 'b-liar-only')
-  const alone = await connectedTo(aloneCache, [liar.info().addresses[0]!])
+  const alone = await connectedTo(aloneCache, [liar.info().addresses[0]!], swarm)
   assert.equal(await alone.peers.fetch(real.ref), undefined)
   assert.deepEqual(alone.info().peers, [], 'hung up on the liar')
   assert.deepEqual(await ourEntries(aloneCache), [], 'no block of the wrong DAG was stored')
@@ -111,7 +123,7 @@ test('a peer that answers the CID protocol with a wrong CID is dropped; the hone
 
   // with both: the fetch succeeds from the honest peer (whichever DAG arrives first is checked:
   // the liar is dropped if its DAG was checked, else the fetch simply ended before it)
-  const b = await connectedTo(join(dir, 'b-liar'), [honest.info().addresses[0]!, liar.info().addresses[0]!])
+  const b = await connectedTo(join(dir, 'b-liar'), [honest.info().addresses[0]!, liar.info().addresses[0]!], swarm)
   const data = await b.peers.fetch(real.ref)
   assert.ok(data !== undefined && Buffer.from(data).equals(real.data))
   assert.ok(b.info().peers.includes(honest.info().peerId), 'the honest peer stays')
@@ -126,8 +138,9 @@ test('a sha1 lie (raw CID of other bytes) is caught by the sha1 check', async ()
   const liarCache = join(dir, 'sha1-liar')
   await putTarball(liarCache, other.ref, other.data)
   await createCidIndex(join(liarCache, '_ipfs-npm', 'cids')).set(wantedRef.integrity, rawCidFromIntegrity(other.ref.integrity)!)
-  const liar = await startNode(cleanup, liarCache)
-  const b = await connectedTo(join(dir, 'b-sha1-liar'), [liar.info().addresses[0]!])
+  const swarm = await liarsSwarm('sha1-liars')
+  const liar = await startNode(cleanup, liarCache, swarm)
+  const b = await connectedTo(join(dir, 'b-sha1-liar'), [liar.info().addresses[0]!], swarm)
   assert.equal(await b.peers.fetch(wantedRef), undefined)
   assert.deepEqual(b.info().peers, [])
 })
