@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module'
 import { npmError } from './errors.ts'
 import { ALGORITHMS } from './integrity.ts'
+import { registryTarballUrl } from './tarball-url.ts'
 import type { TarballCache, TarballRef } from './types.ts'
 
 const require = createRequire(import.meta.url)
@@ -17,12 +18,14 @@ export function integrityError (ref: TarballRef, source: string): Error {
 
 /**
  * @param init.cachePath npm's content cache, `<cache>/_cacache`
+ * @param init.registryFor the registry npm fetches a package from: the URL a tarball stored
+ *   without `resolved` stands for (unknown without it, and so never shared outside a swarm)
  *
  * @example
  * const cache = createTarballCache({ cachePath: join(config.get('cache'), '_cacache') })
  * if (!await cache.has(ref.integrity)) await cache.put(ref, bytes)
  */
-export function createTarballCache (init: { cachePath: string }): TarballCache {
+export function createTarballCache (init: { cachePath: string, registryFor?: (name: string) => string }): TarballCache {
   const cacache = require('cacache') as typeof import('cacache')
   const ssri = require('ssri') as typeof import('ssri')
   const { cachePath } = init
@@ -48,9 +51,10 @@ export function createTarballCache (init: { cachePath: string }): TarballCache {
       const parsed = ssri.parse(ref.integrity)
       if (parsed === null || ssri.checkData(data, parsed) === false) throw integrityError(ref, 'its source')
       const algorithms = ALGORITHMS.filter((algorithm) => algorithm === 'sha512' || parsed[algorithm] !== undefined)
+      const url = ref.resolved ?? (init.registryFor === undefined ? undefined : registryTarballUrl(init.registryFor(ref.name), ref.name, ref.version))
       // one write per algorithm: cacache files content under one digest per write
       for (const algorithm of algorithms) {
-        await cacache.put(cachePath, `ipfs-npm:tarball:${algorithm}:${ref.name}@${ref.version}`, data, { algorithms: [algorithm], metadata: { url: ref.resolved } })
+        await cacache.put(cachePath, `ipfs-npm:tarball:${algorithm}:${ref.name}@${ref.version}`, data, { algorithms: [algorithm], metadata: { url } })
       }
     },
   }

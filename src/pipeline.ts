@@ -16,12 +16,14 @@ import { createLocalVersions, type LocalVersions } from './registry/local-versio
 import { startShim, type Shim, type ShimInit } from './registry/shim.ts'
 import { createUpstream, type RegistryUpstream } from './registry/upstream.ts'
 import { createTarballResolver } from './resolver.ts'
-import { createSharingPolicy } from './sharing.ts'
+import { createSharingPolicy, type SharingPolicy } from './sharing.ts'
 import type { LazyPeers, TarballCache, TarballResolver } from './types.ts'
 
 export interface Pipeline {
   cache: TarballCache
   upstream: RegistryUpstream
+  /** What is private: shared with peers only inside a swarm (src/sharing.ts). */
+  sharing: SharingPolicy
   peers: LazyPeers
   resolver: TarballResolver
   /** Packuments from peers and indexes, and where each came from. */
@@ -127,6 +129,7 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
   return {
     cache,
     upstream,
+    sharing,
     peers,
     resolver,
     metadata,

@@ -10,6 +10,9 @@ import { join } from 'node:path'
 import procLog from 'proc-log'
 import ssri from 'ssri'
 import { createTarballCache } from './cache.ts'
+import { createUpstream } from './registry/upstream.ts'
+import { createSharingPolicy } from './sharing.ts'
+import { registryTarballUrl } from './tarball-url.ts'
 import type { CommandContext } from './commands/context.ts'
 import { untilStopped } from './commands/until-stopped.ts'
 import { runUserNpm } from './passthrough.ts'
@@ -31,12 +34,17 @@ export async function publishWithNpm (ctx: CommandContext): Promise<void> {
     const dryRun = config.get('dry-run') === true
     const cacheDir = config.get('cache') as string
     const cache = createTarballCache({ cachePath: join(cacheDir, '_cacache') })
+    const { registryFor } = createUpstream({ flat: config.flat })
     const { addTarball, cidOfTarball } = await import('./ipfs/index.ts')
     const files = (await readdir(captureDir)).sort()
     for (const file of files) {
       const bytes = new Uint8Array(await readFile(join(captureDir, file)))
-      const { name, version } = await readTarballManifest('the tarball npm published', bytes, config.flat)
-      if (!dryRun) await cache.put({ name, version, integrity: ssri.fromData(bytes, { algorithms: ['sha512', 'sha1'] }).toString() }, bytes)
+      const { name, version, publishConfig } = await readTarballManifest('the tarball npm published', bytes, config.flat)
+      // filed under the registry npm published it to: peers outside a swarm get it only if that
+      // registry is public to us (src/sharing.ts), as for any tarball fetched from it
+      const target = (publishConfig as { registry?: unknown } | undefined)?.registry
+      const resolved = registryTarballUrl(typeof target === 'string' ? target : registryFor(name), name, version)
+      if (!dryRun) await cache.put({ name, version, integrity: ssri.fromData(bytes, { algorithms: ['sha512', 'sha1'] }).toString(), resolved }, bytes)
       const cid = dryRun ? await cidOfTarball(bytes) : await addTarball(cacheDir, bytes)
       reporter.output(files.length === 1 ? `cid: ${cid}` : `cid: ${cid} (${name}@${version})`)
     }
@@ -48,7 +56,8 @@ export async function publishWithNpm (ctx: CommandContext): Promise<void> {
 
 /** Serves npm's cache (the tarball just published with it) to peers until Ctrl-C. */
 async function seed (ctx: CommandContext): Promise<void> {
-  const peers = createLazyPeers({ cacheDir: ctx.config.get('cache') as string, options: ctx.options, offline: false, log: (msg) => log.verbose('ipfs', msg) })
+  const sharing = createSharingPolicy({ flat: ctx.config.flat, private: ctx.options.private })
+  const peers = createLazyPeers({ cacheDir: ctx.config.get('cache') as string, options: ctx.options, offline: false, sharing, log: (msg) => log.verbose('ipfs', msg) })
   try {
     const node = await peers.node()
     if (node === undefined) return

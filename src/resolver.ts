@@ -64,7 +64,7 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
   async function fromRegistry (ref: TarballRef): Promise<FetchedTarball> {
     const data = await upstream.tarball(ref)
     try {
-      await cache.put({ ...ref, resolved: upstream.tarballUrl(ref) }, data)
+      await cache.put(ref, data)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EINTEGRITY') throw integrityError(ref, 'the registry')
       throw err
@@ -76,8 +76,7 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
   async function fromPeers (fetcher: PeerFetcher, ref: TarballRef): Promise<FetchedTarball | undefined> {
     const data = await fetcher.fetch(ref)
     if (data === undefined) return undefined
-    // filed under the URL npm would have fetched it from: peers stood in for that registry
-    await cache.put({ ...ref, resolved: upstream.tarballUrl(ref) }, data)
+    await cache.put(ref, data)
     return { data, origin: 'peers' }
   }
 

@@ -36,8 +36,8 @@ export interface TarballCache {
   get(integrity: string): Promise<Uint8Array | undefined>
   /**
    * Stores verified bytes so pacote finds them by digest, under every algorithm of the
-   * integrity, with `ref.resolved` as the URL they stand for (what decides, later, whether peers
-   * outside a swarm may have them: src/sharing.ts). Throws an `EINTEGRITY` error, storing
+   * integrity, with the URL they stand for (`ref.resolved`, else the registry's URL for the
+   * package): what decides whether peers outside a swarm may have them (src/sharing.ts). Throws an `EINTEGRITY` error, storing
    * nothing, when the bytes do not match.
    */
   put(ref: TarballRef, data: Uint8Array): Promise<void>
@@ -75,8 +75,6 @@ export interface LazyPeers {
 export interface Upstream {
   /** Tarball bytes from the registry; throws npm-style errors (`E404`, `ECONNREFUSED`…). Not verified. */
   tarball(ref: TarballRef): Promise<Uint8Array>
-  /** The URL npm fetches `ref` from: its `resolved`, else the tarball URL of its registry. */
-  tarballUrl(ref: TarballRef): string
   /** The registry URL (with trailing slash) that serves `name`, honouring `@scope:registry`. */
   registryFor(name: string): string
 }

@@ -52,15 +52,18 @@ async function exec (ctx: CommandContext): Promise<void> {
   const { publishToIndex } = await import('../publish-to-index.ts')
   const { createUpstream } = await import('../registry/upstream.ts')
   const cacheDir = config.get('cache') as string
-  const peers = createLazyPeers({ cacheDir, options, offline: config.flat.offline === true, log: (msg) => log.verbose('ipfs', msg) })
+  const { registryFor } = createUpstream({ flat: config.flat })
+  const { createSharingPolicy } = await import('../sharing.ts')
+  const sharing = createSharingPolicy({ flat: config.flat, private: options.private })
+  const peers = createLazyPeers({ cacheDir, options, offline: config.flat.offline === true, sharing, log: (msg) => log.verbose('ipfs', msg) })
   try {
     await publishToIndex({
       dir,
       config,
       npm: ctx.npm,
-      cache: createTarballCache({ cachePath: join(cacheDir, '_cacache') }),
+      cache: createTarballCache({ cachePath: join(cacheDir, '_cacache'), registryFor }),
       target,
-      registryFor: createUpstream({ flat: config.flat }).registryFor,
+      registryFor,
       node: peers.node,
       privateNetwork: options.swarmKey !== undefined,
       output: (line) => reporter.output(line),

@@ -76,9 +76,8 @@ async function exec (ctx: CommandContext): Promise<void> {
     let published: string[] = []
     if (options.indexes.includes(OWN_INDEX)) {
       const { createIndexPublisher } = await import('../metadata/index-publisher.ts')
-      const { credentialsFor } = await import('../metadata/metadata.ts')
       const index = await node.indexes.open()
-      publisher = createIndexPublisher({ index, cidOf: node.cidOf, hasCredentials: credentialsFor(config.flat), debounce: PUBLISH_DEBOUNCE, refresh: PUBLISH_REFRESH, log: (msg) => log.verbose('ipfs', msg) })
+      publisher = createIndexPublisher({ index, cidOf: node.cidOf, isPrivate: pipeline.sharing.isPrivate, debounce: PUBLISH_DEBOUNCE, refresh: PUBLISH_REFRESH, log: (msg) => log.verbose('ipfs', msg) })
       // the record exists from the start, so clients resolve the name before the first change
       await index.publish()
       published = [`/ipns/${index.name}`]

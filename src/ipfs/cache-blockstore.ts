@@ -23,6 +23,12 @@ export interface CacheBlockstore extends Blockstore {
   alias(cid: CID, integrity: string): void
   /** Size in bytes of the block, or undefined when absent; a stat, no read. */
   size(cid: CID): Promise<number | undefined>
+  /**
+   * Stores a block that is public by construction (a signed index's: it holds only packuments of
+   * registries with no credentials), marked so that a node outside a swarm serves it
+   * (servable.ts); `put` marks nothing: a DAG block is public only as part of a public tarball.
+   */
+  putShared(cid: CID, bytes: Uint8Array): Promise<CID>
 }
 
 export interface CacheBlockstoreInit {
@@ -75,21 +81,23 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
   }
 
   // readable from the moment put is called with bytes in hand (no await before `writing.set`)
-  const put = async (cid: CID, bytes: Bytes): Promise<CID> => {
+  const write = async (cid: CID, bytes: Bytes, shared: boolean): Promise<CID> => {
     const data = bytes instanceof Uint8Array ? bytes : await collect(bytes)
     const integrity = integrityOfCid(cid)
     if (integrity === undefined || !blockMatchesCid(cid, data)) throw new Error(`block does not match ${cid}`)
     const key = keyOf(cid)
     writing.set(key, data)
     try {
-      await cacache.put(cachePath, KEY_PREFIX + cid.toString(), data, { integrity, algorithms: [integrity.split('-')[0]] })
+      await cacache.put(cachePath, KEY_PREFIX + cid.toString(), data, { integrity, algorithms: [integrity.split('-')[0]], ...(shared ? { metadata: { shared } } : {}) })
     } finally {
       if (writing.get(key) === data) writing.delete(key)
     }
     return cid
   }
+  const put = async (cid: CID, bytes: Bytes): Promise<CID> => write(cid, bytes, false)
 
   const store: CacheBlockstore = {
+    putShared: async (cid, bytes) => write(cid, bytes, true),
     alias (cid, integrity) {
       aliases.set(keyOf(cid), integrity)
     },

@@ -9,7 +9,8 @@
  *   URL the sharing policy calls public. npm's own entries (`make-fetch-happen:request-cache:<url>`,
  *   which plain npm wrote too, years before ipfs-npm) and ours (`ipfs-npm:tarball:…` with the URL
  *   in their metadata) name it; content no entry vouches for (git dependencies, entries without a
- *   URL) stays home. The blocks of a large tarball's UnixFS DAG are public once the tarball is.
+ *   URL) stays home. The blocks of a large tarball's UnixFS DAG are public once the tarball is;
+ *   a signed index's blocks are stored marked shared (it holds public packuments only).
  *
  * The verdicts are built from one read of the cache index the first time a peer asks, never for a
  * warm install; a node that just fetched a public tarball says so (`learn`), and content present
@@ -54,6 +55,7 @@ export interface ServableInit {
 
 const MFH_PREFIX = 'make-fetch-happen:request-cache:'
 const OUR_TARBALL = /^ipfs-npm:tarball:[^:]+:(.+)@[^@]+$/
+const OUR_BLOCK = 'ipfs-npm:block:'
 /** The least time between two reads of the cache index. */
 const RESCAN_INTERVAL = 10_000
 /** The least time between two reads of the local CID index for a DAG root nobody asked about. */
@@ -63,6 +65,17 @@ const MAX_DAG_DEPTH = 4
 
 /** DAG root → the integrities of the content it holds, from the local CID index. */
 type Roots = Map<string, string[]>
+
+/**
+ * Whether the content an index entry stores is public: by the URL the entry names, or by being a
+ * block stored as shared (cache-blockstore.ts: a signed index's); undefined for entries that say
+ * nothing (DAG blocks, git dependencies…).
+ */
+function verdictOf (entry: cacache.CacheObject, sharing: SharingPolicy): boolean | undefined {
+  if (entry.key.startsWith(OUR_BLOCK)) return (entry.metadata as { shared?: unknown } | undefined)?.shared === true ? true : undefined
+  const source = sourceOf(entry)
+  return source === undefined ? undefined : !sharing.isPrivate(source)
+}
 
 /** The source an index entry names for its content, or undefined for entries that name none. */
 function sourceOf (entry: cacache.CacheObject): { url?: string, name?: string } | undefined {
@@ -88,9 +101,8 @@ export function createServable (init: ServableInit): Servable {
     scannedAt = Date.now()
     const content = new Map<string, boolean>()
     for await (const entry of cacache.ls.stream(cachePath) as AsyncIterable<cacache.CacheObject>) {
-      const source = entry.integrity === null || entry.integrity === undefined ? undefined : sourceOf(entry)
-      if (source === undefined) continue
-      const open = !sharing.isPrivate(source)
+      const open = entry.integrity === null || entry.integrity === undefined ? undefined : verdictOf(entry, sharing)
+      if (open === undefined) continue
       for (const hash of hashesOf(String(entry.integrity))) {
         const sri = sriOf(hash)
         content.set(sri, content.get(sri) === true || open)

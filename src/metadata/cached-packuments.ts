@@ -5,6 +5,7 @@
  * unless the asker is inside our private network: such a packument may describe private packages.
  */
 import cacache from 'cacache'
+import type { SharingPolicy } from '../sharing.ts'
 
 /** A cached packument, as the packument protocol carries it. */
 export interface CachedPackument {
@@ -19,8 +20,8 @@ export interface CachedPackument {
 export interface CachedPackumentsInit {
   /** cacache's directory: `${cacheDir}/_cacache`. */
   cachePath: string
-  /** Whether npm sends credentials to `registry` (a private registry or scope): see privacy. */
-  hasCredentials(registry: string): boolean
+  /** Whether a packument is private (src/sharing.ts: a registry npm has credentials for, or one marked private). */
+  isPrivate: SharingPolicy['isPrivate']
   /** Whether peers reach us only through a private network (swarm key). */
   privateNetwork: boolean
 }
@@ -36,7 +37,7 @@ export function packumentUrl (registry: string, name: string): string {
 export function createCachedPackuments (init: CachedPackumentsInit): PackumentLookup {
   return async (name, registry) => {
     if (!/^https?:\/\/[^\s]+\/$/.test(registry)) return undefined
-    if (!init.privateNetwork && init.hasCredentials(registry)) return undefined
+    if (!init.privateNetwork && init.isPrivate({ name, url: packumentUrl(registry, name) })) return undefined
     const entry = await cacache.get.info(init.cachePath, `make-fetch-happen:request-cache:${packumentUrl(registry, name)}`).catch(() => null)
     const metadata = entry?.metadata as { time?: number, status?: number, reqHeaders?: { accept?: string } } | undefined
     if (entry === null || entry === undefined || metadata?.status !== undefined) return undefined

@@ -8,14 +8,15 @@
  */
 import { createHash } from 'node:crypto'
 import type { Packument } from './index-format.ts'
+import type { SharingPolicy } from '../sharing.ts'
 import type { WritableIndex } from './signed-index.ts'
 
 export interface IndexPublisherInit {
   index: WritableIndex
   /** The CID of the tarball with `integrity`, when this machine has it. */
   cidOf(integrity: string, pkg: { name: string, version: string }): Promise<string | undefined>
-  /** Whether npm sends credentials to `registry` (its packuments stay out of the index). */
-  hasCredentials(registry: string): boolean
+  /** Whether a packument is private (src/sharing.ts): such ones stay out of the index. */
+  isPrivate: SharingPolicy['isPrivate']
   /** How long after the last change the index is re-published, in ms. */
   debounce: number
   /** How often the record is re-signed even when nothing changed (records expire), in ms. */
@@ -72,7 +73,7 @@ export function createIndexPublisher (init: IndexPublisherInit): IndexPublisher 
 
   return {
     add (name, registry, text) {
-      if (init.hasCredentials(registry)) return
+      if (init.isPrivate({ name, url: registry })) return
       const digest = createHash('sha256').update(text).digest('base64')
       if (seen.get(name) === digest) return
       seen.set(name, digest)

@@ -9,6 +9,7 @@ import type { IpfsNode } from '../ipfs/index.ts'
 import type { RegistryUpstream } from '../registry/upstream.ts'
 import { bodyBytes } from '../registry/packument.ts'
 import type { IpfsNpmOptions } from '../options.ts'
+import type { SharingPolicy } from '../sharing.ts'
 import { createCachedPackuments, type PackumentLookup } from './cached-packuments.ts'
 import { createPackumentSource, type PackumentSource } from './packument-source.ts'
 import { createRegistryKeys } from './registry-signatures.ts'
@@ -22,29 +23,9 @@ export interface MetadataInit {
   node(): Promise<IpfsNode | undefined>
   /** Each packument the registry served. */
   onRegistryPackument?: (name: string, registry: string, text: string) => void
+  /** What is private (src/sharing.ts): such packuments are neither given to nor asked of peers outside a swarm. */
+  sharing: SharingPolicy
   log(msg: string): void
-}
-
-/** Nerf-darted npm config keys that carry a credential for the host before them. */
-const CREDENTIAL_KEY = /^\/\/([^/]+)\/.*:(?:_authToken|_auth|_password|username|certfile|keyfile)$/i
-
-/**
- * Whether npm sends credentials to `registry`'s host: what it fetched there may be private. A
- * seam for the sharing policy of the privacy work (issue 9), which classifies tarballs the same way.
- */
-export function credentialsFor (flat: FlatOptions): (registry: string) => boolean {
-  const hosts = new Set<string>()
-  for (const [key, value] of Object.entries(flat)) {
-    const host = CREDENTIAL_KEY.exec(key)?.[1]
-    if (host !== undefined && value !== undefined && value !== null && value !== '') hosts.add(host.toLowerCase())
-  }
-  return (registry) => {
-    try {
-      return hosts.has(new URL(registry).host.toLowerCase())
-    } catch {
-      return true
-    }
-  }
 }
 
 const scopeOf = (name: string): string | undefined => name.startsWith('@') ? name.split('/')[0] : undefined
@@ -61,15 +42,14 @@ function scopeIndexes (entries: readonly string[]): Map<string, string[]> {
 }
 
 /** What this machine answers peers asking for packuments: npm's HTTP cache, private ones only inside a swarm. */
-export function answerPackuments (init: Pick<MetadataInit, 'cacheDir' | 'flat' | 'options'>): PackumentLookup {
-  return createCachedPackuments({ cachePath: join(init.cacheDir, '_cacache'), hasCredentials: credentialsFor(init.flat), privateNetwork: init.options.swarmKey !== undefined })
+export function answerPackuments (init: Pick<MetadataInit, 'cacheDir' | 'options' | 'sharing'>): PackumentLookup {
+  return createCachedPackuments({ cachePath: join(init.cacheDir, '_cacache'), isPrivate: init.sharing.isPrivate, privateNetwork: init.options.swarmKey !== undefined })
 }
 
 /** Where the shim turns for packuments the registry does not give. */
 export function createPackuments (init: MetadataInit): PackumentSource {
   const { options, upstream } = init
   const privateNetwork = options.swarmKey !== undefined
-  const hasCredentials = credentialsFor(init.flat)
   const scoped = scopeIndexes(options.scopeIndexes)
   const ofScope = (name: string): string[] => scoped.get(scopeOf(name) ?? '') ?? []
   return createPackumentSource({
@@ -78,7 +58,7 @@ export function createPackuments (init: MetadataInit): PackumentSource {
     indexesFor: (name) => [...ofScope(name), ...options.indexes],
     prefersIndex: (name) => options.preferIndex || ofScope(name).length > 0,
     trustPeers: options.trustPeers || privateNetwork,
-    isPrivate: ({ url }) => hasCredentials(url),
+    isPrivate: init.sharing.isPrivate,
     privateNetwork,
     timeout: options.peerTimeout,
     async fetchKeys (name) {

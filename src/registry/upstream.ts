@@ -77,14 +77,12 @@ export function createUpstream (init: { flat: FlatOptions }): RegistryUpstream {
   const fetch = require('npm-registry-fetch') as RegistryFetch
   const flat = init.flat
   const registryFor = (name: string): string => withSlash(fetch.pickRegistry(name.startsWith('@') ? `${name}@*` : name, flat))
-  const tarballUrl = (ref: TarballRef): string => ref.resolved ?? registryTarballUrl(registryFor(ref.name), ref.name, ref.version)
 
   return {
     registry: withSlash(flat.registry),
     registryFor,
-    tarballUrl,
     async tarball (ref: TarballRef) {
-      const url = tarballUrl(ref)
+      const url = ref.resolved ?? registryTarballUrl(registryFor(ref.name), ref.name, ref.version)
       // our cache writes the verified bytes by digest itself; make-fetch-happen need not keep a copy
       const opts = { ...flat, cache: undefined, spec: `${ref.name}@${ref.version}` }
       const retry = (flat.retry ?? {}) as { retries?: number }

@@ -106,8 +106,9 @@ test('a CID of other bytes than the registry\'s, of no tarball, of another codec
   assertOk(packed, 'npm pack')
   const otherBytes = await readFile(join(work, packed.stdout.trim()))
   const junk = gzipSync('not a tarball')
+  // filed as npm files what it fetched from a public registry: serve shares nothing else outside a swarm
   for (const bytes of [otherBytes, junk]) {
-    await cacache.put(join(cacheA(), '_cacache'), `test:${rawCid(bytes)}`, bytes, { algorithms: ['sha512'] })
+    await cacache.put(join(cacheA(), '_cacache'), `make-fetch-happen:request-cache:https://registry.invalid/test/${rawCid(bytes)}`, bytes, { algorithms: ['sha512'] })
   }
   const app = await project('bad', { name: 'bad', version: '1.0.0' })
   const before = await readFile(join(app, 'package.json'), 'utf8')
