@@ -58,8 +58,8 @@ export function createLazyPeers (init: LazyPeersInit): LazyPeers {
       else void starting.then((started) => started?.peers.hint?.(integrity, cid), () => {})
     },
     /** The cache gained a tarball: the node, if running, offers it to peers (none is started for it). */
-    added (integrity) {
-      void starting?.then((started) => started?.added(integrity), () => {})
+    added (ref) {
+      void starting?.then((started) => started?.added(ref), () => {})
     },
     get started () {
       return starting !== undefined

@@ -17,6 +17,7 @@ import { startShim, type Shim, type ShimInit } from './registry/shim.ts'
 import { createUpstream, type RegistryUpstream } from './registry/upstream.ts'
 import { createTarballResolver } from './resolver.ts'
 import { createSharingPolicy, type SharingPolicy } from './sharing.ts'
+import { registryTarballUrl } from './tarball-url.ts'
 import type { LazyPeers, TarballCache, TarballResolver } from './types.ts'
 
 export interface Pipeline {
@@ -88,8 +89,10 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
   const cache: TarballCache = {
     ...npmCache,
     async put (ref, data) {
-      await npmCache.put(ref, data)
-      peers.added(ref.integrity)
+      // filed under the URL it stands for, which decides whether peers outside a swarm may have it
+      const located = ref.resolved === undefined ? { ...ref, resolved: registryTarballUrl(upstream.registryFor(ref.name), ref.name, ref.version) } : ref
+      await npmCache.put(located, data)
+      peers.added(located)
     },
   }
   const metadata = createPackuments({ cacheDir, flat, options: init.options, upstream, node: peers.node, onRegistryPackument: init.onRegistryPackument, sharing, log: init.log })

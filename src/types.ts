@@ -65,8 +65,8 @@ export interface LazyPeers {
   node(): Promise<IpfsNode | undefined>
   /** A `dist.cid` root for a large tarball; kept until the node starts, never starting it. */
   hint(integrity: string, cid: string): void
-  /** The cache gained a tarball: a running node offers it to peers; none is started for it. */
-  added(integrity: string): void
+  /** The cache gained a tarball (`resolved`: the URL it stands for): a running node offers it to peers, if public; none is started for it. */
+  added(ref: TarballRef): void
   readonly started: boolean
   stop(): Promise<void>
 }

@@ -35,6 +35,8 @@ let privateRefs: TarballRef[]
 let publicRefs: TarballRef[]
 let swarmKey: string
 const strangers: Outsider[] = []
+/** What the installs here wait for a peer: what they get from where is the point, not how fast on a loaded machine. */
+const PEER_TIMEOUT = '10000'
 
 async function lockRefs (dir: string): Promise<TarballRef[]> {
   const lock = JSON.parse(await readFile(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string, integrity?: string }> }
@@ -138,7 +140,7 @@ test('inside the swarm the private tarballs are served: an install with the key 
   const dead = join(work, 'dead-npmrc')
   // registries nobody answers on (the token lines kept): every byte must come from the swarm
   await writeFile(dead, registries.npmrc(['fetch-retries=0']).replaceAll(registries.main.url, 'http://127.0.0.1:9/').replaceAll(registries.scoped.url, 'http://127.0.0.1:9/scoped/'))
-  const run = await p2p.ipfsNpm(dir, ['ci', '--userconfig', dead, '--cache', join(work, 'cache-swarm'), '--no-mdns', '--swarm-key', swarmKey, '--peer', seeder.address])
+  const run = await p2p.ipfsNpm(dir, ['ci', '--userconfig', dead, '--cache', join(work, 'cache-swarm'), '--no-mdns', '--swarm-key', swarmKey, '--peer', seeder.address, '--peer-timeout', PEER_TIMEOUT])
   assertOk(run, 'ipfs-npm ci inside the swarm')
   assert.deepEqual(parseOrigins(run), { cache: 0, peers: privateRefs.length + publicRefs.length, registry: 0 }, run.stdout)
   await assertSameTree(reference, dir)
@@ -149,7 +151,7 @@ test('an install outside the swarm asks peers for public tarballs only, and what
   const dir = await p2p.project('scoped', 'outside')
   const cacheB = join(work, 'cache-b')
   const scopedBefore = registries.scoped.requests.length
-  const run = await p2p.ipfsNpm(dir, ['ci', '--userconfig', userconfig, '--cache', cacheB, '--no-mdns', '--peer', seeder.address])
+  const run = await p2p.ipfsNpm(dir, ['ci', '--userconfig', userconfig, '--cache', cacheB, '--no-mdns', '--peer', seeder.address, '--peer-timeout', PEER_TIMEOUT])
   assertOk(run, 'ipfs-npm ci outside the swarm')
   assert.deepEqual(parseOrigins(run), { cache: 0, peers: publicRefs.length, registry: privateRefs.length }, run.stdout)
   const tarballs = registries.scoped.requests.slice(scopedBefore).filter((request) => request.path.endsWith('.tgz'))

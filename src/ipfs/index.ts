@@ -19,7 +19,7 @@ import type { IpfsNpmOptions } from '../options.ts'
 import { createSharingPolicy, type SharingPolicy } from '../sharing.ts'
 import { ownVersion } from '../version.ts'
 import { readSwarmKey } from '../swarm-key.ts'
-import type { PeerFetcher } from '../types.ts'
+import type { PeerFetcher, TarballRef } from '../types.ts'
 import { startBitswap, type BitswapExchange } from './bitswap.ts'
 import type { PeerShare } from './bitswap-wants.ts'
 import { createCacheBlockstore } from './cache-blockstore.ts'
@@ -104,8 +104,11 @@ export interface IpfsNode {
    */
   content(cid: string): Promise<Uint8Array>
   info(): NodeInfo
-  /** The cache gained the tarball with `integrity`: offer it to peers (and build its DAG, with `seed`). */
-  added(integrity: string): void
+  /**
+   * The cache gained `ref`'s tarball (`resolved`: the URL it stands for): offer it to peers if it
+   * is public, or we are in a swarm (and build its DAG, with `seed`).
+   */
+  added(ref: TarballRef): void
   /** Stops everything; the process can exit right after. Idempotent. */
   stop(): Promise<void>
 }
@@ -379,8 +382,11 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       ...(seeder === undefined ? {} : { seeding: seeder.status() }),
       receivedFrom: bitswap.shares().filter((share) => share.blocks > 0),
     }),
-    added (integrity) {
+    added (ref) {
       if (stopController.signal.aborted) return
+      // its verdict now: the cache index entry just written is not in our last read of the index
+      servable.learn(ref)
+      const { integrity } = ref
       if (seeder !== undefined) {
         seeder.added(integrity)
         return

@@ -13,8 +13,8 @@
  *   a signed index's blocks are stored marked shared (it holds public packuments only).
  *
  * The verdicts are built from one read of the cache index the first time a peer asks, never for a
- * warm install; a node that just fetched a public tarball says so (`learn`), and content present
- * but unknown (cached since the read) triggers a re-read, at most every RESCAN_INTERVAL.
+ * warm install; what this process caches it learns as it goes (`learn`), and content present but
+ * unknown (cached by another process since the read) triggers a re-read, rate-limited.
  */
 import * as dagPb from '@ipld/dag-pb'
 import cacache from 'cacache'
@@ -36,7 +36,7 @@ export interface Servable {
    * servable, with every block of its DAG.
    */
   allow(cid: CID): Promise<void>
-  /** Records that the node itself fetched and verified `ref`'s tarball (public if its source is). */
+  /** Records that `ref`'s tarball was just cached here (public if its source is, `resolved` or its registry). */
   learn(ref: TarballRef): void
   /** Whether this node may ask peers for `ref` at all (its wants and questions name it). */
   mayAsk(ref: TarballRef): boolean
@@ -56,8 +56,13 @@ export interface ServableInit {
 const MFH_PREFIX = 'make-fetch-happen:request-cache:'
 const OUR_TARBALL = /^ipfs-npm:tarball:[^:]+:(.+)@[^@]+$/
 const OUR_BLOCK = 'ipfs-npm:block:'
-/** The least time between two reads of the cache index. */
-const RESCAN_INTERVAL = 10_000
+/**
+ * The least time between two reads of the whole cache index for content cached since the last
+ * (by another process: plain npm installing into this cache while serve runs): this long, or 20
+ * times what the last read took, whichever is more, so a big cache is not re-read all the time.
+ */
+const RESCAN_INTERVAL = 2000
+const RESCAN_COST_FACTOR = 20
 /** The least time between two reads of the local CID index for a DAG root nobody asked about. */
 const REREAD_ROOTS_INTERVAL = 1000
 /** A DAG is walked this deep at most (unixfs-v1-2025: 1024 links a node, so 2 levels hold 1 GiB). */
@@ -97,6 +102,7 @@ export function createServable (init: ServableInit): Servable {
   let rootsReadAt = 0
 
   /** Single-hash SRI → public, from the whole cache index. */
+  let rescanAfter = RESCAN_INTERVAL
   const scan = async (): Promise<Map<string, boolean>> => {
     scannedAt = Date.now()
     const content = new Map<string, boolean>()
@@ -108,6 +114,7 @@ export function createServable (init: ServableInit): Servable {
         content.set(sri, content.get(sri) === true || open)
       }
     }
+    rescanAfter = Math.max(RESCAN_INTERVAL, RESCAN_COST_FACTOR * (Date.now() - scannedAt))
     return content
   }
   const read = async (): Promise<Map<string, boolean>> => {
@@ -147,7 +154,7 @@ export function createServable (init: ServableInit): Servable {
     const known = knownOpen(await read(), integrity)
     if (known !== undefined) return known
     // cached after our read of the index? read it again, if that was a while ago
-    if (Date.now() - scannedAt < RESCAN_INTERVAL) return false
+    if (Date.now() - scannedAt < rescanAfter) return false
     const present = await Promise.all(hashesOf(integrity).map(async (hash) => cacache.get.hasContent(cachePath, sriOf(hash)).catch(() => false)))
     if (!present.some((info) => info !== false)) return false
     verdicts = scan()
