@@ -28,7 +28,7 @@ export interface CacheBlockstore extends Blockstore {
    * registries with no credentials), marked so that a node outside a swarm serves it
    * (servable.ts); `put` marks nothing: a DAG block is public only as part of a public tarball.
    */
-  putShared(cid: CID, bytes: Uint8Array): Promise<CID>
+  putShared(cid: CID, bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<CID>
 }
 
 export interface CacheBlockstoreInit {

@@ -177,8 +177,10 @@ export function createServable (init: ServableInit): Servable {
     async block (cid) {
       if (!init.serve) return false
       if (everything || allowed.has(cid.toString())) return true
+      // a block some cache entry vouches for: a public tarball, a block stored shared
       const integrity = integrityOfCid(cid)
-      if (cid.code !== dagPb.code) return integrity !== undefined && await contentOpen(integrity)
+      if (integrity !== undefined && await contentOpen(integrity)) return true
+      if (cid.code !== dagPb.code) return false
       // a DAG root asked for directly (a stock IPFS node that learned it elsewhere): public if the
       // tarball the local index says it holds is
       for (const held of await heldBy(cid)) {
