@@ -5,7 +5,8 @@
  * swarm key) is refused the private tarballs on every path — bitswap wants and presence answers,
  * the integrity → CID question, DHT provider records — and gets the public tarballs of the same
  * cache. Inside the swarm (same key) the private ones are served. An install outside the swarm
- * never names a private package to peers, and what it caches is classified the same way.
+ * never names a private package to peers, and what it caches is classified the same way. serve's
+ * loopback registry answers only the user running it.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -23,6 +24,7 @@ import { parseOrigins } from './helpers/conformance.ts'
 import { startFixtureRegistries, type FixtureRegistries } from './helpers/fixture-registries.ts'
 import { startOutsider, type Outsider } from './helpers/outsider.ts'
 import { assertOk, assertSameTree, createP2pWork, type P2pWork } from './helpers/p2p.ts'
+import { runCommand } from './helpers/run-command.ts'
 
 let registries: FixtureRegistries
 let work: string
@@ -180,4 +182,22 @@ test('a node that does not serve (an install\'s default) answers nothing at all'
   } finally {
     await node.stop()
   }
+})
+
+test('serve\'s registry on loopback answers only processes of the user running it', async (t) => {
+  const setpriv = await runCommand('setpriv', ['--version'], { cwd: work }).catch(() => undefined)
+  if (process.platform !== 'linux' || process.getuid?.() !== 0 || setpriv?.code !== 0) {
+    t.skip('needs Linux, root and setpriv to run a client as another user')
+    return
+  }
+  const seeder = await p2p.serve(cacheA)
+  const mine = await fetch(`${seeder.url}@fix%2fscoped-a`)
+  assert.equal(mine.status, 200, 'the user itself reads a private packument through serve')
+  await mine.arrayBuffer()
+  // nobody (65534): another account on the same machine, same loopback
+  const theirs = await runCommand('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'curl', '-s', '-w', '\n%{http_code}', `${seeder.url}@fix%2fscoped-a`], { cwd: work })
+  const [body, status] = [theirs.stdout.slice(0, theirs.stdout.lastIndexOf('\n')), theirs.stdout.slice(theirs.stdout.lastIndexOf('\n') + 1)]
+  assert.equal(status, '403', theirs.stdout + theirs.stderr)
+  assert.match(body, /only to processes of the user running it/)
+  assert.doesNotMatch(body, /scoped-a/, 'nothing of the packument')
 })

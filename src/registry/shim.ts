@@ -21,6 +21,7 @@ import type { LocalVersions } from './local-versions.ts'
 import { bodyBytes, cidHints, escapedName, tarballFromPackument } from './packument.ts'
 import type { PackumentRequest } from './packument-route.ts'
 import { parseRoute, upstreamTarballUrl, type Route } from './routes.ts'
+import { createSameUserCheck } from './same-user.ts'
 import type { RegistryUpstream, UpstreamResponse } from './upstream.ts'
 
 const { log } = procLog
@@ -114,6 +115,7 @@ export async function startShim (init: ShimInit): Promise<Shim> {
   const closing = new AbortController()
   const host = init.host ?? '127.0.0.1'
   let allowedHosts = new Set<string>()
+  const sameUser = createSameUserCheck()
   let url = ''
 
   /** Serves a tarball; resolves to where its bytes came from. */
@@ -214,6 +216,12 @@ export async function startShim (init: ShimInit): Promise<Shim> {
 
   /** Answers the request; resolves to where a tarball's bytes came from, for the log line. */
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<TarballOrigin | undefined> {
+    // loopback is every local account's: what the user's credentials reach is the user's alone
+    if (!await sameUser(req.socket)) {
+      sendJson(res, 403, { error: 'this registry answers only to processes of the user running it' })
+      req.resume()
+      return
+    }
     // the path as sent: URL parsing would resolve `/%2e%2e/` and hide a traversal attempt
     const target = req.url ?? '/'
     const queryAt = target.indexOf('?')
