@@ -36,11 +36,13 @@ export interface ExtractorInit {
   previous?: PreviousTree
 }
 
+type PackageContents = (opts: { path: string, depth: number }) => Promise<Set<string> | string[]>
+let packageContents: PackageContents | undefined
+
 /** pacote's own emptying of a package folder (`#empty`): its files, not its node_modules. */
 async function emptyLikePacote (dest: string): Promise<void> {
-  const pacoteRequire = createRequire(require.resolve('pacote'))
-  const contents = pacoteRequire('@npmcli/installed-package-contents') as (opts: { path: string, depth: number }) => Promise<Set<string> | string[]>
-  await Promise.all([...await contents({ path: dest, depth: 1 })].map((entry) => rm(entry, { recursive: true, force: true })))
+  packageContents ??= createRequire(require.resolve('pacote'))('@npmcli/installed-package-contents') as PackageContents
+  await Promise.all([...await packageContents({ path: dest, depth: 1 })].map((entry) => rm(entry, { recursive: true, force: true })))
   await mkdir(dest, { recursive: true })
 }
 
