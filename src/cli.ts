@@ -116,6 +116,8 @@ async function main (argv: string[]): Promise<number | undefined> {
 const code = await main(process.argv.slice(2))
 if (code !== undefined) {
   process.exitCode = code
-  // libp2p and sockets are closed on the way out; should anything linger, don't hang the shell
-  setTimeout(() => process.exit(), 2000).unref()
+  // Everything a command does is awaited by now (cache writes, scripts, the node's stop, the old
+  // tree's removal); what is left are sockets' and libp2p's close timers, which held the shell
+  // 300 ms or more after a cold install's last line. Exit once the output is flushed.
+  process.stdout.write('', () => process.stderr.write('', () => process.exit()))
 }
