@@ -89,6 +89,13 @@ class Writer {
     this.pos += b.byteLength
   }
 
+  /** A length-delimited field copied in: its key, its length, its bytes. */
+  field (number: number, b: Uint8Array): void {
+    this.varint((number << 3) | 2)
+    this.varint(b.byteLength)
+    this.bytes(b)
+  }
+
   /** Appends `b` without copying it (and everything written before it). */
   reference (b: Uint8Array): void {
     this.flush()
@@ -151,9 +158,7 @@ export function encodeMessage (message: OutgoingMessage): Uint8ArrayList {
     for (const { w, cid, len } of entries) {
       out.varint((1 << 3) | 2)
       out.varint(len)
-      out.varint((1 << 3) | 2)
-      out.varint(cid.byteLength)
-      out.bytes(cid)
+      out.field(1, cid)
       out.varint(2 << 3)
       out.varint(1)
       if (w.cancel) { out.varint(3 << 3); out.varint(1) }
@@ -164,9 +169,7 @@ export function encodeMessage (message: OutgoingMessage): Uint8ArrayList {
   for (const b of blocks) {
     out.varint((3 << 3) | 2)
     out.varint(b.len)
-    out.varint((1 << 3) | 2)
-    out.varint(b.prefix.byteLength)
-    out.bytes(b.prefix)
+    out.field(1, b.prefix)
     out.varint((2 << 3) | 2)
     out.varint(b.data.byteLength)
     out.reference(b.data)
@@ -174,9 +177,7 @@ export function encodeMessage (message: OutgoingMessage): Uint8ArrayList {
   for (const p of presences) {
     out.varint((4 << 3) | 2)
     out.varint(p.len)
-    out.varint((1 << 3) | 2)
-    out.varint(p.cid.byteLength)
-    out.bytes(p.cid)
+    out.field(1, p.cid)
     if (p.type !== HAVE) { out.varint(2 << 3); out.varint(p.type) }
   }
   out.flush()
