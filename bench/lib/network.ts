@@ -33,17 +33,26 @@ async function ip (...args: string[]): Promise<void> {
   await run('ip', args)
 }
 
-/** Builds the namespace and link and starts the mirror behind them. */
-export async function startWan (init: WanInit): Promise<Wan> {
+/** A network namespace joined to the root one by a veth whose both ends are shaped by `tc tbf`. */
+export interface ShapedLink {
+  ns: string
+  hostIp: string
+  nsIp: string
+  stop(): Promise<void>
+}
+
+/**
+ * Builds a namespace `<name>-<pid>` behind a veth (`<ifPrefix><pid>a`/`b`, a /30 in
+ * `10.<subnet>.<pid % 250>.0`), `tbf` (the arguments after `rate`) applied to both ends.
+ */
+export async function startShapedLink (init: { name: string, ifPrefix: string, subnet: number, tbf: string[] }): Promise<ShapedLink> {
   const id = process.pid % 250
-  const ns = `inpm-wan-${process.pid}`
-  const hostIf = `inpmw${process.pid}a`.slice(0, 15)
-  const nsIf = `inpmw${process.pid}b`.slice(0, 15)
-  const hostIp = `10.231.${id}.1`
-  const nsIp = `10.231.${id}.2`
-  const services: Service[] = []
+  const ns = `${init.name}-${process.pid}`
+  const hostIf = `${init.ifPrefix}${process.pid}a`.slice(0, 15)
+  const nsIf = `${init.ifPrefix}${process.pid}b`.slice(0, 15)
+  const hostIp = `10.${init.subnet}.${id}.1`
+  const nsIp = `10.${init.subnet}.${id}.2`
   const stop = async (): Promise<void> => {
-    for (const s of services.reverse()) await s.stop()
     await ip('netns', 'del', ns).catch(() => {})
     await ip('link', 'del', hostIf).catch(() => {})
   }
@@ -56,10 +65,26 @@ export async function startWan (init: WanInit): Promise<Wan> {
     await ip('netns', 'exec', ns, 'ip', 'addr', 'add', `${nsIp}/30`, 'dev', nsIf)
     await ip('netns', 'exec', ns, 'ip', 'link', 'set', nsIf, 'up')
     await ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up')
-    const tbf = ['root', 'tbf', 'rate', `${init.mbit}mbit`, 'burst', '64kb', 'latency', '300ms']
+    const tbf = ['root', 'tbf', 'rate', ...init.tbf]
     await run('tc', ['qdisc', 'add', 'dev', hostIf, ...tbf])
     await ip('netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', nsIf, ...tbf)
+    return { ns, hostIp, nsIp, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
 
+/** Builds the namespace and link and starts the mirror behind them. */
+export async function startWan (init: WanInit): Promise<Wan> {
+  const link = await startShapedLink({ name: 'inpm-wan', ifPrefix: 'inpmw', subnet: 231, tbf: [`${init.mbit}mbit`, 'burst', '64kb', 'latency', '300ms'] })
+  const { ns, nsIp } = link
+  const services: Service[] = []
+  const stop = async (): Promise<void> => {
+    for (const s of services.reverse()) await s.stop()
+    await link.stop()
+  }
+  try {
     const registry = `http://${nsIp}:8080/`
     services.push(await startService({
       command: 'ip',

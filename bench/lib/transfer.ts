@@ -14,6 +14,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { runCommand } from '../../test/helpers/run-command.ts'
+import { startShapedLink, type ShapedLink } from './network.ts'
 import { freePort } from './peers.ts'
 import { startService, type Service } from './service.ts'
 import { summarize } from './stats.ts'
@@ -136,36 +137,9 @@ async function transferOnce (init: TransferInit, peers: string[]): Promise<Trans
 }
 
 /** The two-host LAN: a namespace behind a veth shaped to 1 Gbit/s each way, plus a 0.5 ms delay line. */
-async function startLan (): Promise<{ ns: string, hostIp: string, nsIp: string, stop(): Promise<void> }> {
-  const id = process.pid % 250
-  const ns = `transfer-b-${process.pid}`
-  const hostIf = `trf${process.pid}a`.slice(0, 15)
-  const nsIf = `trf${process.pid}b`.slice(0, 15)
-  const hostIp = `10.232.${id}.1`
-  const nsIp = `10.232.${id}.2`
-  const ip = async (...args: string[]): Promise<void> => { await run('ip', args) }
-  const stop = async (): Promise<void> => {
-    await ip('netns', 'del', ns).catch(() => {})
-    await ip('link', 'del', hostIf).catch(() => {})
-  }
-  try {
-    await ip('netns', 'add', ns)
-    await ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf)
-    await ip('link', 'set', nsIf, 'netns', ns)
-    await ip('addr', 'add', `${hostIp}/30`, 'dev', hostIf)
-    await ip('link', 'set', hostIf, 'up')
-    await ip('netns', 'exec', ns, 'ip', 'addr', 'add', `${nsIp}/30`, 'dev', nsIf)
-    await ip('netns', 'exec', ns, 'ip', 'link', 'set', nsIf, 'up')
-    await ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up')
-    // a burst of 1 MB: at 1 Gbit/s the bucket refills every ms, and GSO hands tbf 64 KB packets
-    const tbf = ['root', 'tbf', 'rate', '1gbit', 'burst', '1mb', 'latency', '20ms']
-    await run('tc', ['qdisc', 'add', 'dev', hostIf, ...tbf])
-    await ip('netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', nsIf, ...tbf)
-    return { ns, hostIp, nsIp, stop }
-  } catch (err) {
-    await stop()
-    throw err
-  }
+async function startLan (): Promise<ShapedLink> {
+  // a burst of 1 MB: at 1 Gbit/s the bucket refills every ms, and GSO hands tbf 64 KB packets
+  return startShapedLink({ name: 'transfer-b', ifPrefix: 'trf', subnet: 232, tbf: ['1gbit', 'burst', '1mb', 'latency', '20ms'] })
 }
 
 const rate = (r: TransferRun): { mb: number, tb: number } => ({ mb: r.bytes / 1e6 / (r.ms / 1000), tb: r.count / (r.ms / 1000) })
