@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { addResolvedUrls, parseOrigins } from './helpers/conformance.ts'
 import { startFixtureRegistries, type FixtureRegistries } from './helpers/fixture-registries.ts'
-import { assertOk, assertSameTree, createP2pWork, sha1Only, type P2pWork } from './helpers/p2p.ts'
+import { assertOk, assertSameTree, createP2pWork, sha1Only, type P2pWork, writeDeadUserconfig } from './helpers/p2p.ts'
 import { runCommand } from './helpers/run-command.ts'
 import type { ServeProcess } from './helpers/serve.ts'
 import { removeDir, tempDir } from './helpers/temp-dir.ts'
@@ -32,7 +32,7 @@ before(async () => {
   const liveConfig = join(work, 'live-npmrc')
   deadConfig = join(work, 'dead-npmrc')
   await registries.writeUserconfig(liveConfig)
-  await writeFile(deadConfig, ['registry=http://127.0.0.1:9/', '@fix:registry=http://127.0.0.1:9/', 'fetch-retries=0', 'audit=false', 'fund=false', 'update-notifier=false', ''].join('\n'))
+  await writeDeadUserconfig(deadConfig, ['@fix'])
   p2p = createP2pWork({ work, userconfig: liveConfig })
   // A's cache is filled by plain npm, before ipfs-npm ever ran on it
   const cacheA = join(work, 'cache-a')

@@ -27,6 +27,15 @@ export interface P2pWork {
   stop(): Promise<void>
 }
 
+/**
+ * A user config whose registries (the default, and each of `scopes`) are all dead and not retried:
+ * whatever an install with it gets came from peers.
+ */
+export async function writeDeadUserconfig (file: string, scopes: string[] = []): Promise<void> {
+  const dead = 'http://127.0.0.1:9/'
+  await writeFile(file, [`registry=${dead}`, ...scopes.map((scope) => `${scope}:registry=${dead}`), 'fetch-retries=0', 'audit=false', 'fund=false', 'update-notifier=false', ''].join('\n'))
+}
+
 export function assertOk (run: CommandResult, what: string): void {
   assert.equal(run.code, 0, `${what} failed:\n${run.stdout}\n${run.stderr}`)
 }

@@ -6,7 +6,7 @@
  * from it without being told its address.
  */
 import assert from 'node:assert/strict'
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { importBytes } from 'ipfs-unixfs-importer'
@@ -16,7 +16,7 @@ import { sha512 } from 'multiformats/hashes/sha2'
 import { extractFlags } from '../../src/options.ts'
 import type { PackedPackage } from '../helpers/fixture-packages.ts'
 import { startFixtureRegistries, type FixtureRegistries } from '../helpers/fixture-registries.ts'
-import { assertOk, createP2pWork, type P2pWork, type Seeder } from '../helpers/p2p.ts'
+import { assertOk, createP2pWork, type P2pWork, type Seeder, writeDeadUserconfig } from '../helpers/p2p.ts'
 import { startStockHelia, type StockHelia } from './stock-helia.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 
@@ -98,7 +98,7 @@ test('no provider record for a CID we cannot serve: the raw CID of a tarball ove
   // question, the fetcher verifies it): both used to announce the raw CID afterwards
   const dir = await p2p.project('interop', 'b-interop')
   const config = join(work, 'dead-npmrc')
-  await writeFile(config, ['registry=http://127.0.0.1:9/', 'fetch-retries=0', 'audit=false', 'fund=false', 'update-notifier=false', ''].join('\n'))
+  await writeDeadUserconfig(config)
   const run = await p2p.ipfsNpm(dir, ['ci', '--userconfig', config, '--cache', join(work, 'cache-b'), '--no-mdns', '--peer', seed.address, '--bootstrap', dht.map((node) => node.address).join(','), '--loglevel', 'verbose'])
   assertOk(run, 'ipfs-npm ci from serve')
   const lock = JSON.parse(await readFile(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> }

@@ -24,7 +24,7 @@ import { sha512 } from 'multiformats/hashes/sha2'
 import { parseOrigins } from '../helpers/conformance.ts'
 import type { PackedPackage } from '../helpers/fixture-packages.ts'
 import { startFixtureRegistries, type FixtureRegistries } from '../helpers/fixture-registries.ts'
-import { assertOk, assertSameTree, createP2pWork, type P2pWork } from '../helpers/p2p.ts'
+import { assertOk, assertSameTree, createP2pWork, type P2pWork, writeDeadUserconfig } from '../helpers/p2p.ts'
 import { runCommand } from '../helpers/run-command.ts'
 import { startStockHelia, type StockHelia } from './stock-helia.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
@@ -44,7 +44,7 @@ before(async () => {
   const liveConfig = join(work, 'live-npmrc')
   deadConfig = join(work, 'dead-npmrc')
   await registries.writeUserconfig(liveConfig)
-  await writeFile(deadConfig, ['registry=http://127.0.0.1:9/', 'fetch-retries=0', 'audit=false', 'fund=false', 'update-notifier=false', ''].join('\n'))
+  await writeDeadUserconfig(deadConfig)
   p2p = createP2pWork({ work, userconfig: liveConfig })
   reference = await p2p.npmReference('interop', join(work, 'cache-a'), 'plain')
   const lock = JSON.parse(await readFile(join(reference, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> }
