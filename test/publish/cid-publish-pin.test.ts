@@ -33,6 +33,9 @@ let liveRc: string
 let deadRc: string
 let util: string
 let cid: string
+/** Bytes under @myco/util@1.0.0 other than the published ones, and gzip that is no tarball: both in serve's cache. */
+let otherBytes: Buffer
+const junk = gzipSync('not a tarball')
 const cacheA = (): string => join(work, 'cache-a')
 
 const rawCid = (bytes: Uint8Array): string => CID.createV1(raw.code, Digest.create(sha512.code, createHash('sha512').update(bytes).digest())).toString()
@@ -79,6 +82,16 @@ test('publish is npm\'s publish, then the CID of the tarball npm published', asy
   const body = JSON.parse(put.body.toString('utf8')) as { _attachments: Record<string, { data: string }> }
   const tarball = Buffer.from(Object.values(body._attachments)[0].data, 'base64')
   assert.equal(cid, rawCid(tarball), 'the CID is the raw CID of the bytes the registry got')
+  // the wrong bytes a later test asks for go into the cache before serve starts: serve judges what
+  // another process adds to its cache only on its next re-read, and a peer asking before then is told no
+  const other = await project('util-other', { name: '@myco/util', version: '1.0.0' }, { 'index.js': 'module.exports = 2\n' })
+  const packed = await runCommand('npm', ['pack', '--silent', '--pack-destination', work], { cwd: other })
+  assertOk(packed, 'npm pack')
+  otherBytes = await readFile(join(work, packed.stdout.trim()))
+  // filed as npm files what it fetched from a public registry: serve shares nothing else outside a swarm
+  for (const bytes of [otherBytes, junk]) {
+    await cacache.put(join(cacheA(), '_cacache'), `make-fetch-happen:request-cache:https://registry.invalid/test/${rawCid(bytes)}`, bytes, { algorithms: ['sha512'] })
+  }
   seeder = await p2p.serve(cacheA())
 })
 
@@ -101,15 +114,6 @@ test('install by CID from a peer, with the registry unreachable: only what plain
 })
 
 test('a CID of other bytes than the registry\'s, of no tarball, of another codec, or that nobody has: one error, project untouched', async () => {
-  const other = await project('util-other', { name: '@myco/util', version: '1.0.0' }, { 'index.js': 'module.exports = 2\n' })
-  const packed = await runCommand('npm', ['pack', '--silent', '--pack-destination', work], { cwd: other })
-  assertOk(packed, 'npm pack')
-  const otherBytes = await readFile(join(work, packed.stdout.trim()))
-  const junk = gzipSync('not a tarball')
-  // filed as npm files what it fetched from a public registry: serve shares nothing else outside a swarm
-  for (const bytes of [otherBytes, junk]) {
-    await cacache.put(join(cacheA(), '_cacache'), `make-fetch-happen:request-cache:https://registry.invalid/test/${rawCid(bytes)}`, bytes, { algorithms: ['sha512'] })
-  }
   const app = await project('bad', { name: 'bad', version: '1.0.0' })
   const before = await readFile(join(app, 'package.json'), 'utf8')
   for (const [spec, code] of [
