@@ -1,6 +1,6 @@
 /**
  * Peer transfer throughput: a fresh node with an empty cache fetches every tarball of a lockfile
- * from its peers, as the fetch phase does (32 at once), verified, and nothing else: no plan, no
+ * from its peers, as the fetch phase does (32 at once, a node that does not serve), verified, and nothing else: no plan, no
  * reify, no cache writes. Prints `{ ms, bytes, count, missing, cpuMs }` as JSON; `cpuMs` is this
  * process's CPU time (user + system) during the transfer.
  *
@@ -19,6 +19,8 @@ const refs = (await readLockTarballs(values.lock)).filter((t) => !t.optional)
 const node = await createIpfsNode({
   cacheDir: values.cache,
   options: { peers: values.peer, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap: [], peerTimeout: 5000, swarmKey: undefined },
+  // as an install's node (without --serve): it asks, it gives nothing, it answers no DHT query
+  serve: false,
 })
 const started = performance.now()
 const cpu = process.cpuUsage()

@@ -159,7 +159,9 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
 
   const dropped = new Set<string>()
   const stopController = new AbortController()
+  const serve = init.serve ?? true
   const libp2p = await createNodeLibp2p({
+    lanDhtServer: serve,
     privateKey: key.privateKey,
     listen: options.listen,
     mdns: options.mdns,
@@ -181,7 +183,6 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   const blockstore = createCacheBlockstore({ cachePath })
   const index = createCidIndex(join(stateDir, 'cids'))
   const served: ServedCounts = { blocks: 0, bytes: 0 }
-  const serve = init.serve ?? true
   const servable = createServable({ cachePath, blockstore, index, sharing: init.sharing ?? createSharingPolicy({ flat: {} }), serve, inSwarm: psk !== undefined })
   const serving = createServingBlockstore(blockstore, servable, served)
   const localCids = createLocalCids({

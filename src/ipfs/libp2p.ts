@@ -47,6 +47,12 @@ export interface Libp2pInit {
   isDenied(peer: PeerId): boolean
   /** What identify tells peers we run, `<name>/<version>`; default libp2p's own. */
   agentVersion?: string
+  /**
+   * Whether we answer LAN DHT queries (and so enter other peers' routing tables). A node that
+   * serves nothing (an install) only asks: short-lived, it would leave behind routing-table entries
+   * that every later query of the serving peers dials in vain. Default true.
+   */
+  lanDhtServer?: boolean
 }
 
 /** The services our node runs; `aminoDHT` only with bootstrap peers. */
@@ -70,11 +76,11 @@ export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeSe
     // index records are announced to whoever listens, even before a mesh has formed
     pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }),
     fetch: fetch(),
-    // on a LAN every address is private: keep only those, and answer queries (server mode)
+    // on a LAN every address is private: keep only those
     lanDHT: kadDHT({
       protocol: '/ipfs/lan/kad/1.0.0',
       peerInfoMapper: removePublicAddressesMapper,
-      clientMode: false,
+      clientMode: init.lanDhtServer === false,
       logPrefix: 'libp2p:dht-lan',
       datastorePrefix: '/dht-lan',
       metricsPrefix: 'libp2p_dht_lan',
