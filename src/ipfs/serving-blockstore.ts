@@ -4,13 +4,18 @@
  * over 1 MiB (a raw tarball that big travels as a UnixFS DAG; our bitswap messages hold one 1 MiB
  * block, see bitswap.ts), counting every block served. `has` is what bitswap's HAVE / DONT_HAVE
  * answers come from, so a block held back is one we do not have, as far as any peer can tell.
+ * Blocks served lately are answered from memory (recent-blocks.ts), the gate asked all the same.
  */
 import type { Blockstore } from 'interface-blockstore'
 import { NotFoundError } from 'interface-store'
 import type { CID } from 'multiformats/cid'
 import type { CacheBlockstore } from './cache-blockstore.ts'
 import { MAX_RAW_BLOCK } from './cid.ts'
+import { createRecentBlocks } from './recent-blocks.ts'
 import type { Servable } from './servable.ts'
+
+/** Bytes of recently served blocks kept in memory: a large project's tarballs (24 MB) and then some. */
+const RECENT_BYTES = 64 * 1024 * 1024
 
 /** Blocks and bytes sent to peers so far. */
 export interface ServedCounts {
@@ -20,7 +25,10 @@ export interface ServedCounts {
 
 /** Wraps `store` for bitswap; `served` is updated in place. */
 export function createServingBlockstore (store: CacheBlockstore, gate: Servable, served: ServedCounts): Blockstore {
+  const recent = createRecentBlocks(RECENT_BYTES)
+  const keyOf = (cid: CID): string => Buffer.from(cid.multihash.bytes).toString('base64')
   const servable = async (cid: CID): Promise<boolean> => {
+    if (recent.get(keyOf(cid)) !== undefined) return gate.block(cid)
     const size = await store.size(cid)
     return size !== undefined && size <= MAX_RAW_BLOCK && await gate.block(cid)
   }
@@ -30,13 +38,17 @@ export function createServingBlockstore (store: CacheBlockstore, gate: Servable,
     async * get (cid) {
       // bitswap asks has() first; asked again so that no other way in reaches a held-back block
       if (!await gate.block(cid)) throw new NotFoundError(`not serving ${cid}`)
-      for await (const bytes of store.get(cid)) {
+      const key = keyOf(cid)
+      let bytes = recent.get(key)
+      if (bytes === undefined) {
+        for await (const chunk of store.get(cid)) bytes = chunk
         // bitswap asked has() first; the size check here only spares a re-stat
-        if (bytes.byteLength > MAX_RAW_BLOCK) throw new NotFoundError(`not serving ${cid}`)
-        served.blocks++
-        served.bytes += bytes.byteLength
-        yield bytes
+        if (bytes === undefined || bytes.byteLength > MAX_RAW_BLOCK) throw new NotFoundError(`not serving ${cid}`)
+        recent.set(key, bytes)
       }
+      served.blocks++
+      served.bytes += bytes.byteLength
+      yield bytes
     },
   }
 }
