@@ -14,7 +14,8 @@
  *
  * The verdicts are built from one read of the cache index the first time a peer asks, never for a
  * warm install; what this process caches it learns as it goes (`learn`), and content present but
- * unknown (cached by another process since the read) triggers a re-read, rate-limited.
+ * unknown (cached by another process since the read) is judged by a re-read that starts after the
+ * ask — one for every asker meanwhile, rate-limited — before the peer is told we do not have it.
  */
 import * as dagPb from '@ipld/dag-pb'
 import cacache from 'cacache'
@@ -57,12 +58,13 @@ const MFH_PREFIX = 'make-fetch-happen:request-cache:'
 const OUR_TARBALL = /^ipfs-npm:tarball:[^:]+:(.+)@[^@]+$/
 const OUR_BLOCK = 'ipfs-npm:block:'
 /**
- * The least time between two reads of the whole cache index for content cached since the last
- * (by another process: plain npm installing into this cache while serve runs): this long, or 20
- * times what the last read took, whichever is more, so a big cache is not re-read all the time.
+ * The least time between the starts of two reads of the whole cache index for content cached
+ * since the last (by another process: plain npm installing into this cache while serve runs): this
+ * long, or 10 times what the last read took, whichever is more — a peer asking for content nobody
+ * vouches for can keep us re-reading at most a tenth of the time, and an asker waits little.
  */
-const RESCAN_INTERVAL = 2000
-const RESCAN_COST_FACTOR = 20
+const RESCAN_INTERVAL = 250
+const RESCAN_COST_FACTOR = 10
 /** The least time between two reads of the local CID index for a DAG root nobody asked about. */
 const REREAD_ROOTS_INTERVAL = 1000
 /** A DAG is walked this deep at most (unixfs-v1-2025: 1024 links a node, so 2 levels hold 1 GiB). */
@@ -121,6 +123,19 @@ export function createServable (init: ServableInit): Servable {
     verdicts ??= scan()
     return await verdicts
   }
+  /** The next read of the index to start from now on (a read under way may predate the entry asked about). */
+  let nextScan: Promise<Map<string, boolean>> | undefined
+  const rescan = async (): Promise<Map<string, boolean>> => {
+    nextScan ??= (async () => {
+      await verdicts?.catch(() => {})
+      const wait = scannedAt + rescanAfter - Date.now()
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      nextScan = undefined
+      verdicts = scan()
+      return await verdicts
+    })()
+    return await nextScan
+  }
   const readRoots = async (): Promise<Roots> => {
     rootsReadAt = Date.now()
     const found: Roots = new Map()
@@ -153,12 +168,10 @@ export function createServable (init: ServableInit): Servable {
   const contentOpen = async (integrity: string): Promise<boolean> => {
     const known = knownOpen(await read(), integrity)
     if (known !== undefined) return known
-    // cached after our read of the index? read it again, if that was a while ago
-    if (Date.now() - scannedAt < rescanAfter) return false
+    // cached after our read of the index (by another process)? judged by the next read
     const present = await Promise.all(hashesOf(integrity).map(async (hash) => cacache.get.hasContent(cachePath, sriOf(hash)).catch(() => false)))
     if (!present.some((info) => info !== false)) return false
-    verdicts = scan()
-    return knownOpen(await verdicts, integrity) === true
+    return knownOpen(await rescan(), integrity) === true
   }
 
   /** Adds `cid` and, for a DAG node, everything below it to the servable blocks. */
