@@ -21,6 +21,7 @@ import { cpuRatio, medianRss, ratio, renderReport, type ScenarioResult, type Tar
 import { startService, type Service } from './lib/service.ts'
 import { summarize } from './lib/stats.ts'
 import { measureTransfer, renderTransfer, type TransferResults } from './lib/transfer.ts'
+import { createTrash, type Trash } from './lib/trash.ts'
 import { installCommand, toolEnv, writePnpmrc, writeUserconfig, type InstallSpec, type Toolchain } from './lib/tools.ts'
 
 const run = promisify(execFile)
@@ -229,11 +230,23 @@ async function setupProject (name: string, src: string, root: string, tools: Too
   return { scenarios, peers }
 }
 
-async function prepareRun (s: Scenario): Promise<void> {
-  if (!s.keepTree) await rm(join(s.spec.cwd, 'node_modules'), { recursive: true, force: true })
+/** Clears what a run must not find (moved to the trash: see bench/lib/trash.ts), then lets the filesystem settle. */
+async function prepareRun (s: Scenario, trash: Trash, maxTrees: number): Promise<void> {
+  if (!s.keepTree) await trash.discard(join(s.spec.cwd, 'node_modules'))
   if (s.cold) {
-    await rm(s.spec.cache, { recursive: true, force: true })
-    await rm(s.spec.store, { recursive: true, force: true })
+    await trash.discard(s.spec.cache)
+    await trash.discard(s.spec.store)
+  }
+  await trash.settle(maxTrees)
+}
+
+/** A timed run over an existing node_modules deleted it (as npm ci does): the next run waits. */
+async function measureRun (s: Scenario, tools: Toolchain, timeFile: string, trash: Trash, env: Record<string, string> = {}): Promise<RunResult> {
+  const inv = installCommand(tools, s.spec)
+  try {
+    return await measure({ ...inv, env: { ...inv.env, ...env } }, timeFile, RUN_TIMEOUT_MS)
+  } finally {
+    if (s.keepTree === true) trash.deleted()
   }
 }
 
@@ -253,23 +266,25 @@ async function peerMisses (cache: string): Promise<string> {
 }
 
 /** Alternating rounds: every scenario once per round, in the same order. */
-async function runRounds (project: string, scenarios: Scenario[], tools: Toolchain, scratch: string): Promise<ScenarioResult[]> {
+async function runRounds (project: string, scenarios: Scenario[], tools: Toolchain, scratch: string, trash: Trash): Promise<ScenarioResult[]> {
+  // a cold run moves two or three paths aside: empty the trash about once a round
+  const maxTrees = 3 * scenarios.length
   const results = scenarios.map((s): ScenarioResult => ({ project, id: s.id, label: s.label, baseline: s.baseline, runs: [] }))
   // one untimed run of the peer scenarios first (the peers build their large tarballs' DAGs on the
   // first ask), and of the re-installs (the tree they install over)
   for (const s of scenarios.filter((x) => (x.spec.peers !== undefined && !x.id.startsWith('wan-')) || x.keepTree === true)) {
-    await prepareRun(s)
-    const r = await measure(installCommand(tools, s.spec), join(scratch, 'time.txt'), RUN_TIMEOUT_MS)
+    await prepareRun(s, trash, maxTrees)
+    const r = await measureRun(s, tools, join(scratch, 'time.txt'), trash)
     say(`${project}: warm-up ${s.id}: ${r.code === 0 ? `${(r.ms / 1000).toFixed(1)} s` : `exit ${r.code}`}`)
   }
   for (let round = 1; round <= RUNS; round++) {
     for (const [i, s] of scenarios.entries()) {
       const result = results[i]
       if (result.runs.some((r) => r.code !== 0)) continue
-      await prepareRun(s)
+      await prepareRun(s, trash, maxTrees)
       let r: RunResult
       try {
-        r = await measure(installCommand(tools, s.spec), join(scratch, 'time.txt'), RUN_TIMEOUT_MS)
+        r = await measureRun(s, tools, join(scratch, 'time.txt'), trash)
       } catch (err) {
         result.error = (err as Error).message
         continue
@@ -295,7 +310,7 @@ const RATIO_TARGETS: Array<[string, string, number]> = [
  * For every ratio target missed on `project`: one more (untimed) run of both sides under
  * `node --cpu-prof`, summarized, so the report shows where the time went.
  */
-async function profileMisses (project: string, scenarios: Scenario[], results: ScenarioResult[], tools: Toolchain, root: string): Promise<string[]> {
+async function profileMisses (project: string, scenarios: Scenario[], results: ScenarioResult[], tools: Toolchain, root: string, trash: Trash): Promise<string[]> {
   const lines: string[] = []
   const profiled = new Set<string>()
   for (const [a, b, limit] of RATIO_TARGETS) {
@@ -307,9 +322,8 @@ async function profileMisses (project: string, scenarios: Scenario[], results: S
       profiled.add(id)
       const dir = join(root, 'profiles', id)
       await rm(dir, { recursive: true, force: true })
-      await prepareRun(s)
-      const inv = installCommand(tools, s.spec)
-      const res = await measure({ ...inv, env: { ...inv.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } }, join(root, 'time.txt'), RUN_TIMEOUT_MS)
+      await prepareRun(s, trash, 0)
+      const res = await measureRun(s, tools, join(root, 'time.txt'), trash, { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` })
       say(`${project}: profiled ${id} (${(res.ms / 1000).toFixed(2)} s under the profiler)`)
       try {
         lines.push(...renderProfile(`${project} / ${s.label} (${(res.ms / 1000).toFixed(2)} s wall under the profiler)`, await summarizeProfiles(dir)))
@@ -559,7 +573,9 @@ async function main (): Promise<void> {
     }
 
     const results: ScenarioResult[] = []
-    let transfer: TransferResults | string = 'the large project was not run'
+    // one for the whole run: a pause after one project's deletes covers the next project's runs
+    const trash = createTrash(join(work, 'trash'))
+    let transfer: TransferResults | string = 'the large project or the `transfer` scenario was not run'
     const profiles: string[] = []
     for (const p of projects) {
       const root = join(work, p)
@@ -567,28 +583,34 @@ async function main (): Promise<void> {
       const setup = await setupProject(p, PROJECTS[p], root, tools, registries, lockStats.get(p)!, notes)
       peersToStop.push(...setup.peers)
       if (setup.peers.length < 3 && ['ipfs-1peer', 'ipfs-3peers'].some(wanted)) notes.push(`${p}: only ${setup.peers.length} of 3 peers started (\`ipfs-npm serve\`); the peer scenarios that need them were not run`)
-      const projectResults = await runRounds(p, setup.scenarios, tools, root)
+      const projectResults = await runRounds(p, setup.scenarios, tools, root, trash)
       results.push(...projectResults)
-      if (opts.profile) profiles.push(...await profileMisses(p, setup.scenarios, projectResults, tools, root))
+      if (opts.profile) profiles.push(...await profileMisses(p, setup.scenarios, projectResults, tools, root, trash))
       for (const peer of setup.peers) {
         await peer.service.stop()
         peersToStop.splice(peersToStop.indexOf(peer), 1)
       }
-      if (p === 'large') {
+      if (p === 'large' && wanted('transfer')) {
         say('peer transfer')
         transfer = setup.peers.length === 0 ? 'no peer could be started' : await measurePeerTransfer(join(PROJECTS[p], 'package-lock.json'), root, tools, join(root, 'peer-0', 'cache'), profiles)
       }
     }
 
-    say('passthrough')
-    const passthrough = await measurePassthrough(tools, join(work, 'passthrough'))
-    const readingPassthrough = await measureReadingPassthrough(tools, join(work, 'reading-passthrough'), upstream)
-    say('footprint')
-    let footprint: number | string
-    try {
-      footprint = await measureFootprint(tools, join(work, 'footprint'), upstream)
-    } catch (err) {
-      footprint = (err as Error).message.split('\n')[0]
+    let passthrough: { ipfs: number, npm: number } | undefined
+    let readingPassthrough: { ipfs: number, npm: number } | undefined
+    if (wanted('passthrough')) {
+      say('passthrough')
+      passthrough = await measurePassthrough(tools, join(work, 'passthrough'))
+      readingPassthrough = await measureReadingPassthrough(tools, join(work, 'reading-passthrough'), upstream)
+    }
+    let footprint: number | string = 'not run'
+    if (wanted('footprint')) {
+      say('footprint')
+      try {
+        footprint = await measureFootprint(tools, join(work, 'footprint'), upstream)
+      } catch (err) {
+        footprint = (err as Error).message.split('\n')[0]
+      }
     }
     await cleanup()
 
