@@ -2,7 +2,9 @@
  * The fetch phase (DESIGN step 6), a prefetch: as soon as the plan is known, every tarball it
  * needs that npm's cache lacks is asked for, many at once — from peers, else from the registry —
  * while reify runs. The extractor (./extract/extractor.ts) waits for each package's own tarball
- * only, so fetching and unpacking overlap per package.
+ * only, so fetching and unpacking overlap per package. Fetched bytes wait in memory for the
+ * extractor within a byte window (backpressure): on a 3,000-package project the prefetch stays a
+ * window ahead of extraction instead of holding, or re-reading from the cache, what it ran ahead for.
  */
 import { resolve as resolvePath } from 'node:path'
 import type { TarballSource } from './extract/extractor.ts'
@@ -20,13 +22,20 @@ export interface FetchPhaseInit {
   resolver: TarballResolver
   /** npm's `--offline`: nothing is fetched; reify then fails exactly where and how npm does. */
   offline: boolean
-  /** How many tarballs are in flight at once; default 32. */
+  /** How many tarballs are asked for at once; default 64. */
   concurrency?: number
   /**
-   * Bytes of fetched tarballs kept for the extractor, which would otherwise read them back from
-   * the cache; beyond it they are dropped (bounded memory). Default 64 MiB.
+   * The window: bytes of fetched tarballs the extractor has not taken yet. While it is full no
+   * new fetch starts, so a fast peer cannot run far ahead of extraction (CPU goes to unpacking
+   * what is here) and memory stays bounded however many packages the plan has. Default 64 MiB.
    */
-  keepBytes?: number
+  windowBytes?: number
+  /**
+   * How long a full window may go without the extractor taking a tarball before the oldest are
+   * let go (they are in the cache: a late read costs a cache read): a tarball reify unpacks some
+   * other way, or not at all, must not stop the prefetch. Default 1000 ms.
+   */
+  stallMs?: number
 }
 
 export interface FetchPhase extends TarballSource {
@@ -40,9 +49,11 @@ export function uniqueTarballs<T extends FetchPhaseItem> (items: readonly T[]): 
 }
 
 /**
- * Starts fetching what `items` need and the cache lacks. After a non-optional package's failure
- * no new fetch starts (reify, failing on that package, asks only for what it still unpacks), and
- * the fetches under way are left to end: aborting them would only make make-fetch-happen retry them.
+ * Starts fetching what `items` need and the cache lacks, in plan order, each tarball handed to
+ * the extractor as soon as it is in (fetched and unpacked overlap per package), within a byte
+ * window (FetchPhaseInit.windowBytes). After a non-optional package's failure no new fetch starts
+ * (reify, failing on that package, asks only for what it still unpacks), and the fetches under
+ * way are left to end: aborting them would only make make-fetch-happen retry them.
  *
  * @example
  * const phase = startFetchPhase(plannedTarballs(ideal, actual, init), { resolver, offline })
@@ -50,11 +61,38 @@ export function uniqueTarballs<T extends FetchPhaseItem> (items: readonly T[]): 
  */
 export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPhaseInit): FetchPhase {
   const { resolver } = init
+  const windowBytes = init.windowBytes ?? 64 * 1024 * 1024
+  const stallMs = init.stallMs ?? 1000
   const byPath = new Map(items.map((item) => [resolvePath(item.path), item.ref]))
   const fetches = new Map<string, Promise<void>>()
+  /** Fetched, not yet taken by the extractor, oldest first (a Map keeps insertion order). */
   const kept = new Map<string, Uint8Array>()
-  let keepBudget = init.keepBytes ?? 64 * 1024 * 1024
+  let held = 0
   let failure: unknown
+  const roomWaiters: Array<() => void> = []
+  let stallTimer: NodeJS.Timeout | undefined
+
+  const wake = (): void => {
+    while (held < windowBytes && roomWaiters.length > 0) roomWaiters.shift()!()
+    clearTimeout(stallTimer)
+    stallTimer = roomWaiters.length === 0 ? undefined : setTimeout(onStall, stallMs)
+  }
+  /** Nothing taken for stallMs with the window full: the oldest go until there is room. */
+  const onStall = (): void => {
+    for (const [integrity, data] of kept) {
+      if (held < windowBytes) break
+      kept.delete(integrity)
+      held -= data.length
+    }
+    wake()
+  }
+  const room = async (): Promise<void> => {
+    if (held < windowBytes) return
+    await new Promise<void>((resolve) => {
+      roomWaiters.push(resolve)
+      stallTimer ??= setTimeout(onStall, stallMs)
+    })
+  }
 
   const tarballs = uniqueTarballs(items)
   const missing = init.offline ? Promise.resolve([]) : resolver.missing(tarballs.map((item) => item.ref))
@@ -70,12 +108,11 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPh
     const worker = async (): Promise<void> => {
       for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
         try {
+          await room()
           if (failure !== undefined) continue
           const { data } = await resolver.resolve(next.item.ref)
-          if (data.length <= keepBudget) {
-            keepBudget -= data.length
-            kept.set(next.item.ref.integrity, data)
-          }
+          kept.set(next.item.ref.integrity, data)
+          held += data.length
         } catch (err) {
           if (!next.item.optional) failure ??= err
         } finally {
@@ -83,7 +120,7 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPh
         }
       }
     }
-    return Promise.all(Array.from({ length: Math.min(init.concurrency ?? 32, queue.length) }, worker))
+    return Promise.all(Array.from({ length: Math.min(init.concurrency ?? 64, queue.length) }, worker))
   })
 
   const done = fetched.then(() => {
@@ -104,7 +141,8 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPh
       const data = kept.get(ref.integrity)
       if (data === undefined) return (await resolver.resolve(ref)).data
       kept.delete(ref.integrity)
-      keepBudget += data.length
+      held -= data.length
+      wake()
       return data
     },
   }
