@@ -26,14 +26,14 @@ const { log } = procLog
 const ROOT_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepublish', 'preprepare', 'prepare', 'postprepare']
 
 /** Arborist's reify, with our extractor unpacking the registry tarballs `phase` brings. */
-async function reifyWith (arb: ArboristLike, options: ArboristOptions, init: { phase: FetchPhase | undefined, previous: PreviousTree | undefined, workers: number }): Promise<void> {
+async function reifyWith (arb: ArboristLike, options: ArboristOptions, init: { phase: FetchPhase | undefined, previous: PreviousTree | undefined, workers: number, warm: number }): Promise<void> {
   const { phase, previous } = init
   if (phase === undefined) {
     await arb.reify(options)
     return
   }
   const pacote = createRequire(require.resolve('@npmcli/arborist'))('pacote') as Parameters<typeof installExtractor>[0]['pacote']
-  const pool = createExtractPool({ size: init.workers || undefined })
+  const pool = createExtractPool({ size: init.workers || undefined, warm: init.warm })
   const extractor = installExtractor({ pacote, pool, source: phase, previous })
   try {
     await arb.reify(options)
@@ -73,6 +73,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
     previous = plan.previous
     await strictAllowScriptsPreflight(arb, flat)
     let phase: FetchPhase | undefined
+    let warm = 0
     if (arb.idealTree && !flat.dryRun && !flat.packageLockOnly) {
       const { registryFor } = pipeline.upstream
       const planned = plannedTarballs(arb.idealTree, actual, { omit: new Set(flat.omit as string[]), registryFor })
@@ -80,8 +81,10 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
       const failsOffline = flat.offline === true && (await pipeline.resolver.missing(planned.map((item) => item.ref))).length > 0
       if (!failsOffline) fillResolvedWhereSafe(planned, { fillResolved, flat, registryFor, reifyRegistry: pipeline.shim.url })
       phase = startFetchPhase(planned, { resolver: pipeline.resolver, offline: flat.offline === true })
+      // a worker boots while reify loads its trees (a third of a second under load)
+      warm = planned.length > 0 ? 1 : 0
     }
-    await reifyWith(arb, options, { phase, previous, workers: ctx.options.extractWorkers })
+    await reifyWith(arb, options, { phase, previous, workers: ctx.options.extractWorkers, warm })
     if (mode.runRootScripts && !flat.ignoreScripts) {
       const runScript = require('@npmcli/run-script') as (opts: Record<string, unknown>) => Promise<unknown>
       const scriptShell = config.get('script-shell') as string | undefined || undefined

@@ -10,6 +10,11 @@ import type { UnpackResult, UnpackTask } from './unpack.ts'
 export interface ExtractPoolInit {
   /** Worker threads; default: as many as the machine has cores. */
   size?: number
+  /**
+   * Workers started at once rather than for the first tasks (default 0): a pool sure to be used
+   * boots them while its caller still has other work (reify loads its trees first).
+   */
+  warm?: number
 }
 
 export interface ExtractPool {
@@ -96,6 +101,8 @@ export function createExtractPool (init: ExtractPoolInit = {}): ExtractPool {
     if (next !== undefined) next()
     else places++
   }
+
+  for (let i = Math.min(size, init.warm ?? 0); i > 0; i--) release(spawn())
 
   return {
     size,
