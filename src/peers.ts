@@ -40,6 +40,9 @@ export function createLazyPeers (init: LazyPeersInit): LazyPeers {
   // `dist.cid` hints seen before the node starts; they must not start it themselves
   const hints = new Map<string, string>()
 
+  const { peers, mdns, bootstrap } = init.options
+  const findsPeers = peers.length > 0 || mdns || bootstrap.length > 0
+
   const node = (): Promise<IpfsNode | undefined> => {
     if (init.offline) return Promise.resolve(undefined)
     starting ??= import('./ipfs/index.ts').then(async ({ createIpfsNode }) => {
@@ -65,6 +68,9 @@ export function createLazyPeers (init: LazyPeersInit): LazyPeers {
       return starting !== undefined
     },
     async get (): Promise<PeerFetcher | undefined> {
+      // no peer named, no mDNS, no DHT and not serving: nobody could connect, so there is nobody
+      // to ask, and starting the node would only hold the first registry fetches back
+      if (!findsPeers && !init.serve && !init.seed) return undefined
       return (await node())?.peers
     },
     async stop () {
