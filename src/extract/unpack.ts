@@ -36,8 +36,11 @@ function dirMode (umask: number): number {
   return (0o777 & ~umask) | 0o700
 }
 
-/** Largest output chunk zlib is asked to allocate at once. */
-const MAX_CHUNK = 32 * 1024 * 1024
+/**
+ * Largest output chunk zlib is asked to allocate at once (a real tarball's data: 51 MB at most
+ * on the monorepo). Allocated, not yet touched: a trailer claiming more costs no memory.
+ */
+const MAX_CHUNK = 256 * 1024 * 1024
 
 /**
  * The gzip trailer's size of the data (ISIZE) as zlib's chunk size: the output then comes in one
@@ -46,7 +49,7 @@ const MAX_CHUNK = 32 * 1024 * 1024
  */
 function outputChunk (gzip: Uint8Array): number {
   const isize = gzip.length >= 18 ? Buffer.from(gzip.buffer, gzip.byteOffset, gzip.byteLength).readUInt32LE(gzip.length - 4) : 0
-  return Math.max(64, Math.min(isize + 1, MAX_CHUNK))
+  return Math.max(64, Math.min(isize + 1, gzip.length * MAX_RATIO, MAX_CHUNK))
 }
 
 let scratch = Buffer.alloc(64 * 1024)
