@@ -28,6 +28,8 @@ export function integrityError (ref: TarballRef, source: string): Error {
 export function createTarballCache (init: { cachePath: string, registryFor?: (name: string) => string }): TarballCache {
   const cacache = require('cacache') as typeof import('cacache')
   const ssri = require('ssri') as typeof import('ssri')
+  // where cacache files content (`content-v2/<algorithm>/…`); the package has no exports map
+  const contentPath = require('cacache/lib/content/path') as (cache: string, integrity: string) => string
   const { cachePath } = init
 
   return {
@@ -48,6 +50,13 @@ export function createTarballCache (init: { cachePath: string, registryFor?: (na
         if (code === 'ENOENT' || code === 'EINTEGRITY') return undefined
         throw err
       }
+    },
+    async file (integrity) {
+      if (ssri.parse(integrity) === null) return undefined
+      const found = await cacache.get.hasContent(cachePath, integrity)
+      if (found === false) return undefined
+      const sri = found.sri.toString()
+      return { path: contentPath(cachePath, sri), sri }
     },
     async put (ref, data) {
       const parsed = ssri.parse(ref.integrity)

@@ -28,12 +28,23 @@ export interface FetchedTarball {
   origin: TarballOrigin
 }
 
+/** A content file of npm's cache and the single-hash SRI (`sha512-…`) its bytes must match. */
+export interface CachedFile {
+  path: string
+  sri: string
+}
+
 /** npm's content cache (cacache under `<cache>/_cacache`) as tarball storage. */
 export interface TarballCache {
   /** Whether content matching any algorithm of `integrity` is stored. */
   has(integrity: string): Promise<boolean>
   /** The stored bytes (verified by cacache on read), or undefined when absent. */
   get(integrity: string): Promise<Uint8Array | undefined>
+  /**
+   * Where the bytes are stored, for a reader that verifies them itself (an extraction worker),
+   * or undefined when absent: the content file and the one hash that names it.
+   */
+  file(integrity: string): Promise<CachedFile | undefined>
   /**
    * Stores verified bytes so pacote finds them by digest, under every algorithm of the
    * integrity, with the URL they stand for (`ref.resolved`, else the registry's URL for the

@@ -11,7 +11,8 @@ import { createExtractPool } from '../extract/pool.ts'
 import { installExtractor } from '../extract/extractor.ts'
 import type { PreviousTree } from '../extract/previous-tree.ts'
 import { startFetchPhase, type FetchPhase } from '../fetch-phase.ts'
-import { startPipeline } from '../pipeline.ts'
+import { startPipeline, type Pipeline } from '../pipeline.ts'
+import type { TarballRef } from '../types.ts'
 import { projectScriptPolicy, strictAllowScriptsPreflight, warnUnreviewedScripts } from './allow-scripts.ts'
 import type { ArboristClass, ArboristLike, ArboristOptions } from './arborist-types.ts'
 import type { CommandContext } from './context.ts'
@@ -26,15 +27,25 @@ const { log } = procLog
 const ROOT_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepublish', 'preprepare', 'prepare', 'postprepare']
 
 /** Arborist's reify, with our extractor unpacking the registry tarballs `phase` brings. */
-async function reifyWith (arb: ArboristLike, options: ArboristOptions, init: { phase: FetchPhase | undefined, previous: PreviousTree | undefined, workers: number, warm: number }): Promise<void> {
-  const { phase, previous } = init
+async function reifyWith (arb: ArboristLike, options: ArboristOptions, init: { phase: FetchPhase | undefined, previous: PreviousTree | undefined, workers: number, warm: number, pipeline: Pipeline }): Promise<void> {
+  const { phase, previous, pipeline } = init
   if (phase === undefined) {
     await arb.reify(options)
     return
   }
   const pacote = createRequire(require.resolve('@npmcli/arborist'))('pacote') as Parameters<typeof installExtractor>[0]['pacote']
   const pool = createExtractPool({ size: init.workers || undefined, warm: init.warm })
-  const extractor = installExtractor({ pacote, pool, source: phase, previous })
+  // what the workers read from the cache themselves is counted here, once per tarball
+  const fromCache = new Set<string>()
+  const cache = {
+    file: pipeline.cache.file,
+    counted (ref: TarballRef) {
+      if (fromCache.has(ref.integrity)) return
+      fromCache.add(ref.integrity)
+      pipeline.resolver.counts.cache++
+    },
+  }
+  const extractor = installExtractor({ pacote, pool, source: phase, previous, cache })
   try {
     await arb.reify(options)
   } finally {
@@ -84,7 +95,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
       // a worker boots while reify loads its trees (a third of a second under load)
       warm = planned.length > 0 ? 1 : 0
     }
-    await reifyWith(arb, options, { phase, previous, workers: ctx.options.extractWorkers, warm })
+    await reifyWith(arb, options, { phase, previous, workers: ctx.options.extractWorkers, warm, pipeline })
     if (mode.runRootScripts && !flat.ignoreScripts) {
       const runScript = require('@npmcli/run-script') as (opts: Record<string, unknown>) => Promise<unknown>
       const scriptShell = config.get('script-shell') as string | undefined || undefined

@@ -7,8 +7,9 @@
  */
 import { mkdir, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import type { TarballRef } from '../types.ts'
+import type { TarballCache, TarballRef } from '../types.ts'
 import type { ExtractPool } from './pool.ts'
+import type { UnpackResult } from './unpack.ts'
 import type { PreviousTree } from './previous-tree.ts'
 
 const require = createRequire(import.meta.url)
@@ -34,6 +35,11 @@ export interface ExtractorInit {
   source: TarballSource
   /** The tree a `ci` replaces, whose unchanged files are moved back instead of written. */
   previous?: PreviousTree
+  /**
+   * npm's cache, whose files the workers read and verify themselves for the tarballs this run
+   * did not fetch; `counted` hears of each read that way (the source counts the others).
+   */
+  cache?: { file: TarballCache['file'], counted(ref: TarballRef): void }
 }
 
 type PackageContents = (opts: { path: string, depth: number }) => Promise<Set<string> | string[]>
@@ -54,7 +60,7 @@ async function emptyLikePacote (dest: string): Promise<void> {
  * try { await arb.reify(options) } finally { extractor.restore() }
  */
 export function installExtractor (init: ExtractorInit): { restore(): void } {
-  const { pacote, pool, source, previous } = init
+  const { pacote, pool, source, previous, cache } = init
   const processUmask = process.umask()
   const original = pacote.extract
 
@@ -64,27 +70,35 @@ export function installExtractor (init: ExtractorInit): { restore(): void } {
     if (ref === undefined || !opts.resolved || opts.integrity !== ref.integrity) return original(spec, dest, opts)
     await source.ready(ref)
     let unreadable: unknown
+    let fromCache = false
+    const unpackFrom = (cacheFile: boolean): Promise<UnpackResult> => pool.run(async () => {
+      const file = cacheFile && cache !== undefined && !source.fetched(ref) ? await cache.file(ref.integrity) : undefined
+      fromCache = file !== undefined
+      const tarball = file ?? await source.read(ref).catch((err: unknown) => { throw (unreadable = err) })
+      await emptyLikePacote(dest)
+      return {
+        dest,
+        tarball,
+        previous: previous?.at(dest),
+        processUmask,
+        fmode: Number(opts.fmode) || 0o666,
+        umask: Number(opts.umask) || 0,
+        allowGitIgnore: !!opts.allowGitIgnore,
+      }
+    })
     let result
     try {
-      result = await pool.run(async () => {
-        const tarball = await source.read(ref).catch((err: unknown) => { throw (unreadable = err) })
-        await emptyLikePacote(dest)
-        return {
-          dest,
-          tarball,
-          previous: previous?.at(dest),
-          processUmask,
-          fmode: Number(opts.fmode) || 0o666,
-          umask: Number(opts.umask) || 0,
-          allowGitIgnore: !!opts.allowGitIgnore,
-        }
-      })
+      result = await unpackFrom(true)
+      // a cache file gone or damaged since: the source's way, which fetches it again
+      if ('unread' in result) result = await unpackFrom(false)
     } catch (err) {
       // the fetch's failure is reify's (an optional package is skipped, as npm skips it); offline
       // and not cached, or anything the workers could not write, pacote's path says as npm does
       if (err === unreadable && (err as NodeJS.ErrnoException).code !== 'ENOTCACHED') throw err
       return original(spec, dest, opts)
     }
+    // from the cache either way: pacote reads an unusual one there by digest too
+    if (fromCache) cache?.counted(ref)
     // pacote then meets the tarball where npm would have: not in the cache if this run fetched it
     if ('unusual' in result) return original(spec, dest, source.fetched(ref) ? { ...opts, preferOnline: true } : opts)
     return { resolved: opts.resolved, integrity: opts.integrity, from: spec }

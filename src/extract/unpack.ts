@@ -3,17 +3,22 @@
  * (Node's zlib), read the layout (./tar.ts), then one mkdir per folder and open+write+close per
  * file — no stat per file, no streams. Synchronous: it runs on a worker thread of the pool.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, writeSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
+import type { CachedFile } from '../types.ts'
 import { readLayout, UnusualTarball, type LayoutOptions } from './tar.ts'
 
 /** What the pool sends a worker: a tarball and where to unpack it. */
 export interface UnpackTask extends LayoutOptions {
   /** The package folder, already emptied and created as pacote does. */
   dest: string
-  /** The tarball's bytes, verified against its integrity. */
-  tarball: Uint8Array
+  /**
+   * The tarball's bytes, verified against its integrity; or npm's cache file of them, which the
+   * worker reads and verifies itself (the main thread neither reads, hashes nor copies them).
+   */
+  tarball: Uint8Array | CachedFile
   /**
    * The package's folder in the tree this install replaces (./previous-tree.ts): a file there
    * with exactly the bytes and mode to write is moved over instead of written.
@@ -23,8 +28,12 @@ export interface UnpackTask extends LayoutOptions {
   processUmask: number
 }
 
-/** `unpacked`, or `unusual` with why: the tarball is pacote's to unpack (nothing was written). */
-export type UnpackResult = { unpacked: true } | { unusual: string }
+/**
+ * `unpacked`; `unusual` with why: the tarball is pacote's to unpack; `unread`: its cache file is
+ * gone or does not match its hash, so the caller gets the bytes another way. Nothing was
+ * written but for `unpacked`.
+ */
+export type UnpackResult = { unpacked: true } | { unusual: string } | { unread: string }
 
 /** tar's `maxDecompressionRatio`: a gzip bomb is pacote's to refuse. */
 const MAX_RATIO = 1000
@@ -79,9 +88,23 @@ function reuse (old: string, path: string, data: Uint8Array, mode: number): bool
   return true
 }
 
+/** The bytes of a cache file when they match the hash naming it (cacache's own check on a read). */
+function readVerified (file: CachedFile): Uint8Array | undefined {
+  const dash = file.sri.indexOf('-')
+  let data: Uint8Array
+  try {
+    data = readFileSync(file.path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  return createHash(file.sri.slice(0, dash)).update(data).digest('base64') === file.sri.slice(dash + 1) ? data : undefined
+}
+
 /** Unpacks `task`; fs errors throw (the caller then leaves the package to pacote). */
 export function unpack (task: UnpackTask): UnpackResult {
-  const { tarball } = task
+  const tarball = task.tarball instanceof Uint8Array ? task.tarball : readVerified(task.tarball)
+  if (tarball === undefined) return { unread: 'cache file missing or not matching its hash' }
   let tar: Uint8Array
   if (tarball[0] === GZIP[0] && tarball[1] === GZIP[1]) {
     try {

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { createTarballCache } from '../../src/cache.ts'
 import { createExtractPool } from '../../src/extract/pool.ts'
 import { unpack } from '../../src/extract/unpack.ts'
 import { diffTrees, snapshotTree } from '../helpers/tree-snapshot.ts'
@@ -66,6 +67,27 @@ describe('unpacking a tarball as pacote does', () => {
       assert.deepEqual(await readdir(dest), [])
     })
   }
+
+  test('a cache file is read and checked by the worker: the same tree; a damaged or missing one is left unread, nothing written', async () => {
+    const pkg = byName.get('x-modes')!
+    const file = await createTarballCache({ cachePath: cache }).file(pkg.integrity)
+    assert.ok(file !== undefined, 'the crafted tarball is in the cache')
+    const task = { fmode: 0o666, umask: 0, allowGitIgnore: false, processUmask: 0o022 }
+    const [fromFile, fromBytes] = [await fresh(), await fresh()]
+    assert.deepEqual(unpack({ ...task, dest: fromFile, tarball: file }), { unpacked: true })
+    unpack({ ...task, dest: fromBytes, tarball: pkg.tarball })
+    assert.deepEqual(diffTrees(await snapshotTree(fromBytes), await snapshotTree(fromFile), ['bytes', 'file']), [])
+
+    const damaged = join(root, 'damaged.tgz')
+    const bytes = Buffer.from(pkg.tarball)
+    bytes[bytes.length - 20] ^= 1
+    await writeFile(damaged, bytes)
+    for (const path of [damaged, join(root, 'no-such-file')]) {
+      const dest = await fresh()
+      assert.ok('unread' in unpack({ ...task, dest, tarball: { path, sri: file.sri } }), path)
+      assert.deepEqual(await readdir(dest), [])
+    }
+  })
 
   test('the pool unpacks on worker threads, one tarball per worker at a time, and ends', async () => {
     const pool = createExtractPool({ size: 2 })
