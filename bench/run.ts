@@ -272,9 +272,16 @@ async function runRounds (project: string, scenarios: Scenario[], tools: Toolcha
   // a cold run moves two or three paths aside: empty the trash about once a round
   const maxTrees = 3 * scenarios.length
   const results = scenarios.map((s): ScenarioResult => ({ project, id: s.id, label: s.label, baseline: s.baseline, runs: [] }))
-  // one untimed run of the peer scenarios first (the peers build their large tarballs' DAGs on the
-  // first ask), and of the re-installs (the tree they install over)
-  for (const s of scenarios.filter((x) => (x.spec.peers !== undefined && !x.id.startsWith('wan-')) || x.keepTree === true)) {
+  // one untimed run first of the re-installs (the tree they install over) and of the first scenario
+  // to ask each peer (a peer builds its large tarballs' DAGs on the first ask; a long-running serve
+  // has them): the WAN peer scenario too when it is the only one
+  const warmed = new Set<string>()
+  const warmUp = scenarios.filter((x) => {
+    const fresh = (x.spec.peers ?? []).filter((peer) => !warmed.has(peer))
+    for (const peer of fresh) warmed.add(peer)
+    return fresh.length > 0 || x.keepTree === true
+  })
+  for (const s of warmUp) {
     await prepareRun(s, trash, maxTrees)
     const r = await measureRun(s, tools, join(scratch, 'time.txt'), trash)
     say(`${project}: warm-up ${s.id}: ${r.code === 0 ? `${(r.ms / 1000).toFixed(1)} s` : `exit ${r.code}`}`)
