@@ -68,6 +68,7 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPh
   /** Fetched, not yet taken by the extractor, oldest first (a Map keeps insertion order). */
   const kept = new Map<string, Uint8Array>()
   let held = 0
+  const fromRegistry = new Set<string>()
   let failure: unknown
   const roomWaiters: Array<() => void> = []
   let stallTimer: NodeJS.Timeout | undefined
@@ -110,7 +111,8 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPh
         try {
           await room()
           if (failure !== undefined) continue
-          const { data } = await resolver.resolve(next.item.ref)
+          const { data, origin } = await resolver.resolve(next.item.ref)
+          if (origin === 'registry') fromRegistry.add(next.item.ref.integrity)
           kept.set(next.item.ref.integrity, data)
           held += data.length
         } catch (err) {
@@ -137,6 +139,7 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPh
       await fetches.get(ref.integrity)?.catch(() => {})
     },
     fetched: (ref) => fetches.has(ref.integrity),
+    fromRegistry: (ref) => fromRegistry.has(ref.integrity),
     async read (ref) {
       const data = kept.get(ref.integrity)
       if (data === undefined) return (await resolver.resolve(ref)).data

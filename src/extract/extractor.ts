@@ -26,6 +26,8 @@ export interface TarballSource {
   read(ref: TarballRef): Promise<Uint8Array>
   /** Whether this run fetched `ref` (npm would have read it from its source, not from its cache). */
   fetched(ref: TarballRef): boolean
+  /** Whether this run fetched `ref` from the registry (as npm would have), not from peers. */
+  fromRegistry(ref: TarballRef): boolean
 }
 
 export interface ExtractorInit {
@@ -100,7 +102,8 @@ export function installExtractor (init: ExtractorInit): { restore(): void } {
     // from the cache either way: pacote reads an unusual one there by digest too
     if (fromCache) cache?.counted(ref)
     // pacote then meets the tarball where npm would have: not in the cache if this run fetched it
-    if ('unusual' in result) return original(spec, dest, source.fetched(ref) ? { ...opts, preferOnline: true } : opts)
+    // from the registry; one from peers it reads from the cache (the registry may be dead)
+    if ('unusual' in result) return original(spec, dest, source.fromRegistry(ref) ? { ...opts, preferOnline: true } : opts)
     return { resolved: opts.resolved, integrity: opts.integrity, from: spec }
   }
 
