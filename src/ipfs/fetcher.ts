@@ -53,8 +53,9 @@ export interface FetcherInit {
   log(msg: string): void
 }
 
-/** Tarballs in flight at once. A serving peer reads every wanted block before it sends any, so a
- * long wantlist delays the first block past the idle bound on a loaded machine. */
+/** Tarballs in flight at once. A stock Helia peer reads every wanted block before it sends any
+ * (ours sends each as it is read), so a long wantlist delays its first block past the idle bound
+ * on a loaded machine. */
 const MAX_IN_FLIGHT = 64
 /**
  * The slowest a peer that has a large tarball may send it before we stop waiting, in bytes/s:
