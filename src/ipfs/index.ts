@@ -27,6 +27,7 @@ import { rawCidFromIntegrity } from './cid.ts'
 import { createCidIndex } from './cid-index.ts'
 import { loadCidMaps, parseMapCid } from './cid-map.ts'
 import { createCidAsker, handleCidProtocol } from './cid-protocol.ts'
+import { dialNamedPeer } from './dial-peer.ts'
 import { fetchCidContent, parseTarballCid } from './fetch-cid.ts'
 import { createFetcher } from './fetcher.ts'
 import { createRecordTransport } from './ipns-transport.ts'
@@ -268,7 +269,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     // without /p2p/ there is no identity to hold the node at that address to: whoever answers is believed
     if (address.getComponents().every((component) => component.name !== 'p2p')) warn(`--peer ${address} has no /p2p/<peer id>: whichever node answers there is taken for the peer`)
     try {
-      await libp2p.dial(address, { signal: AbortSignal.any([stopController.signal, AbortSignal.timeout(options.peerTimeout)]) })
+      await dialNamedPeer(libp2p, address, options.peerTimeout, stopController.signal)
       log(`ipfs: connected to ${address}`)
     } catch (err) {
       warn(`cannot reach --peer ${address}: ${(err as Error).message}; going on without it`)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import cacache from 'cacache'
@@ -164,6 +165,30 @@ test('a peer that dies mid-transfer costs a bounded wait and leaves nothing behi
   const ms = performance.now() - killedAt
   assert.ok(ms < BOUNDED_WAIT, `gave up ${ms} ms after the peer died`)
   assert.deepEqual(await ourEntries(bCache), [], 'no partial DAG was stored')
+})
+
+test('a named peer whose handshake outlasts the peer timeout (a loaded machine) is still used', async () => {
+  const seeder = await startNode(cleanup, cacheA)
+  const [, , , , port, , peerId] = seeder.info().addresses[0]!.split('/')
+  // takes the connection at once, as a live host does, and holds the handshake's first bytes
+  const holdMs = PEER_TIMEOUT * 2.5
+  const proxy = createServer((client) => {
+    client.pause()
+    setTimeout(() => {
+      const upstream = connect(Number(port), '127.0.0.1')
+      upstream.on('error', () => client.destroy())
+      client.on('error', () => upstream.destroy())
+      client.pipe(upstream).pipe(client)
+      client.resume()
+    }, holdMs)
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  cleanup.push(async () => { proxy.close() })
+  const via = `/ip4/127.0.0.1/tcp/${(proxy.address() as AddressInfo).port}/p2p/${peerId}`
+  const b = await startNode(cleanup, join(dir, 'b-slow-handshake'), { peers: [via], peerTimeout: PEER_TIMEOUT })
+  const data = await b.peers.fetch(refs[0]!)
+  assert.ok(data !== undefined, 'the peer was given up before its handshake ended')
+  assert.deepEqual(b.info().peers, [peerId])
 })
 
 test('private network: only nodes with the same swarm key connect; a malformed key is a one-line error', async () => {
