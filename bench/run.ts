@@ -42,6 +42,8 @@ const RUNS = Math.max(1, Number(opts.runs))
 /** Scenario ids to run (`--scenarios ipfs-warm,npm-prefer-offline`); empty: all. */
 const ONLY = new Set(opts.scenarios.split(',').filter(Boolean))
 const wanted = (id: string): boolean => ONLY.size === 0 || ONLY.has(id)
+/** LAN peers to start: three when the 3-peer scenario runs, else one when a peer scenario does. */
+const PEERS_WANTED = wanted('ipfs-3peers') ? 3 : ['ipfs-1peer', 'wan-ipfs-1peer'].some(wanted) ? 1 : 0
 /** Scratch space and the kept registry mirror: outside the repo, where tsc and git never look. */
 const WORK = process.env.IPFS_NPM_BENCH_WORK ?? join(tmpdir(), 'ipfs-npm-bench')
 const PASSTHROUGH_RUNS = 10
@@ -194,8 +196,7 @@ async function setupProject (name: string, src: string, root: string, tools: Too
   // idle `serve` uses no CPU (measured), this only saves setting up peers nobody asks
   const peers: Peer[] = []
   try {
-    const needed = wanted('ipfs-3peers') ? 3 : ['ipfs-1peer', 'wan-ipfs-1peer'].some(wanted) ? 1 : 0
-    for (let i = 0; i < needed; i++) {
+    for (let i = 0; i < PEERS_WANTED; i++) {
       const cache = join(root, `peer-${i}`, 'cache')
       await cp(npmWarm, cache, { recursive: true })
       peers.push(await startPeer({ tools, cache, userconfig: uc.lo, home, cwd: join(root, `peer-${i}`) }))
@@ -591,8 +592,7 @@ async function main (): Promise<void> {
       say(`${p}: setting up`)
       const setup = await setupProject(p, PROJECTS[p], root, tools, registries, lockStats.get(p)!, notes)
       peersToStop.push(...setup.peers)
-      const peersWanted = wanted('ipfs-3peers') ? 3 : ['ipfs-1peer', 'wan-ipfs-1peer'].some(wanted) ? 1 : 0
-      if (setup.peers.length < peersWanted) notes.push(`${p}: only ${setup.peers.length} of ${peersWanted} peers started (\`ipfs-npm serve\`); the peer scenarios that need them were not run`)
+      if (setup.peers.length < PEERS_WANTED) notes.push(`${p}: only ${setup.peers.length} of ${PEERS_WANTED} peers started (\`ipfs-npm serve\`); the peer scenarios that need them were not run`)
       const projectResults = await runRounds(p, setup.scenarios, tools, root, trash)
       results.push(...projectResults)
       if (opts.profile) profiles.push(...await profileMisses(p, setup.scenarios, projectResults, tools, root, trash))
