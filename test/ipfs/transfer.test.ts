@@ -57,13 +57,19 @@ test('B fetches every tarball of the fixture from A, verified, many wants in fli
 })
 
 test('a tarball over 1 MiB travels as a UnixFS DAG, and the fetcher can serve it on (three nodes)', async () => {
-  const b = await connectedTo(join(dir, 'cache-b2'), a)
+  // a seeder of its own, stopped before C asks: C connects only to B, but through the DHT it
+  // could find a still-running seeder and take the blocks from it instead
+  const seederCache = join(dir, 'cache-big-seeder')
+  await putTarball(seederCache, big.ref, big.data)
+  const seeder = await startNode(cleanup, seederCache)
+  const b = await connectedTo(join(dir, 'cache-b2'), seeder)
   const data = await b.peers.fetch(big.ref)
   assert.ok(data !== undefined && Buffer.from(data).equals(big.data), 'B got the big tarball')
   // both sides recorded the verified mapping; the root is a dag-pb node, not the raw block
   const root = await createCidIndex(join(dir, 'cache-b2', '_ipfs-npm', 'cids')).get(big.ref.integrity)
   assert.ok(root !== undefined && root.code === 0x70, `B indexed a UnixFS root (${root})`)
-  assert.ok((await createCidIndex(join(cacheA, '_ipfs-npm', 'cids')).get(big.ref.integrity))?.equals(root))
+  assert.ok((await createCidIndex(join(seederCache, '_ipfs-npm', 'cids')).get(big.ref.integrity))?.equals(root))
+  await seeder.stop()
   // C only knows B, which holds the DAG blocks (not the tarball: that is the resolver's job)
   const c = await connectedTo(join(dir, 'cache-c'), b)
   const again = await c.peers.fetch(big.ref)
