@@ -96,19 +96,19 @@ async function main (argv: string[]): Promise<number | undefined> {
     // npm's spinner, for the commands npm would draw it for (ours alone, like serve, print their own lines)
     progress: { enabled: command.npm && progressWanted({ progress: config.get('progress'), loglevel }), unicode: config.get('unicode') === true },
   })
-  const stopListening = command.reifies !== true ? () => {} : onTermination((err) => {
+  const termination = command.reifies !== true ? undefined : onTermination((err) => {
     const code = reporter.error(err)
     reporter.close()
     process.exit(code)
   })
   try {
     const options = resolveOptions({ flags: parsed.flags, env: process.env, home: config.home, projectDir: config.localPrefix })
-    await command.exec({ config, options, reporter, npm, argv: parsed.rest, started })
+    await command.exec({ config, options, reporter, npm, argv: parsed.rest, started, reifying: termination?.reifying })
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err) {
     return reporter.error(err)
   } finally {
-    stopListening()
+    termination?.dispose()
     reporter.close()
   }
 }

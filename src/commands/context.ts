@@ -15,4 +15,6 @@ export interface CommandContext {
   argv: string[]
   /** When the command started, for npm's `in 3s`. */
   started: number
+  /** Tells the Ctrl-C handler that npm's reify would be running from here on (src/termination.ts). */
+  reifying?: () => void
 }

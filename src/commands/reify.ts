@@ -85,6 +85,8 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
     await strictAllowScriptsPreflight(arb, flat)
     let phase: FetchPhase | undefined
     let warm = 0
+    // npm's reify takes the signal from here on (its fetches are inside it)
+    ctx.reifying?.()
     if (arb.idealTree && !flat.dryRun && !flat.packageLockOnly) {
       const { registryFor } = pipeline.upstream
       const planned = plannedTarballs(arb.idealTree, actual, { omit: new Set(flat.omit as string[]), registryFor })

@@ -1,10 +1,11 @@
 /**
  * Ctrl-C while tarballs are being fetched: npm (inside its reify) and ipfs-npm (in its fetch phase,
  * before reify) both say `npm error process terminated` / `npm error signal SIGINT` and exit 1, and
- * the cache they leave serves the next install.
+ * the cache they leave serves the next install. Ctrl-C while the plan is made (packuments asked
+ * for): both die by the signal and print no error.
  */
 import assert from 'node:assert/strict'
-import { cp, writeFile } from 'node:fs/promises'
+import { cp, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { fixtureProjectsDir, ipfsNpmBin } from '../helpers/conformance.ts'
@@ -27,12 +28,16 @@ after(async () => {
   await removeDir(work)
 })
 
-/** Runs `ci` with every registry answer slowed down, and SIGINT once the first tarball is asked for. */
-async function interrupted (tool: 'npm' | 'ipfs-npm'): Promise<CommandResult & { dir: string, cache: string }> {
-  const dir = join(work, tool, 'basic')
-  const cache = join(work, tool, 'cache')
+/**
+ * Runs `npmCommand` with every registry answer slowed down, and SIGINT once the first tarball (or,
+ * with `planning`, the first packument) is asked for.
+ */
+async function interrupted (tool: 'npm' | 'ipfs-npm', npmCommand = 'ci', planning = false): Promise<CommandResult & { dir: string, cache: string }> {
+  const dir = join(work, tool, npmCommand, 'basic')
+  const cache = join(work, tool, npmCommand, 'cache')
   await cp(join(fixtureProjectsDir, 'basic'), dir, { recursive: true })
-  const args = ['ci', '--userconfig', userconfig, '--cache', cache]
+  if (planning) await rm(join(dir, 'package-lock.json'))
+  const args = [npmCommand, '--userconfig', userconfig, '--cache', cache]
   const [command, argv] = tool === 'npm' ? ['npm', args] : [process.execPath, [ipfsNpmBin, ...args, '--no-mdns']]
   const seen = registries.main.requests.length
   registries.main.faults.delayMs = 300
@@ -43,7 +48,7 @@ async function interrupted (tool: 'npm' | 'ipfs-npm'): Promise<CommandResult & {
       timeoutMs: 60_000,
       onSpawn: (child) => {
         watching = setInterval(() => {
-          if (!registries.main.requests.slice(seen).some((r) => r.path.includes('/-/'))) return
+          if (!registries.main.requests.slice(seen).some((r) => r.path.includes('/-/') !== planning)) return
           clearInterval(watching)
           child.kill('SIGINT')
         }, 10)
@@ -68,4 +73,13 @@ test('Ctrl-C while tarballs arrive: npm\'s two lines and exit code 1, and a sane
   assert.deepEqual(errorLines(ours), errorLines(npm))
   const again = await runCommand(process.execPath, [ipfsNpmBin, 'ci', '--userconfig', userconfig, '--cache', ours.cache, '--no-mdns'], { cwd: ours.dir })
   assert.equal(again.code, 0, again.stderr)
+})
+
+test('Ctrl-C while the plan is made: both die by the signal, silently, as npm has no handler yet', async () => {
+  const npm = await interrupted('npm', 'install', true)
+  const ours = await interrupted('ipfs-npm', 'install', true)
+  assert.equal(npm.code, 130, `npm: ${npm.stderr}`)
+  assert.deepEqual(errorLines(npm), [], 'npm itself, as the control')
+  assert.equal(ours.code, 130, `ipfs-npm: ${ours.stderr}`)
+  assert.deepEqual(errorLines(ours), [])
 })
