@@ -93,7 +93,7 @@ export async function fetchCidContent (cid: CID, init: FetchCidInit): Promise<Ui
     for await (const chunk of entry.content({ signal })) chunks.push(chunk)
     const bytes = Buffer.concat(chunks)
     // this node now serves the DAG, and answers the tarball's integrity with its root
-    await Promise.allSettled([...fetched.values()].map(async (block) => init.blockstore.put(block.cid, block.bytes)))
+    await Promise.allSettled([...fetched.values()].map(async (block) => init.blockstore.putVerified(block.cid, block.bytes)))
     await init.index.set(`sha512-${createHash('sha512').update(bytes).digest('base64')}`, cid).catch(() => {})
     return bytes
   } catch (err) {

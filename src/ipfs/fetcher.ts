@@ -207,8 +207,9 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
         if (result instanceof Uint8Array) {
           idle.hold()
           if (raw === undefined || !cid.equals(raw)) {
-            // verified: remember it under every digest of the tarball
-            await index.set(`${integrity} sha512-${createHash('sha512').update(result).digest('base64')}`, cid)
+            // verified: remember it under every digest of the tarball (sha512 hashed only if missing)
+            const digests = hashesOf(integrity).some((hash) => hash.algorithm === 'sha512') ? integrity : `${integrity} sha512-${createHash('sha512').update(result).digest('base64')}`
+            await index.set(digests, cid)
               .catch((err: Error) => log(`ipfs: indexing ${cid}: ${err.message}`))
           }
           finish(result)

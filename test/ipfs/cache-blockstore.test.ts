@@ -66,3 +66,12 @@ test('put stores a block under its own hash and refuses bytes that do not match 
   assert.ok(all.includes(cid.toString()))
   assert.ok(all.includes(rawCidFromIntegrity(refs[0]!.integrity)!.toString()))
 })
+
+test('putVerified stores bytes the caller hashed already, under their CID, as put does', async () => {
+  const store = createCacheBlockstore({ cachePath: join(cacheDir, '_cacache') })
+  const bytes = randomBytes(5000)
+  const cid = CID.createV1(0x55, await sha256.digest(bytes))
+  await store.putVerified(cid, bytes)
+  assert.deepEqual(await read(store.get(cid)), bytes)
+  assert.equal(await store.size(cid), 5000)
+})
