@@ -7,8 +7,8 @@
  *   Block { bytes prefix = 1; bytes data = 2 }      BlockPresence { bytes cid = 1; BlockPresenceType type = 2 }
  *
  * Hand-written so that a block's bytes are never copied on the way out (a message is a list of
- * slices handed to the stream as one Uint8ArrayList) nor on the way in (a decoded block is a view
- * of the received buffer). The 1.0.0 `blocks = 2` field is skipped, as Helia and Kubo skip it.
+ * slices handed to the stream as one Uint8ArrayList) nor on the way in (a decoded message and
+ * its blocks are views of the chunks the stream delivered; a 1 MiB block arrives in ~17 of them). The 1.0.0 `blocks = 2` field is skipped, as Helia and Kubo skip it.
  */
 import { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -33,7 +33,8 @@ export interface ReceivedBlock {
   codec: number
   hashCode: number
   hashLength: number
-  data: Uint8Array
+  /** Views of the received chunks: joined only once the block is wanted and hashed. */
+  data: Uint8ArrayList
 }
 
 export interface Presence {
@@ -184,22 +185,48 @@ export function encodeMessage (message: OutgoingMessage): Uint8ArrayList {
   return out.list
 }
 
-/** Reads protobuf fields from one buffer. */
+/**
+ * Reads protobuf fields from a list of chunks (as they came off the stream) without joining
+ * them: a field within one chunk is a view of it, a block's data a list of views.
+ */
 class Reader {
-  pos = 0
-  readonly buf: Uint8Array
-  readonly end: number
-  constructor (buf: Uint8Array) {
-    this.buf = buf
-    this.end = buf.byteLength
+  private readonly chunks: Uint8Array[]
+  /** The chunk being read, the offset in it, and the bytes this reader may still read. */
+  private ci: number
+  private co: number
+  private left: number
+  constructor (chunks: Uint8Array[], ci: number, co: number, length: number) {
+    this.chunks = chunks
+    this.ci = ci
+    this.co = co
+    this.left = length
+  }
+
+  static of (buf: Uint8Array | Uint8ArrayList): Reader {
+    const chunks = buf instanceof Uint8Array ? [buf] : [...buf]
+    return new Reader(chunks, 0, 0, buf.byteLength)
+  }
+
+  get done (): boolean {
+    return this.left === 0
+  }
+
+  private byte (): number {
+    if (this.left === 0) throw messageError('truncated varint')
+    let chunk = this.chunks[this.ci]!
+    while (this.co >= chunk.byteLength) {
+      chunk = this.chunks[++this.ci]!
+      this.co = 0
+    }
+    this.left--
+    return chunk[this.co++]!
   }
 
   varint (): number {
     let result = 0
     let shift = 1
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw messageError('truncated varint')
-      const b = this.buf[this.pos++]!
+      const b = this.byte()
       result += (b & 0x7f) * shift
       if (b < 0x80) return result
       shift *= 128
@@ -207,26 +234,55 @@ class Reader {
     throw messageError('varint too long')
   }
 
-  bytes (): Uint8Array {
-    const len = this.varint()
-    if (this.pos + len > this.end) throw messageError('truncated field')
-    const out = this.buf.subarray(this.pos, this.pos + len)
-    this.pos += len
+  /** Moves on `len` bytes, calling `onPiece` with each chunk's part of them. */
+  private advance (len: number, onPiece?: (piece: Uint8Array) => void): void {
+    if (len > this.left) throw messageError('truncated field')
+    this.left -= len
+    while (len > 0) {
+      const chunk = this.chunks[this.ci]!
+      const n = Math.min(len, chunk.byteLength - this.co)
+      if (n > 0) onPiece?.(chunk.subarray(this.co, this.co + n))
+      this.co += n
+      len -= n
+      if (len > 0) {
+        this.ci++
+        this.co = 0
+      }
+    }
+  }
+
+  /** A length-delimited field's bytes as views of the chunks. */
+  list (): Uint8ArrayList {
+    const out = new Uint8ArrayList()
+    this.advance(this.varint(), (piece) => out.append(piece))
     return out
+  }
+
+  /** A length-delimited field's bytes in one piece (copied only if they span chunks): for small fields. */
+  bytes (): Uint8Array {
+    return this.list().subarray()
+  }
+
+  /** A reader of a length-delimited field (an embedded message). */
+  message (): Reader {
+    const len = this.varint()
+    if (len > this.left) throw messageError('truncated field')
+    const sub = new Reader(this.chunks, this.ci, this.co, len)
+    this.advance(len)
+    return sub
   }
 
   skip (wireType: number): void {
     if (wireType === 0) this.varint()
-    else if (wireType === 2) this.bytes()
-    else if (wireType === 1) this.pos += 8
-    else if (wireType === 5) this.pos += 4
+    else if (wireType === 2) this.advance(this.varint())
+    else if (wireType === 1) this.advance(8)
+    else if (wireType === 5) this.advance(4)
     else throw messageError(`unsupported wire type ${wireType}`)
-    if (this.pos > this.end) throw messageError('truncated field')
   }
 
   /** Calls `onField(fieldNumber, wireType)` for every field; it must consume the value or return false to skip it. */
   fields (onField: (no: number, wireType: number) => boolean): void {
-    while (this.pos < this.end) {
+    while (!this.done) {
       const tag = this.varint()
       const wireType = tag & 7
       if (!onField(Math.floor(tag / 8), wireType)) this.skip(wireType)
@@ -234,8 +290,7 @@ class Reader {
   }
 }
 
-function decodeEntry (buf: Uint8Array): WantEntry {
-  const r = new Reader(buf)
+function decodeEntry (r: Reader): WantEntry {
   let cid: CID | undefined
   const entry = { priority: 1, cancel: false, wantType: WANT_BLOCK, sendDontHave: false }
   r.fields((no, wt) => {
@@ -251,38 +306,36 @@ function decodeEntry (buf: Uint8Array): WantEntry {
   return { cid, ...entry }
 }
 
-function decodeBlock (buf: Uint8Array): ReceivedBlock {
-  const r = new Reader(buf)
-  let prefix: Uint8Array | undefined
-  let data: Uint8Array | undefined
+function decodeBlock (r: Reader): ReceivedBlock {
+  let prefix: Reader | undefined
+  let data: Uint8ArrayList | undefined
   r.fields((no, wt) => {
-    if (no === 1 && wt === 2) prefix = r.bytes()
-    else if (no === 2 && wt === 2) data = r.bytes()
+    if (no === 1 && wt === 2) prefix = r.message()
+    else if (no === 2 && wt === 2) data = r.list()
     else return false
     return true
   })
   if (prefix === undefined || data === undefined) throw messageError('block without prefix or data')
-  const p = new Reader(prefix)
-  return { version: p.varint(), codec: p.varint(), hashCode: p.varint(), hashLength: p.varint(), data }
+  return { version: prefix.varint(), codec: prefix.varint(), hashCode: prefix.varint(), hashLength: prefix.varint(), data }
 }
 
 /** Decodes one message (without its length prefix). Throws an `EBITSWAPMESSAGE` error on malformed input. */
-export function decodeMessage (buf: Uint8Array): Message {
+export function decodeMessage (buf: Uint8Array | Uint8ArrayList): Message {
   const message: Message = { wants: [], full: false, blocks: [], presences: [] }
-  const r = new Reader(buf)
+  const r = Reader.of(buf)
   r.fields((no, wt) => {
     if (no === 1 && wt === 2) {
-      const w = new Reader(r.bytes())
+      const w = r.message()
       w.fields((wno, wwt) => {
-        if (wno === 1 && wwt === 2) message.wants.push(decodeEntry(w.bytes()))
+        if (wno === 1 && wwt === 2) message.wants.push(decodeEntry(w.message()))
         else if (wno === 2 && wwt === 0) message.full = w.varint() !== 0
         else return false
         return true
       })
     } else if (no === 3 && wt === 2) {
-      message.blocks.push(decodeBlock(r.bytes()))
+      message.blocks.push(decodeBlock(r.message()))
     } else if (no === 4 && wt === 2) {
-      const p = new Reader(r.bytes())
+      const p = r.message()
       let cid: CID | undefined
       let type = HAVE
       p.fields((pno, pwt) => {
@@ -311,10 +364,10 @@ export class MessageReader {
     this.maxLength = maxLength
   }
 
-  /** Appends `chunk` and returns every complete message in the buffer. */
-  push (chunk: Uint8Array | Uint8ArrayList): Uint8Array[] {
+  /** Appends `chunk` and returns every complete message in the buffer, as views of the chunks. */
+  push (chunk: Uint8Array | Uint8ArrayList): Uint8ArrayList[] {
     this.buffer.append(chunk)
-    const out: Uint8Array[] = []
+    const out: Uint8ArrayList[] = []
     for (;;) {
       let len = 0
       let shift = 1
@@ -335,7 +388,7 @@ export class MessageReader {
       }
       if (len > this.maxLength) throw messageError(`message of ${len} bytes is over the ${this.maxLength} byte limit`)
       if (this.buffer.byteLength < pos + len) return out
-      out.push(this.buffer.subarray(pos, pos + len))
+      out.push(this.buffer.sublist(pos, pos + len))
       this.buffer.consume(pos + len)
     }
   }

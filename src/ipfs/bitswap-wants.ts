@@ -14,6 +14,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { createHash } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { DONT_HAVE, WANT_BLOCK, type Presence, type ReceivedBlock } from './bitswap-message.ts'
 import type { Outbox } from './bitswap-outbox.ts'
 
@@ -28,6 +29,12 @@ const HEDGE_CHECK_MS = 50
 
 const HASHES: Record<number, { name: string, length: number }> = { 0x12: { name: 'sha256', length: 32 }, 0x13: { name: 'sha512', length: 64 } }
 
+function digestOf (algorithm: string, data: Uint8ArrayList): Buffer {
+  const hash = createHash(algorithm)
+  for (const chunk of data) hash.update(chunk)
+  return hash.digest()
+}
+
 /** The want key of a multihash: its code and digest (CIDv0 and v1, raw or dag-pb, name one block). */
 export function keyOfDigest (code: number, digest: Uint8Array): string {
   return `${code}:${Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('base64')}`
@@ -38,6 +45,8 @@ export function keyOfCid (cid: CID): string {
 }
 
 interface Waiter {
+  /** Where the block goes if it has this length (a DAG leaf's place in its tarball). */
+  into?: Uint8Array
   resolve(bytes: Uint8Array): void
   reject(err: Error): void
 }
@@ -65,8 +74,14 @@ export interface PeerShare {
   bytes: number
 }
 
+export interface WantOptions {
+  signal: AbortSignal
+  /** A block of exactly this length is written here, and `into` is what the want resolves with. */
+  into?: Uint8Array
+}
+
 export interface WantManager {
-  want(cid: CID, options: { signal: AbortSignal }): Promise<Uint8Array>
+  want(cid: CID, options: WantOptions): Promise<Uint8Array>
   /** Takes the blocks we want; returns the bytes of those we did not (or no longer) want. */
   receivedBlocks(peer: PeerId, blocks: ReceivedBlock[]): number
   receivedPresences(peer: PeerId, presences: Presence[]): void
@@ -169,7 +184,7 @@ export function createWantManager (): WantManager {
   }
 
   return {
-    want (cid, { signal }) {
+    want (cid, { signal, into }) {
       if (stopped) return Promise.reject(new Error('bitswap stopped'))
       signal.throwIfAborted()
       const key = keyOfCid(cid)
@@ -192,6 +207,7 @@ export function createWantManager (): WantManager {
           reject(signal.reason ?? new Error('aborted'))
         }
         const waiter: Waiter = {
+          into,
           resolve: (bytes) => {
             signal.removeEventListener('abort', onAbort)
             resolve(bytes)
@@ -214,7 +230,7 @@ export function createWantManager (): WantManager {
         const hash = HASHES[block.hashCode]
         const want = wants.size === 0 || hash === undefined || block.hashLength !== hash.length
           ? undefined
-          : wants.get(keyOfDigest(block.hashCode, createHash(hash.name).update(block.data).digest()))
+          : wants.get(keyOfDigest(block.hashCode, digestOf(hash.name, block.data)))
         if (want === undefined) {
           unwanted += block.data.byteLength
           continue
@@ -228,7 +244,22 @@ export function createWantManager (): WantManager {
         }
         cancelAt(want, id)
         settle(want)
-        for (const waiter of want.waiters) waiter.resolve(block.data)
+        let joined: Uint8Array | undefined
+        for (const waiter of want.waiters) {
+          const into = waiter.into
+          if (into?.byteLength === block.data.byteLength) {
+            let at = 0
+            for (const chunk of block.data) {
+              into.set(chunk, at)
+              at += chunk.byteLength
+            }
+            waiter.resolve(into)
+          } else {
+            // one piece: copied only when the block spans chunks
+            joined ??= block.data.subarray()
+            waiter.resolve(joined)
+          }
+        }
       }
       soon()
       return unwanted

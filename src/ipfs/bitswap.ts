@@ -14,7 +14,7 @@ import type { CID } from 'multiformats/cid'
 import { decodeMessage, MessageReader } from './bitswap-message.ts'
 import { BITSWAP_120, Outbox } from './bitswap-outbox.ts'
 import { createBitswapServer } from './bitswap-server.ts'
-import { createWantManager, keyOfCid, type PeerShare } from './bitswap-wants.ts'
+import { createWantManager, keyOfCid, type PeerShare, type WantOptions } from './bitswap-wants.ts'
 import { MAX_RAW_BLOCK } from './cid.ts'
 
 /**
@@ -34,7 +34,7 @@ const MAX_UNWANTED_BYTES = 16 * 1024 * 1024
 /** The part of bitswap the fetcher uses. */
 export interface BitswapExchange {
   /** The block, hash-checked against `cid`; rejects when `signal` aborts. */
-  want(cid: CID, options: { signal: AbortSignal }): Promise<Uint8Array>
+  want(cid: CID, options: WantOptions): Promise<Uint8Array>
   /** A block just became servable: peers that asked for it before get it now. */
   announce(cid: CID): void
   /** Blocks and bytes received from each connected peer so far. */

@@ -1,10 +1,14 @@
 /**
- * Fetches a large tarball's UnixFS DAG block by block (all leaves wanted at once), checks the
- * whole tarball against its integrity, and only then stores the blocks, so a lying root never
- * leaves a byte behind.
+ * Fetches a large tarball's UnixFS DAG (all leaves wanted at once), checks the whole tarball
+ * against its integrity, and only then stores the blocks, so a lying root never leaves a byte
+ * behind. The tarball is allocated once from the root's size and each raw leaf is written into
+ * its place as it arrives (the exporter's file content copied every leaf twice more); dag-pb
+ * nodes are still parsed by the exporter.
  */
+import * as dagPb from '@ipld/dag-pb'
 import { exporter } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
+import * as rawCodec from 'multiformats/codecs/raw'
 import type { CacheBlockstore } from './cache-blockstore.ts'
 import { matchesIntegrity } from '../integrity.ts'
 
@@ -14,8 +18,11 @@ import { matchesIntegrity } from '../integrity.ts'
  * any size: a peer must not make us download and hold gigabytes to find out it lied.
  */
 export const MAX_TARBALL = 256 * 1024 * 1024
+/** Levels of dag-pb nodes followed: 1024 links of 1 MiB need 2 for MAX_TARBALL; Kubo's 174 of 256 KiB, 3. */
+const MAX_DEPTH = 8
 
-export type Want = (cid: CID, options: { signal: AbortSignal }) => Promise<Uint8Array>
+/** A block by CID, hash-checked; with `into`, a block of exactly its length is written there (and `into` returned). */
+export type Want = (cid: CID, options: { signal: AbortSignal, into?: Uint8Array }) => Promise<Uint8Array>
 
 /** What fetchDag tells its caller as the transfer goes. */
 export interface DagProgress {
@@ -25,29 +32,76 @@ export interface DagProgress {
   onVerified(): void
 }
 
+const dagError = (cid: CID, why: string): Error => new Error(`${cid} is not a well-formed UnixFS file: ${why}`)
+
 /** The verified tarball, `mismatch` when the DAG holds other bytes, or undefined when not a file. */
 export async function fetchDag (root: CID, integrity: string, want: Want, blockstore: CacheBlockstore, signal: AbortSignal, progress: DagProgress): Promise<Uint8Array | 'mismatch' | undefined> {
   const fetched = new Map<string, { cid: CID, bytes: Uint8Array }>()
-  const reader = {
-    async * get (cid: CID) {
-      if (await blockstore.has(cid)) {
-        yield * blockstore.get(cid)
+  const get = async (cid: CID, into?: Uint8Array): Promise<Uint8Array> => {
+    if (await blockstore.has(cid)) {
+      let bytes: Uint8Array | undefined
+      for await (const chunk of blockstore.get(cid)) bytes = chunk
+      return bytes ?? new Uint8Array(0)
+    }
+    const bytes = await want(cid, into === undefined ? { signal } : { signal, into })
+    fetched.set(cid.toString(), { cid, bytes })
+    return bytes
+  }
+  const reader = { async * get (cid: CID) { yield await get(cid) } }
+  /** A dag-pb node's UnixFS file data and links, or undefined when it is not one. */
+  const fileNode = async (cid: CID): Promise<{ data?: Uint8Array, links: dagPb.PBLink[], sizes: bigint[], size: bigint } | undefined> => {
+    const entry = await exporter(cid, reader, { signal })
+    if (entry.type !== 'file' || (entry.unixfs.type !== 'file' && entry.unixfs.type !== 'raw')) return undefined
+    return { data: entry.unixfs.data, links: entry.node.Links, sizes: entry.unixfs.blockSizes, size: entry.unixfs.fileSize() }
+  }
+
+  if (root.code !== dagPb.code) return undefined
+  const top = await fileNode(root)
+  if (top === undefined || top.size > BigInt(MAX_TARBALL)) return undefined
+  const size = Number(top.size)
+  progress.onSize(size)
+  const tarball = Buffer.allocUnsafeSlow(size)
+
+  /** Writes the file `node` describes into tarball[start, start + length). */
+  const fill = async (cid: CID, node: NonNullable<typeof top>, start: number, length: number, depth: number): Promise<void> => {
+    if (node.size !== BigInt(length)) throw dagError(cid, `a node of ${node.size} bytes where ${length} belong`)
+    if (node.links.length !== node.sizes.length) throw dagError(cid, 'links and block sizes differ')
+    let at = start
+    if (node.data !== undefined) {
+      tarball.set(node.data, at)
+      at += node.data.byteLength
+    }
+    // every link checked before any is wanted: nothing is left in flight when one is bad
+    const plan = node.links.map((link, i) => {
+      const child = link.Hash
+      const childLength = Number(node.sizes[i])
+      // an empty child adds nothing but wants: a lying DAG could fan out without bound
+      if (childLength === 0) throw dagError(cid, 'a link to nothing')
+      if (child.code !== rawCodec.code && child.code !== dagPb.code) throw dagError(child, `codec 0x${child.code.toString(16)}`)
+      if (child.code === dagPb.code && depth >= MAX_DEPTH) throw dagError(child, 'too deep')
+      const childStart = at
+      at += childLength
+      return { child, childStart, childLength }
+    })
+    const children = plan.map(async ({ child, childStart, childLength }) => {
+      if (child.code === rawCodec.code) {
+        const place = tarball.subarray(childStart, childStart + childLength)
+        const bytes = await get(child, place)
+        if (bytes.byteLength !== childLength) throw dagError(child, `a leaf of ${bytes.byteLength} bytes where ${childLength} belong`)
+        if (bytes !== place) place.set(bytes)
         return
       }
-      const bytes = await want(cid, { signal })
-      fetched.set(cid.toString(), { cid, bytes })
-      yield bytes
-    },
+      const sub = await fileNode(child)
+      if (sub === undefined) throw dagError(child, 'not a file node')
+      await fill(child, sub, childStart, childLength, depth + 1)
+    })
+    await Promise.all(children)
   }
-  const entry = await exporter(root, reader, { signal })
-  if ((entry.type !== 'file' && entry.type !== 'raw') || entry.size > MAX_TARBALL) return undefined
-  progress.onSize(Number(entry.size))
-  const chunks: Uint8Array[] = []
-  for await (const chunk of entry.content({ signal })) chunks.push(chunk)
-  const bytes = Buffer.concat(chunks)
-  if (!matchesIntegrity(bytes, integrity)) return 'mismatch'
+  await fill(root, top, 0, size, 0)
+
+  if (!matchesIntegrity(tarball, integrity)) return 'mismatch'
   progress.onVerified()
   // the tarball is good whatever happens now: a block we fail to write is only one we cannot serve on
-  await Promise.allSettled([...fetched.values()].map(async ({ cid, bytes: block }) => blockstore.put(cid, block)))
-  return bytes
+  await Promise.allSettled([...fetched.values()].map(async ({ cid, bytes: block }) => blockstore.putVerified(cid, block)))
+  return tarball
 }

@@ -81,8 +81,9 @@ export async function startOutsider (init: { psk?: Uint8Array, recordDht?: boole
         }
         for (const block of message.blocks) {
           // the tests ask for raw sha2-512 blocks only
-          const key = rawCidOf(block.data).toString()
-          replies.set(key, { ...replies.get(key), block: block.data })
+          const data = block.data.subarray()
+          const key = rawCidOf(data).toString()
+          replies.set(key, { ...replies.get(key), block: data })
         }
       }
     } catch {
