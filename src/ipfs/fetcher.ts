@@ -39,6 +39,13 @@ export interface FetcherInit {
   asker: CidAsker
   blockstore: CacheBlockstore
   index: CidIndex
+  /**
+   * Whether a large tarball's DAG blocks (and its root, in `index`) are kept once fetched, so
+   * this node can serve them on. A node that serves nothing skips that: the blocks would only
+   * double the tarball's disk writes and hashing (a later `serve` builds the DAG from the
+   * cached tarball). Default true.
+   */
+  keepBlocks?: boolean
   /** ms of silence after which a fetch gives up. */
   peerTimeout: number
   /** Settles when configured peers were dialled and the LAN had a moment to answer. */
@@ -79,6 +86,9 @@ const MAX_DHT_PROVIDERS = 3
 /** Creates the fetcher; it lives as long as the node (`stopSignal`). */
 export function createFetcher (init: FetcherInit): PeerFetcher {
   const { libp2p, bitswap, blockstore, index, peerTimeout, log } = init
+  const keepBlocks = init.keepBlocks ?? true
+  /** What fetchDag stores the blocks in: nowhere, when they are not kept (it still reads what is there). */
+  const dagStore: CacheBlockstore = keepBlocks ? blockstore : { ...blockstore, put: async (cid) => cid, putVerified: async (cid) => cid }
   const hints = new Map<string, CID>()
   let lastProgress = 0
   let inFlight = 0
@@ -153,7 +163,7 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
       if (hashes.length === 1 && raw !== undefined && raw.equals(cid)) return bytes
       return matchesIntegrity(bytes, integrity) ? bytes : 'mismatch'
     }
-    return fetchDag(cid, integrity, want, blockstore, signal, { onSize: (size) => idle.expectBlocks(size, vouchers), onVerified: idle.hold })
+    return fetchDag(cid, integrity, want, dagStore, signal, { onSize: (size) => idle.expectBlocks(size, vouchers), onVerified: idle.hold })
   }
 
   const find = async (ref: TarballRef, known: CID[], signal: AbortSignal, idle: IdleClock & { touch: () => void }): Promise<Uint8Array | undefined> => {
@@ -206,13 +216,15 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
       const onResult = (cid: CID) => async (result: Uint8Array | 'mismatch' | undefined): Promise<void> => {
         if (result instanceof Uint8Array) {
           idle.hold()
-          if (raw === undefined || !cid.equals(raw)) {
+          if (keepBlocks && (raw === undefined || !cid.equals(raw))) {
             // verified: remember it under every digest of the tarball (sha512 hashed only if missing)
             const digests = hashesOf(integrity).some((hash) => hash.algorithm === 'sha512') ? integrity : `${integrity} sha512-${createHash('sha512').update(result).digest('base64')}`
             await index.set(digests, cid)
               .catch((err: Error) => log(`ipfs: indexing ${cid}: ${err.message}`))
           }
-          finish(result)
+          // a view into a larger buffer (a bitswap message's) would keep all of it alive, and cost
+          // a copy of all of it each time it is cloned (to an extraction worker): its own bytes only
+          finish(result.byteLength === result.buffer.byteLength ? result : new Uint8Array(result))
           return
         }
         if (result === 'mismatch') {

@@ -310,6 +310,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     asker: createCidAsker(libp2p, options.peerTimeout),
     blockstore,
     index,
+    keepBlocks: serve,
     peerTimeout: options.peerTimeout,
     ready,
     stopSignal: stopController.signal,
@@ -385,7 +386,8 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
       receivedFrom: bitswap.shares().filter((share) => share.blocks > 0),
     }),
     added (ref) {
-      if (stopController.signal.aborted) return
+      // a node that serves nothing has nobody to offer it to
+      if (stopController.signal.aborted || !serve) return
       // its verdict now: the cache index entry just written is not in our last read of the index
       servable.learn(ref)
       const { integrity } = ref

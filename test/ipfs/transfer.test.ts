@@ -8,9 +8,9 @@ import { createCacheBlockstore } from '../../src/ipfs/cache-blockstore.ts'
 import { importTarball } from '../../src/ipfs/cid.ts'
 import { createCidIndex } from '../../src/ipfs/cid-index.ts'
 import { matchesIntegrity } from '../../src/integrity.ts'
-import type { IpfsNode } from '../../src/ipfs/index.ts'
+import { createIpfsNode, type IpfsNode } from '../../src/ipfs/index.ts'
 import type { TarballRef } from '../../src/types.ts'
-import { npmCiCache, packRandomPackage, putTarball, runCleanup, startNode, tempDir, waitForPeer, waitForPeers } from './helpers.ts'
+import { LOOPBACK, npmCiCache, packRandomPackage, putTarball, runCleanup, startNode, tempDir, waitForPeer, waitForPeers } from './helpers.ts'
 
 const cleanup: Array<() => Promise<void>> = []
 let dir: string
@@ -75,6 +75,28 @@ test('a tarball over 1 MiB travels as a UnixFS DAG, and the fetcher can serve it
   const again = await c.peers.fetch(big.ref)
   assert.ok(again !== undefined && Buffer.from(again).equals(big.data), 'C got it from B')
   assert.ok(b.info().served.blocks >= 4, 'B served the root and the leaves')
+})
+
+test('an install\'s node (serving nothing) keeps no DAG blocks; the cached tarball is served once it serves', async () => {
+  const cacheDir = join(dir, 'cache-install')
+  const install = await createIpfsNode({ cacheDir, options: { ...LOOPBACK, peers: [a.info().addresses[0]!] }, serve: false })
+  cleanup.push(async () => install.stop())
+  await waitForPeers(install, 1)
+  const [data, ...small] = await Promise.all([big.ref, ...refs].map(async (ref) => install.peers.fetch(ref)))
+  assert.ok(data !== undefined && Buffer.from(data).equals(big.data), 'the big tarball arrived')
+  // no block writes, no root to announce later that this cache could not back
+  const blocks = (await cacache.ls(join(cacheDir, '_cacache'))) as Record<string, unknown>
+  assert.deepEqual(Object.keys(blocks).filter((key) => key.startsWith('ipfs-npm:block:')), [])
+  assert.equal(await createCidIndex(join(cacheDir, '_ipfs-npm', 'cids')).get(big.ref.integrity), undefined)
+  // each tarball owns its bytes: a view into a bitswap message would be cloned whole to a worker
+  for (const bytes of [data, ...small]) assert.ok(bytes !== undefined && bytes.byteLength === bytes.buffer.byteLength)
+  // as the resolver would: the tarball in npm's cache; then `serve` builds the DAG when asked
+  await putTarball(cacheDir, big.ref, big.data)
+  await install.stop()
+  const served = await startNode(cleanup, cacheDir)
+  const c = await connectedTo(join(dir, 'cache-install-c'), served)
+  const again = await c.peers.fetch(big.ref)
+  assert.ok(again !== undefined && Buffer.from(again).equals(big.data), 'C got it from the serving node')
 })
 
 test('a sha1-only integrity is found through the CID protocol and checked against the sha1', async () => {
