@@ -64,9 +64,16 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPh
   const windowBytes = init.windowBytes ?? 64 * 1024 * 1024
   const stallMs = init.stallMs ?? 1000
   const byPath = new Map(items.map((item) => [resolvePath(item.path), item.ref]))
+  /** How many places in the tree each integrity is unpacked into: its bytes are kept for each. */
+  const places = new Map<string, number>()
+  for (const ref of byPath.values()) places.set(ref.integrity, (places.get(ref.integrity) ?? 0) + 1)
   const fetches = new Map<string, Promise<void>>()
-  /** Fetched, not yet taken by the extractor, oldest first (a Map keeps insertion order). */
-  const kept = new Map<string, Uint8Array>()
+  /**
+   * Fetched, not yet taken by the extractor as often as the tree has it (`readers` left), oldest
+   * first (a Map keeps insertion order). A tarball at 155 places of the monorepo's tree was read
+   * back from the cache and hashed again for each place after the first.
+   */
+  const kept = new Map<string, { data: Uint8Array, readers: number }>()
   let held = 0
   const fromRegistry = new Set<string>()
   let failure: unknown
@@ -80,7 +87,7 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPh
   }
   /** Nothing taken for stallMs with the window full: the oldest go until there is room. */
   const onStall = (): void => {
-    for (const [integrity, data] of kept) {
+    for (const [integrity, { data }] of kept) {
       if (held < windowBytes) break
       kept.delete(integrity)
       held -= data.length
@@ -113,7 +120,7 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPh
           if (failure !== undefined) continue
           const { data, origin } = await resolver.resolve(next.item.ref)
           if (origin === 'registry') fromRegistry.add(next.item.ref.integrity)
-          kept.set(next.item.ref.integrity, data)
+          kept.set(next.item.ref.integrity, { data, readers: places.get(next.item.ref.integrity) ?? 1 })
           held += data.length
         } catch (err) {
           if (!next.item.optional) failure ??= err
@@ -141,12 +148,13 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPh
     fetched: (ref) => fetches.has(ref.integrity),
     fromRegistry: (ref) => fromRegistry.has(ref.integrity),
     async read (ref) {
-      const data = kept.get(ref.integrity)
-      if (data === undefined) return (await resolver.resolve(ref)).data
+      const entry = kept.get(ref.integrity)
+      if (entry === undefined) return (await resolver.resolve(ref)).data
+      if (--entry.readers > 0) return entry.data
       kept.delete(ref.integrity)
-      held -= data.length
+      held -= entry.data.length
       wake()
-      return data
+      return entry.data
     },
   }
 }

@@ -88,3 +88,15 @@ test('tarballs the extractor never takes are let go after a stall: the prefetch 
   assert.equal(resolver.asked(), items.length)
   for (const item of items) assert.deepEqual(Buffer.from(await phase.read(item.ref)), tarballOf(item))
 })
+
+test('a tarball at several places in the tree is kept until each has taken it: fetched once, never read back', async () => {
+  const resolver = await countingResolver()
+  const twice = [...items, { ...items[0], path: join(work, 'node_modules', 'nested', 'node_modules', items[0].ref.name) }]
+  const phase = startFetchPhase(twice, { resolver, offline: false, stallMs: 600_000 })
+  await phase.done
+  for (const item of twice) assert.deepEqual(Buffer.from(await phase.read(item.ref)), tarballOf(item))
+  assert.equal(resolver.asked(), items.length, 'each tarball asked for once, the shared one too')
+  // taken by both places: a third read is not the phase's to answer from memory
+  await phase.read(items[0].ref)
+  assert.equal(resolver.asked(), items.length + 1)
+})

@@ -81,6 +81,18 @@ test('peers before the registry; what they deliver is stored', async () => {
   assert.deepEqual(resolver.counts, { cache: 0, peers: 1, registry: 0 })
 })
 
+test('a tarball `missing` just found absent is fetched without reading the cache for it first; a later ask reads it', async () => {
+  const inner = await freshCache()
+  let reads = 0
+  const cache = { ...inner, get: async (integrity: string) => { reads++; return inner.get(integrity) } }
+  const resolver = createTarballResolver({ cache, peers: scriptedPeers([{ after: 0, data: bytes }]), upstream: deadUpstream, offline: false })
+  assert.deepEqual(await resolver.missing([ref]), [ref])
+  assert.equal((await resolver.resolve(ref)).origin, 'peers')
+  assert.equal(reads, 0)
+  assert.equal((await resolver.resolve(ref)).origin, 'cache')
+  assert.equal(reads, 1)
+})
+
 test('peers silent: the registry delivers', async () => {
   const resolver = createTarballResolver({ cache: await freshCache(), peers: scriptedPeers([{ after: 0 }]), upstream, offline: false })
   assert.equal((await resolver.resolve(ref)).origin, 'registry')
