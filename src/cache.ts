@@ -3,7 +3,10 @@
  * tarball written here under every algorithm of its lockfile integrity is one Arborist extracts
  * without a request. sha512 is always written too: it is the digest peers ask for.
  */
+import { createHash, randomUUID } from 'node:crypto'
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { npmError } from './errors.ts'
 import { ALGORITHMS } from './integrity.ts'
 import { registryTarballUrl } from './tarball-url.ts'
@@ -31,6 +34,31 @@ export function createTarballCache (init: { cachePath: string, registryFor?: (na
   // where cacache files content (`content-v2/<algorithm>/…`); the package has no exports map
   const contentPath = require('cacache/lib/content/path') as (cache: string, integrity: string) => string
   const { cachePath } = init
+  /** cacache's own tmp folder (it cleans it in `npm cache verify`), made once per run. */
+  let tmpDir: Promise<string> | undefined
+  const tmp = async (): Promise<string> => {
+    tmpDir ??= mkdir(join(cachePath, 'tmp'), { recursive: true }).then(() => join(cachePath, 'tmp'))
+    return await tmpDir.catch((err: unknown) => {
+      tmpDir = undefined
+      throw err
+    })
+  }
+  /**
+   * The content file as cacache writes it (written aside, then renamed into place): cacache's
+   * own put hashes the bytes once more and costs twice the file operations, ~12 per tarball.
+   */
+  const writeContent = async (sri: string, data: Uint8Array): Promise<void> => {
+    const target = join(await tmp(), randomUUID())
+    const destination = contentPath(cachePath, sri)
+    try {
+      await writeFile(target, data, { flag: 'wx' })
+      await mkdir(dirname(destination), { recursive: true })
+      await rename(target, destination)
+    } catch (err) {
+      await rm(target, { force: true })
+      throw err
+    }
+  }
 
   return {
     async has (integrity) {
@@ -60,12 +88,20 @@ export function createTarballCache (init: { cachePath: string, registryFor?: (na
     },
     async put (ref, data) {
       const parsed = ssri.parse(ref.integrity)
-      if (parsed === null || ssri.checkData(data, parsed) === false) throw integrityError(ref, 'its source')
+      if (parsed === null) throw integrityError(ref, 'its source')
       const algorithms = ALGORITHMS.filter((algorithm) => algorithm === 'sha512' || parsed[algorithm] !== undefined)
+      // one hash per algorithm, the strongest checked as ssri checks (the only hash of sha512)
+      const digests = new Map(algorithms.map((algorithm) => [algorithm, createHash(algorithm).update(data).digest('base64')]))
+      const strongest = parsed.pickAlgorithm()
+      const digest = digests.get(strongest as typeof algorithms[number])
+      const matches = digest === undefined ? ssri.checkData(data, parsed) !== false : parsed[strongest]!.some((hash) => hash.digest === digest)
+      if (!matches) throw integrityError(ref, 'its source')
       const url = ref.resolved ?? (init.registryFor === undefined ? undefined : registryTarballUrl(init.registryFor(ref.name), ref.name, ref.version))
-      // one write per algorithm: cacache files content under one digest per write
-      for (const algorithm of algorithms) {
-        await cacache.put(cachePath, `ipfs-npm:tarball:${algorithm}:${ref.name}@${ref.version}`, data, { algorithms: [algorithm], metadata: { url } })
+      // filed under each digest, with an index entry each, as cacache.put({ algorithms: [one] }) files it
+      for (const [algorithm, base64] of digests) {
+        const sri = `${algorithm}-${base64}`
+        await writeContent(sri, data)
+        await cacache.index.insert(cachePath, `ipfs-npm:tarball:${algorithm}:${ref.name}@${ref.version}`, sri, { metadata: { url }, size: data.length })
       }
     },
   }
