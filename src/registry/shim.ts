@@ -6,7 +6,8 @@
  * in the form each client keeps out of its lockfile (clients.ts). Every other request is forwarded
  * upstream unchanged. It logs one line per request at npm's `http` level, never a header.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -25,6 +26,9 @@ import { createSameUserCheck } from './same-user.ts'
 import type { RegistryUpstream, UpstreamResponse } from './upstream.ts'
 
 const { log } = procLog
+// required, not imported: an ES import of node:http reads every export, and its lazy ones load
+// undici (60-80 ms of every install's start here)
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http')
 
 export interface ShimInit {
   upstream: RegistryUpstream
