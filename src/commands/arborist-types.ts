@@ -49,4 +49,13 @@ export interface ArboristLike {
   reify(opts?: Record<string, unknown>): Promise<TreeNode>
 }
 
-export type ArboristClass = new (options: ArboristOptions) => ArboristLike
+/** Arborist's lockfile class, as far as it is used: loading a hidden lockfile, checked against node_modules. */
+export interface ShrinkwrapClass {
+  load(options: { path: string, hiddenLockfile: true, resolveOptions?: Record<string, unknown> }): Promise<{
+    loadedFromDisk: boolean
+    filename: string | null
+    data: { packages: Record<string, { link?: boolean, resolved?: string }> } & Record<string, unknown>
+  }>
+}
+
+export type ArboristClass = (new (options: ArboristOptions) => ArboristLike) & { Shrinkwrap: ShrinkwrapClass }

@@ -2,10 +2,11 @@
  * `ipfs-npm ci`: npm's clean install (npm 11's `lib/commands/ci.js`): the lockfile must exist and
  * be in sync with package.json, node_modules is emptied, nothing is saved.
  */
+import { lstat } from 'node:fs/promises'
 import { join } from 'node:path'
 import procLog from 'proc-log'
 import { npmError } from '../errors.ts'
-import { moveAside, type PreviousTree } from '../extract/previous-tree.ts'
+import { moveAside } from '../extract/previous-tree.ts'
 import type { TreeNode } from './arborist-types.ts'
 import { commandUsageError, WORKSPACE_PARAMS, type Command } from './command.ts'
 import type { CommandContext } from './context.ts'
@@ -13,13 +14,10 @@ import { getWorkspaces } from './workspaces.ts'
 
 const { log } = procLog
 
-/**
- * npm ci's emptying of node_modules, root and workspaces, once the lockfile is known good: each
- * is moved aside whole, for the extractor to take back what it can (./extract/previous-tree.ts).
- */
-async function emptyNodeModules (root: string, cacheDir: string): Promise<PreviousTree> {
+/** The node_modules folders npm's ci empties: the root's and every workspace's, by npm's workspace map. */
+async function nodeModulesToEmpty (root: string): Promise<string[]> {
   const paths = await getWorkspaces([], { path: root, includeWorkspaceRoot: true, relativeFrom: root })
-  return moveAside({ dirs: [...paths.values()].map((dir) => join(dir, 'node_modules')), trash: join(cacheDir, '_ipfs-npm', 'trash') })
+  return [...paths.values()].map((dir) => join(dir, 'node_modules'))
 }
 
 /** npm's `validate-lockfile.js`: every ideal package must be the lockfile's version. */
@@ -38,7 +36,7 @@ async function exec (ctx: CommandContext): Promise<void> {
   if (config.get('global') || config.get('location') === 'global') {
     throw npmError('ECIGLOBAL', '`npm ci` does not work for global packages')
   }
-  const [{ runReify }, locked] = await Promise.all([import('./reify.ts'), import('./locked-packages.ts')])
+  const [{ runReify }, locked, { keptTree }] = await Promise.all([import('./reify.ts'), import('./locked-packages.ts'), import('./kept-tree.ts')])
   await runReify(ctx, {
     name: 'ci',
     options: { packageLock: true, save: false },
@@ -59,9 +57,27 @@ async function exec (ctx: CommandContext): Promise<void> {
       // tree once; any other lockfile is loaded first, as npm does.
       const packages = await locked.readLockedPackages(config.localPrefix)
       let virtual = packages === undefined ? await loadLockfileTree() : undefined
+      const root = config.localPrefix
+      const dryRun = !!config.flat.dryRun
+      // what ci will empty, known now (its errors, npm's, come after the lockfile's)
+      const toEmpty = dryRun ? Promise.resolve([]) : nodeModulesToEmpty(root)
+      toEmpty.catch(() => {})
+      // reify replaces a node_modules that is not a folder (a link) before it loads the actual
+      // tree: then reify loads it, as before
+      const rootModules = join(root, 'node_modules')
+      const isFolder = lstat(rootModules).then((info) => info.isDirectory(), () => true)
+      // npm keeps the root's node_modules when a workspace has the root's name: whether Arborist
+      // may load that tree from its hidden lockfile is found while the ideal tree is built
+      // (./kept-tree.ts; an unfiltered, hoisted install only)
+      const unfiltered = baseOptions.workspacesEnabled !== false && ((baseOptions.workspaces as string[] | undefined) ?? []).length === 0
+      const hoisted = baseOptions.installStrategy !== 'linked' && unfiltered
+      const kept = Promise.all([toEmpty, isFolder])
+        .then(([dirs, folder]) => dryRun || packages === undefined || !hoisted || !folder || dirs.includes(rootModules) ? undefined
+          : keptTree({ root, emptied: dirs, locked: packages, Shrinkwrap: Arborist.Shrinkwrap, resolveOptions: baseOptions }))
+        .catch(() => undefined)
       // if peers will be needed, start the node while Arborist works
       if (packages !== undefined) {
-        void pipeline.resolver.missing(locked.lockedTarballs(packages, new Set(config.flat.omit as string[]))).catch(() => {})
+        void kept.then((tree) => pipeline.resolver.missing(locked.lockedTarballs(packages, new Set(config.flat.omit as string[]), tree?.locations))).catch(() => {})
       }
       const arb = new Arborist(baseOptions)
       try {
@@ -86,8 +102,15 @@ async function exec (ctx: CommandContext): Promise<void> {
       const fillResolved = !nodes.some((node) => node.resolved !== null && node.isRegistryDependency) && nodes.some((node) => node.isRegistryDependency)
       if (fillResolved) arb.options.omitLockfileRegistryResolved = true
       const options = fillResolved ? { ...baseOptions, omitLockfileRegistryResolved: true } : baseOptions
-      const previous = config.flat.dryRun ? undefined : await emptyNodeModules(config.localPrefix, config.get('cache') as string)
-      return { arb, options, actual: undefined, fillResolved, previous }
+      if (dryRun) return { arb, options, actual: undefined, fillResolved }
+      // npm ci's emptying: each folder moved aside whole, for the extractor to take back what it can
+      const dirs = await toEmpty
+      const previous = await moveAside({ dirs, trash: join(config.get('cache') as string, '_ipfs-npm', 'trash') })
+      await (await kept)?.write()
+      // the tree reify would load now (with its options: it keeps this one), so that the plan
+      // leaves out what is in place
+      const actual = await isFolder ? await arb.loadActual({ ignoreMissing: true }) : undefined
+      return { arb, options, actual, fillResolved, previous }
     },
   })
 }

@@ -75,12 +75,13 @@ export function matchesLockedVersions (packages: LockedPackages, ideal: TreeNode
 /**
  * The registry tarballs of the lockfile that no `omit` leaves out, optional ones left aside
  * (which of those this machine installs is the ideal tree's to say): enough to know early
- * whether the cache lacks any, so peers can be started while Arborist works.
+ * whether the cache lacks any, so peers can be started while Arborist works. Locations `inPlace`
+ * (in a node_modules ci keeps) are left out too.
  */
-export function lockedTarballs (packages: LockedPackages, omit: ReadonlySet<string>): TarballRef[] {
+export function lockedTarballs (packages: LockedPackages, omit: ReadonlySet<string>, inPlace: ReadonlySet<string> = new Set()): TarballRef[] {
   const refs: TarballRef[] = []
   for (const [location, entry] of Object.entries(packages)) {
-    if (!location.includes('node_modules/') || entry.link === true || entry.inBundle === true || entry.optional === true || entry.devOptional === true) continue
+    if (!location.includes('node_modules/') || inPlace.has(location) || entry.link === true || entry.inBundle === true || entry.optional === true || entry.devOptional === true) continue
     if ((entry.dev === true && omit.has('dev')) || (entry.peer === true && omit.has('peer'))) continue
     if (typeof entry.integrity !== 'string' || typeof entry.version !== 'string') continue
     if (entry.resolved !== undefined && !/^https?:/.test(entry.resolved)) continue
