@@ -42,6 +42,8 @@ export interface PeerInfo {
   addresses: string[]
   peers: string[]
   served: { blocks: number, bytes: number }
+  /** Tarballs made servable so far, and still to do (large ones' DAGs to build). */
+  seeding?: { tarballs: number, pending: number }
 }
 
 export async function peerInfo (port: number): Promise<PeerInfo> {
@@ -65,9 +67,24 @@ export async function startPeer (init: PeerInit): Promise<Peer> {
   try {
     const address = (await peerInfo(port)).addresses.find((a) => a.startsWith('/ip4/127.0.0.1/'))
     if (address === undefined) throw new Error('the peer listens on no loopback address')
+    await seeded(port, 120_000)
     return { address, port, service }
   } catch (err) {
     await service.stop()
     throw err
+  }
+}
+
+/**
+ * Waits until the peer has made its whole cache servable (the monorepo's 33 large tarballs are
+ * DAGs to build): a timed run must not share the 2 cores with that, nor find a DAG half built.
+ */
+async function seeded (port: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const { seeding } = await peerInfo(port)
+    if (seeding === undefined || (seeding.tarballs > 0 && seeding.pending === 0)) return
+    if (Date.now() > until) throw new Error(`the peer still prepares ${seeding.pending} tarballs after ${timeoutMs / 1000} s`)
+    await new Promise((resolve) => setTimeout(resolve, 250))
   }
 }
