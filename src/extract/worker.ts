@@ -3,7 +3,7 @@
  * answers with the result or the error, one at a time.
  */
 import { parentPort } from 'node:worker_threads'
-import { unpack, type UnpackTask } from './unpack.ts'
+import { discard, unpack, type UnpackTask } from './unpack.ts'
 
 parentPort?.on('message', (task: UnpackTask) => {
   try {
@@ -11,5 +11,8 @@ parentPort?.on('message', (task: UnpackTask) => {
   } catch (err) {
     const { message, code } = err as NodeJS.ErrnoException
     parentPort!.postMessage({ error: { message, code } })
+  } finally {
+    // the message's copy of the bytes is this thread's alone
+    if (task.tarball instanceof Uint8Array) discard(task.tarball)
   }
 })

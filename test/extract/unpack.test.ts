@@ -5,15 +5,18 @@
  * must be refused before a single file is written.
  */
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import { createTarballCache } from '../../src/cache.ts'
 import { createExtractPool } from '../../src/extract/pool.ts'
-import { unpack } from '../../src/extract/unpack.ts'
+import { discard, unpack } from '../../src/extract/unpack.ts'
 import { diffTrees, snapshotTree } from '../helpers/tree-snapshot.ts'
+import { craftedTgz } from '../helpers/tar-craft.ts'
 import { crafted, leftToPacote, native } from './crafted.ts'
 
 const require = createRequire(import.meta.url)
@@ -87,6 +90,29 @@ describe('unpacking a tarball as pacote does', () => {
       assert.ok('unread' in unpack({ ...task, dest, tarball: { path, sri: file.sri } }), path)
       assert.deepEqual(await readdir(dest), [])
     }
+  })
+
+  test('what unpacking allocates is freed as it ends, never the caller\'s bytes; small pooled Buffers are left alone', async () => {
+    // random bytes do not compress: the tarball and its tar are both over the 64 KiB bound
+    const body = randomBytes(200 * 1024)
+    const pkg = craftedTgz({ name: 'x-big', version: '1.0.0' }, [{ path: 'package/random.bin', body }])
+    const tarball = new Uint8Array(pkg.tarball)
+    const dest = await fresh()
+    assert.deepEqual(unpack({ dest, tarball, fmode: 0o666, umask: 0, allowGitIgnore: false, processUmask: 0o022 }), { unpacked: true })
+    assert.equal(tarball.byteLength, pkg.tarball.length, 'the caller\'s bytes are whole')
+    assert.deepEqual(await readFile(join(dest, 'random.bin')), body)
+
+    const big = new Uint8Array(64 * 1024)
+    const view = big.subarray(10)
+    discard(big)
+    assert.deepEqual([big.byteLength, view.byteLength], [0, 0], 'freed: every view is empty')
+    discard(big)
+    // a small gunzipped tar is a slice of zlib's shared pool, as small Buffers are of Node's
+    const small = gunzipSync(gzipSync('pooled'))
+    const sibling = Buffer.from('a neighbour in the pool')
+    discard(small)
+    discard(sibling)
+    assert.deepEqual([small.toString(), sibling.toString()], ['pooled', 'a neighbour in the pool'])
   })
 
   test('the pool unpacks on worker threads, one tarball per worker at a time, and ends', async () => {
