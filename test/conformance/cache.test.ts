@@ -6,25 +6,14 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
-import { createConformance, ipfsNpmBin, parseOrigins } from '../helpers/conformance.ts'
-import type { Conformance, ToolRun } from '../helpers/conformance.ts'
+import { test } from 'node:test'
+import { conformanceOverFixtureRegistries, ipfsNpmBin, parseOrigins } from '../helpers/conformance.ts'
+import type { ToolRun } from '../helpers/conformance.ts'
 import { assertConforms } from '../helpers/conformance-matrix.ts'
-import { startFixtureRegistries } from '../helpers/fixture-registries.ts'
-import type { FixtureRegistries } from '../helpers/fixture-registries.ts'
 import { runCommand } from '../helpers/run-command.ts'
 import { diffTrees, snapshotTree } from '../helpers/tree-snapshot.ts'
 
-let registries: FixtureRegistries
-let conformance: Conformance
-before(async () => {
-  registries = await startFixtureRegistries()
-  conformance = createConformance({ registries })
-})
-after(async () => {
-  await conformance.cleanup()
-  await registries.stop()
-})
+const suite = conformanceOverFixtureRegistries()
 
 /** Tarballs a run put on disk: lockfile entries with an integrity that are installed (not bundled inside another). */
 async function installedTarballs (run: ToolRun): Promise<number> {
@@ -36,14 +25,14 @@ async function installedTarballs (run: ToolRun): Promise<number> {
 
 for (const project of ['basic', 'scoped', 'bundled']) {
   test(`${project}: fresh cache, then ci again from the warm cache`, async () => {
-    const result = await conformance.run({ project, args: ['ci'] })
+    const result = await suite.conformance.run({ project, args: ['ci'] })
     assertConforms(result, {})
     const tarballs = await installedTarballs(result.npm)
     const first = parseOrigins(result.ipfsNpm)!
     assert.equal(first.cache, 0, 'a fresh cache holds nothing')
     assert.equal(first.peers + first.registry, tarballs, `every one of the ${tarballs} tarballs counted once`)
 
-    const tarballRequests = (): number => [registries.main, registries.scoped]
+    const tarballRequests = (): number => [suite.registries.main, suite.registries.scoped]
       .reduce((n, r) => n + r.requests.filter(q => q.path.endsWith('.tgz')).length, 0)
     const again = async (run: ToolRun): Promise<ToolRun> => {
       const [command, args] = run.tool === 'npm' ? ['npm', []] : [process.execPath, [ipfsNpmBin]]

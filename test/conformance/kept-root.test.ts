@@ -8,26 +8,15 @@
 import assert from 'node:assert/strict'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
-import { createConformance, ipfsNpmBin, lineDiff, normaliseOutput } from '../helpers/conformance.ts'
-import type { Conformance, PrepareContext, ToolRun } from '../helpers/conformance.ts'
+import { test } from 'node:test'
+import { conformanceOverFixtureRegistries, ipfsNpmBin, lineDiff, normaliseOutput } from '../helpers/conformance.ts'
+import type { PrepareContext, ToolRun } from '../helpers/conformance.ts'
 import { assertConforms } from '../helpers/conformance-matrix.ts'
-import { startFixtureRegistries } from '../helpers/fixture-registries.ts'
-import type { FixtureRegistries } from '../helpers/fixture-registries.ts'
 import { editJson, npmBefore } from '../helpers/project-edits.ts'
 import { runCommand } from '../helpers/run-command.ts'
 import { diffTrees, snapshotTree } from '../helpers/tree-snapshot.ts'
 
-let registries: FixtureRegistries
-let conformance: Conformance
-before(async () => {
-  registries = await startFixtureRegistries()
-  conformance = createConformance({ registries })
-})
-after(async () => {
-  await conformance.cleanup()
-  await registries.stop()
-})
+const suite = conformanceOverFixtureRegistries()
 
 /** The workspaces fixture with its root named like its workspace `ws-a`, installed by npm. */
 async function installedUnderWorkspaceName (dir: string, context: PrepareContext): Promise<void> {
@@ -73,7 +62,7 @@ const cases: Array<{ name: string, edit?: (dir: string) => Promise<void>, fromHi
 
 for (const { name, edit, fromHidden } of cases) {
   test(`root named like a workspace, ci over the installed tree, then again: ${name}`, async () => {
-    const result = await conformance.run({ project: 'workspaces', args: ['ci'], prepare: installedUnderWorkspaceName })
+    const result = await suite.conformance.run({ project: 'workspaces', args: ['ci'], prepare: installedUnderWorkspaceName })
     assertConforms(result, {})
     assert.match(result.npm.stdout, /added 3 packages/, 'npm kept the root node_modules and refilled the workspaces\'')
 

@@ -6,9 +6,10 @@
  * node_modules (bytes, mode, symlink targets).
  */
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { after, before } from 'node:test'
 import { basename, isAbsolute, join } from 'node:path'
 import type { FixtureRegistries } from './fixture-registries.ts'
-import { privateScope } from './fixture-registries.ts'
+import { privateScope, startFixtureRegistries } from './fixture-registries.ts'
 import { runCommand } from './run-command.ts'
 import type { CommandResult } from './run-command.ts'
 import { diffTrees, snapshotTree } from './tree-snapshot.ts'
@@ -280,4 +281,25 @@ export function describeResult (result: ConformanceResult): string {
     output(result.npm),
     output(result.ipfsNpm),
   ].join('\n')
+}
+
+/**
+ * The fixture registries and a conformance harness over them, for the test file that calls it:
+ * started before its tests, stopped after them.
+ */
+export function conformanceOverFixtureRegistries (): { readonly registries: FixtureRegistries, readonly conformance: Conformance } {
+  let registries: FixtureRegistries | undefined
+  let conformance: Conformance | undefined
+  before(async () => {
+    registries = await startFixtureRegistries()
+    conformance = createConformance({ registries })
+  })
+  after(async () => {
+    await conformance?.cleanup()
+    await registries?.stop()
+  })
+  return {
+    get registries () { return registries! },
+    get conformance () { return conformance! },
+  }
 }
