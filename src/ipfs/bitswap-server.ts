@@ -59,14 +59,13 @@ export function createBitswapServer (blockstore: Blockstore, keyOf: (cid: CID) =
   const answer = async (ledger: Ledger, key: string, want: ServerWant): Promise<void> => {
     let bytes: Uint8Array | undefined
     try {
-      if (await blockstore.has(want.cid)) {
-        if (want.wantType === WANT_HAVE) {
-          bytes = new Uint8Array(0)
-        } else {
-          const chunks: Uint8Array[] = []
-          for await (const chunk of blockstore.get(want.cid)) chunks.push(chunk)
-          bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
-        }
+      if (want.wantType === WANT_HAVE) {
+        if (await blockstore.has(want.cid)) bytes = new Uint8Array(0)
+      } else {
+        // no has() first: the read itself says whether we have it (a NotFoundError), with one stat less
+        const chunks: Uint8Array[] = []
+        for await (const chunk of blockstore.get(want.cid)) chunks.push(chunk)
+        bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
       }
     } catch (err) {
       if ((err as Error).name !== 'NotFoundError') log(`bitswap: reading ${want.cid}: ${(err as Error).message}`)

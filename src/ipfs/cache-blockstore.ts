@@ -6,7 +6,19 @@
  * import and no second copy. Blocks we add ourselves (UnixFS nodes of large tarballs) are written
  * with an index key `ipfs-npm:block:<cid>` so `npm cache verify` keeps them; while such a write is
  * under way the block is served from memory (a busy disk can take seconds to make directories).
+ *
+ * A content file is read with one open, fstat and read, and hashed against its digest the first
+ * time only: the fstat's identity (device, inode, size, ctime) is remembered once the bytes
+ * matched, and a later read of the same identity is the same bytes. Any write to the file or its
+ * replacement changes the identity, so it is hashed again; a file changed within a second of the
+ * check is not remembered (file times may not tick between two writes that close together, as
+ * git's "racily clean" index entries). cacache's byDigest hashed on every read: 3.4 ms of CPU per
+ * MB, against 1 ms for the read alone.
  */
+import type { BigIntStats } from 'node:fs'
+import { open, stat } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { createRequire } from 'node:module'
 import cacache from 'cacache'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import { NotFoundError } from 'interface-store'
@@ -23,6 +35,11 @@ export interface CacheBlockstore extends Blockstore {
   alias(cid: CID, integrity: string): void
   /** Size in bytes of the block, or undefined when absent; a stat, no read. */
   size(cid: CID): Promise<number | undefined>
+  /**
+   * The block's bytes, or undefined when it is absent, bigger than `maxBytes` (then not read) or
+   * does not match its CID: `get` without a second stat for the size or a throw for the absent.
+   */
+  read(cid: CID, maxBytes: number): Promise<Uint8Array | undefined>
   /**
    * Stores a block that is public by construction (a signed index's: it holds only packuments of
    * registries with no credentials), marked so that a node outside a swarm serves it
@@ -42,6 +59,24 @@ export interface CacheBlockstoreInit {
 }
 
 const KEY_PREFIX = 'ipfs-npm:block:'
+/** Content files whose identity is remembered as checked (about 200 bytes each); the oldest go first. */
+const MAX_CHECKED = 32_768
+/** A file changed more recently than this before its check is not remembered as checked, in ns. */
+const RACY_NS = 1_000_000_000n
+
+/** Where cacache keeps the content with this (single-hash) integrity. */
+export const contentPath = createRequire(import.meta.url)('cacache/lib/content/path.js') as (cache: string, integrity: string) => string
+
+/** What a content file is, as far as its bytes go: a write or a replacement changes it (a write sets the ctime, which no call can set back). */
+function identityOf (st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}`
+}
+
+/** Whether `bytes` hash to a single-hash integrity (`<algo>-<base64 digest>`). */
+function matchesDigest (bytes: Uint8Array, integrity: string): boolean {
+  const dash = integrity.indexOf('-')
+  return createHash(integrity.slice(0, dash)).update(bytes).digest('base64') === integrity.slice(dash + 1)
+}
 
 type Bytes = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
 
@@ -61,28 +96,63 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
   const keyOf = (cid: CID): string => Buffer.from(cid.multihash.bytes).toString('base64')
   const locate = (cid: CID): string | undefined => aliases.get(keyOf(cid)) ?? integrityOfCid(cid)
 
+  /** Content files whose bytes matched their digest: integrity → identity when checked. */
+  const checked = new Map<string, string>()
+
   const size = async (cid: CID): Promise<number | undefined> => {
     const pending = writing.get(keyOf(cid))
     if (pending !== undefined) return pending.byteLength
     const integrity = locate(cid)
     if (integrity === undefined) return undefined
-    const info = await cacache.get.hasContent(cachePath, integrity)
-    return info === false ? undefined : info.size
-  }
-
-  const read = async (cid: CID): Promise<Uint8Array> => {
-    const pending = writing.get(keyOf(cid))
-    if (pending !== undefined) return pending
-    const integrity = locate(cid)
-    if (integrity === undefined) throw new NotFoundError(`no block for ${cid}`)
     try {
-      // byDigest checks the bytes against the digest as it reads: a corrupted file is never served
-      return await cacache.get.byDigest(cachePath, integrity)
+      return (await stat(contentPath(cachePath, integrity))).size
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' || code === 'EINTEGRITY') throw new NotFoundError(`no block for ${cid}`)
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
+  }
+
+  /** The content's bytes when they are all there and match the digest; a corrupted file is never served. */
+  const readContent = async (integrity: string, maxBytes: number): Promise<Uint8Array | undefined> => {
+    let file
+    try {
+      file = await open(contentPath(cachePath, integrity), 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+    try {
+      // the identity of what is read, taken before the read: a write after it changes it for the next
+      const st = await file.stat({ bigint: true })
+      const statAt = BigInt(Date.now()) * 1_000_000n
+      if (st.size > BigInt(maxBytes)) return undefined
+      const bytes = Buffer.allocUnsafeSlow(Number(st.size))
+      let filled = 0
+      while (filled < bytes.byteLength) {
+        const { bytesRead } = await file.read(bytes, filled, bytes.byteLength - filled, filled)
+        if (bytesRead === 0) return undefined
+        filled += bytesRead
+      }
+      const identity = identityOf(st)
+      if (checked.get(integrity) !== identity) {
+        if (!matchesDigest(bytes, integrity)) return undefined
+        if (st.ctimeNs < statAt - RACY_NS) {
+          checked.delete(integrity)
+          checked.set(integrity, identity)
+          if (checked.size > MAX_CHECKED) checked.delete(checked.keys().next().value!)
+        }
+      }
+      return bytes
+    } finally {
+      await file.close()
+    }
+  }
+
+  const read = async (cid: CID, maxBytes: number): Promise<Uint8Array | undefined> => {
+    const pending = writing.get(keyOf(cid))
+    if (pending !== undefined) return pending.byteLength > maxBytes ? undefined : pending
+    const integrity = locate(cid)
+    return integrity === undefined ? undefined : await readContent(integrity, maxBytes)
   }
 
   // readable from the moment put is called with bytes in hand (no await before `writing.set`)
@@ -109,6 +179,7 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
       aliases.set(keyOf(cid), integrity)
     },
     size,
+    read,
     async has (cid) {
       return (await size(cid)) !== undefined
     },
@@ -117,7 +188,9 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
       for await (const { cid, bytes } of source as AsyncIterable<InputPair>) yield await put(cid, bytes)
     },
     async * get (cid) {
-      yield await read(cid)
+      const bytes = await read(cid, Number.MAX_SAFE_INTEGER)
+      if (bytes === undefined) throw new NotFoundError(`no block for ${cid}`)
+      yield bytes
     },
     async * getMany (source) {
       for await (const cid of source) yield { cid, bytes: store.get(cid) as AsyncGenerator<Uint8Array> }

@@ -9,14 +9,13 @@
 import { setImmediate as yieldToEvents } from 'node:timers/promises'
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { createRequire } from 'node:module'
 import cacache from 'cacache'
 import ssri from 'ssri'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
-import type { CacheBlockstore } from './cache-blockstore.ts'
+import { contentPath, type CacheBlockstore } from './cache-blockstore.ts'
 import { MAX_RAW_BLOCK, importTarball, rawCidFromDigest, rawCidFromIntegrity } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
 import { MAX_TARBALL } from './fetch-dag.ts'
@@ -25,9 +24,6 @@ import type { PackageId, PackageTarballs } from './package-tarballs.ts'
 
 /** Blocks (1 MiB each) a background build holds while their writes are under way. */
 const BACKGROUND_WRITES = 4
-
-/** Where cacache keeps the content with this (single-hash) integrity. */
-const contentPath = createRequire(import.meta.url)('cacache/lib/content/path.js') as (cache: string, integrity: string) => string
 
 export interface LocalCidsInit {
   cachePath: string

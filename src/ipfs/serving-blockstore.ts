@@ -36,14 +36,13 @@ export function createServingBlockstore (store: CacheBlockstore, gate: Servable,
     ...store,
     has: servable,
     async * get (cid) {
-      // bitswap asks has() first; asked again so that no other way in reaches a held-back block
+      // bitswap asks for a wanted block without has(): this is the gate for both
       if (!await gate.block(cid)) throw new NotFoundError(`not serving ${cid}`)
       const key = keyOf(cid)
       let bytes = recent.get(key)
       if (bytes === undefined) {
-        for await (const chunk of store.get(cid)) bytes = chunk
-        // bitswap asked has() first; the size check here only spares a re-stat
-        if (bytes === undefined || bytes.byteLength > MAX_RAW_BLOCK) throw new NotFoundError(`not serving ${cid}`)
+        bytes = await store.read(cid, MAX_RAW_BLOCK)
+        if (bytes === undefined) throw new NotFoundError(`not serving ${cid}`)
         recent.set(key, bytes)
       }
       served.blocks++

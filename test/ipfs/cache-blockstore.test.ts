@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { rename, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { NotFoundError } from 'interface-store'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { createCacheBlockstore } from '../../src/ipfs/cache-blockstore.ts'
-import { rawCidFromIntegrity, rawCidOf } from '../../src/ipfs/cid.ts'
+import { contentPath, createCacheBlockstore } from '../../src/ipfs/cache-blockstore.ts'
+import { integrityOfCid, rawCidFromIntegrity, rawCidOf } from '../../src/ipfs/cid.ts'
 import { matchesIntegrity } from '../../src/integrity.ts'
 import type { TarballRef } from '../../src/types.ts'
 import { npmCiCache, runCleanup, tempDir } from './helpers.ts'
@@ -74,4 +76,50 @@ test('putVerified stores bytes the caller hashed already, under their CID, as pu
   await store.putVerified(cid, bytes)
   assert.deepEqual(await read(store.get(cid)), bytes)
   assert.equal(await store.size(cid), 5000)
+})
+
+test('read hashes a content file once, and again whenever the file changed: tampered bytes are never served', async () => {
+  const cachePath = join(cacheDir, '_cacache')
+  const store = createCacheBlockstore({ cachePath })
+  const fileOf = (cid: CID): string => contentPath(cachePath, integrityOfCid(cid)!)
+  // in place, its mtime put back: only the ctime tells (a sync write: as soon after the read as can be)
+  const tamper = (cid: CID): void => {
+    const { atime, mtime } = statSync(fileOf(cid))
+    const bytes = readFileSync(fileOf(cid))
+    bytes[10] = bytes[10]! ^ 0xff
+    writeFileSync(fileOf(cid), bytes)
+    utimesSync(fileOf(cid), atime, mtime)
+  }
+
+  // checked, then changed in place within the same second: file times may not have moved
+  const fresh = randomBytes(3000)
+  const freshCid = CID.createV1(0x55, await sha256.digest(fresh))
+  await store.put(freshCid, fresh)
+  assert.deepEqual(await store.read(freshCid, 1 << 20), fresh)
+  tamper(freshCid)
+  assert.equal(await store.read(freshCid, 1 << 20), undefined, 'a racy file is hashed again')
+  await assert.rejects(read(store.get(freshCid)), (err: Error) => err.name === NotFoundError.name)
+
+  // checked and remembered (older than a second), then changed in place or replaced
+  const old = randomBytes(3000)
+  const oldCid = CID.createV1(0x55, await sha256.digest(old))
+  await store.put(oldCid, old)
+  const other = randomBytes(3000)
+  const otherCid = CID.createV1(0x55, await sha256.digest(other))
+  await store.put(otherCid, other)
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  assert.deepEqual(await store.read(oldCid, 1 << 20), old)
+  assert.deepEqual(await store.read(otherCid, 1 << 20), other)
+  tamper(oldCid)
+  assert.equal(await store.read(oldCid, 1 << 20), undefined, 'changed in place')
+  const replacement = Buffer.from(other)
+  replacement[0] = replacement[0]! ^ 1
+  await writeFile(`${fileOf(otherCid)}.tmp`, replacement)
+  const { atime, mtime } = await stat(fileOf(otherCid))
+  await utimes(`${fileOf(otherCid)}.tmp`, atime, mtime)
+  await rename(`${fileOf(otherCid)}.tmp`, fileOf(otherCid))
+  assert.equal(await store.read(otherCid, 1 << 20), undefined, 'replaced by another file with the same size and mtime')
+
+  // bigger than asked: not read at all
+  assert.equal(await store.read(rawCidFromIntegrity(refs[0]!.integrity)!, 10), undefined)
 })
