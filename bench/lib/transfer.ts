@@ -39,7 +39,8 @@ export interface TransferInit {
   log(msg: string): void
 }
 
-export interface TransferRun { ms: number, bytes: number, count: number, missing: number, cpuMs: number }
+/** bench/peer-transfer.ts's output; `faults`: the fetcher's page faults during the transfer. */
+export interface TransferRun { ms: number, bytes: number, count: number, missing: number, cpuMs: number, faults: number }
 
 export interface ShapeResult {
   shape: string
@@ -51,6 +52,8 @@ export interface ShapeResult {
   servingCpuMsPerMb: number
   /** The fetcher's CPU time per MB, ms (median). */
   fetchingCpuMsPerMb: number
+  /** The fetcher's page faults per MB (median): first touches of fresh memory. */
+  fetchingFaultsPerMb: number
   /** Bytes served by each peer, summed over the runs (3 peers: the shares). */
   servedBy: number[]
 }
@@ -132,7 +135,7 @@ async function transferOnce (init: TransferInit, peers: string[], niced = false)
     })
     if (res.code !== 0) throw new Error(`peer-transfer failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' / ')}`)
     const out = JSON.parse(res.stdout) as TransferRun
-    return { ...out, cpuMs: out.cpuMs ?? Number.NaN }
+    return { ...out, cpuMs: out.cpuMs ?? Number.NaN, faults: out.faults ?? Number.NaN }
   } finally {
     await rm(cache, { recursive: true, force: true })
   }
@@ -218,6 +221,7 @@ export async function measureTransfer (init: TransferInit): Promise<TransferResu
         tarballsPerS: summarize(rs.map((r) => rate(r).tb)).median,
         servingCpuMsPerMb: summarize(rs.map((r) => r.servingCpuMs / (r.bytes / 1e6))).median,
         fetchingCpuMsPerMb: summarize(rs.map((r) => r.cpuMs / (r.bytes / 1e6))).median,
+        fetchingFaultsPerMb: summarize(rs.map((r) => r.faults / (r.bytes / 1e6))).median,
         servedBy: serving.map((_, i) => rs.reduce((n, r) => n + (r.served[i] ?? 0), 0)),
       }
     })
@@ -264,11 +268,11 @@ async function manyFetchers (init: TransferInit, peer: Serving): Promise<ManyFet
 /** The results as markdown. */
 export function renderTransfer (r: TransferResults): string[] {
   const lines = [
-    '| shape | MB/s | tarballs/s | runs (MB/s) | fetcher CPU ms/MB | serving CPU ms/MB | bytes served per peer |',
-    '| --- | ---: | ---: | --- | ---: | ---: | --- |',
+    '| shape | MB/s | tarballs/s | runs (MB/s) | fetcher CPU ms/MB | fetcher page faults/MB | serving CPU ms/MB | bytes served per peer |',
+    '| --- | ---: | ---: | --- | ---: | ---: | ---: | --- |',
   ]
   for (const s of r.shapes) {
-    lines.push(`| ${s.shape} | ${s.mbPerS.toFixed(1)} | ${s.tarballsPerS.toFixed(0)} | ${s.runs.map((x) => rate(x).mb.toFixed(1)).join(', ')} | ${s.fetchingCpuMsPerMb.toFixed(1)} | ${s.servingCpuMsPerMb.toFixed(1)} | ${s.servedBy.map((b) => Number.isNaN(b) ? '–' : `${(b / 1e6).toFixed(0)} MB`).join(' / ')} |`)
+    lines.push(`| ${s.shape} | ${s.mbPerS.toFixed(1)} | ${s.tarballsPerS.toFixed(0)} | ${s.runs.map((x) => rate(x).mb.toFixed(1)).join(', ')} | ${s.fetchingCpuMsPerMb.toFixed(1)} | ${s.fetchingFaultsPerMb.toFixed(0)} | ${s.servingCpuMsPerMb.toFixed(1)} | ${s.servedBy.map((b) => Number.isNaN(b) ? '–' : `${(b / 1e6).toFixed(0)} MB`).join(' / ')} |`)
   }
   if (typeof r.many === 'string') lines.push('', `- ${r.many}`)
   else if (r.many !== undefined) {
