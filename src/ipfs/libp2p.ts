@@ -13,7 +13,7 @@ import { kadDHT, passthroughMapper, removePrivateAddressesMapper, removePublicAd
 import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
-import { tcp } from '@libp2p/tcp'
+import { tcp, type TCPSocketOptions } from '@libp2p/tcp'
 import { isPrivate } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -21,6 +21,7 @@ import { ipnsSelector } from 'ipns/selector'
 import { ipnsValidator } from 'ipns/validator'
 import { createLibp2p } from 'libp2p'
 import { noiseWithoutFrameCopies } from './noise-frames.ts'
+import { createSocketReads } from './socket-reads.ts'
 
 /**
  * The public Amino DHT's bootstrap peers, as Kubo and Helia ship them; what `--bootstrap` with no
@@ -105,6 +106,7 @@ export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeSe
     ...(bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : []),
   ]
   const psk = init.psk
+  const reads = createSocketReads()
   return createLibp2p({
     privateKey: init.privateKey,
     start: false,
@@ -114,8 +116,9 @@ export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeSe
     // ipfs-npm process on this machine (parallel CI jobs beside one `serve`), so it is exempt
     connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] },
     addresses: { listen: init.listen.length > 0 ? init.listen : ['/ip4/0.0.0.0/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noiseWithoutFrameCopies()],
+    // (@libp2p/tcp passes dialOpts on to net.connect as they are; its type lists only some)
+    transports: [tcp({ dialOpts: reads.dialOptions as TCPSocketOptions })],
+    connectionEncrypters: [noiseWithoutFrameCopies({ onSecured: (connection) => reads.secured(connection) })],
     streamMuxers: [yamux()],
     ...(psk === undefined ? {} : { connectionProtector: preSharedKey({ psk }) }),
     peerDiscovery,

@@ -22,28 +22,43 @@ interface NoiseMessageStream {
 
 type Decrypt = (ciphertext: Uint8Array | Uint8ArrayList) => Uint8Array | Uint8ArrayList
 
-function withoutFrameCopies<T extends SecuredConnection<any>> (secured: T): T {
+/** Replaces the secured connection's decrypt; false when it does not have @libp2p/noise 17's shape (left as is). */
+function withoutFrameCopies (secured: SecuredConnection<any>): boolean {
   const stream = secured.connection as unknown as NoiseMessageStream
   const handshake = stream.handshake
-  if (typeof stream.decrypt !== 'function' || typeof handshake?.decrypt !== 'function') return secured
+  if (typeof stream.decrypt !== 'function' || typeof handshake?.decrypt !== 'function') return false
   const decrypt = (handshake.decrypt as Decrypt).bind(handshake)
-  // the stream hands decrypt one frame at a time (a 2-byte length prefix bounds it)
+  // the stream hands decrypt one frame at a time (a 2-byte length prefix bounds it); without a
+  // `dst`, each frame is decrypted into fresh memory, never into the bytes it was read into
   stream.decrypt = (frame: Uint8Array | Uint8ArrayList) => {
     if (frame.byteLength < TAG_LENGTH) throw new Error('Invalid chunk')
     return decrypt(frame)
   }
-  return secured
+  return true
+}
+
+export interface NoiseFramesOptions {
+  /** An outbound connection is secured and its frames are decrypted into fresh memory (see socket-reads.ts). */
+  onSecured?(connection: unknown): void
 }
 
 /** The Noise connection encrypter (@libp2p/noise's defaults), its received frames decrypted without a copy. */
-export function noiseWithoutFrameCopies (): (components: any) => ConnectionEncrypter {
+export function noiseWithoutFrameCopies (options: NoiseFramesOptions = {}): (components: any) => ConnectionEncrypter {
   const create = noise()
   return (components) => {
     const encrypter = create(components)
     const secureInbound = encrypter.secureInbound.bind(encrypter)
     const secureOutbound = encrypter.secureOutbound.bind(encrypter)
-    encrypter.secureInbound = async (connection, options) => withoutFrameCopies(await secureInbound(connection, options))
-    encrypter.secureOutbound = async (connection, options) => withoutFrameCopies(await secureOutbound(connection, options))
+    encrypter.secureInbound = async (connection, opts) => {
+      const secured = await secureInbound(connection, opts)
+      withoutFrameCopies(secured)
+      return secured
+    }
+    encrypter.secureOutbound = async (connection, opts) => {
+      const secured = await secureOutbound(connection, opts)
+      if (withoutFrameCopies(secured)) options.onSecured?.(connection)
+      return secured
+    }
     return encrypter
   }
 }

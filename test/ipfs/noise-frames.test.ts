@@ -41,3 +41,16 @@ test('our Noise and stock Noise exchange bytes both ways, and ours decrypts with
     }
   }
 })
+
+test('an outbound connection is reported secured once its frames are decrypted into fresh memory; an inbound one is not', async () => {
+  const secured: unknown[] = []
+  const ours = () => noiseWithoutFrameCopies({ onSecured: (connection) => secured.push(connection) })
+  const [outbound, inbound] = multiaddrConnectionPair()
+  const a = await encrypter(ours as typeof noise)
+  const b = await encrypter(ours as typeof noise)
+  await Promise.all([
+    a.secureOutbound(outbound, { skipStreamMuxerNegotiation: true }),
+    b.secureInbound(inbound, { skipStreamMuxerNegotiation: true }),
+  ])
+  assert.deepEqual(secured, [outbound])
+})
