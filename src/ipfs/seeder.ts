@@ -6,14 +6,15 @@
  *
  * Work is queued and done one tarball at a time, yielding between blocks and tarballs (see
  * LocalCids.prepare), so a cache of big tarballs costs one block of memory and leaves the event
- * loop to the peers being served. The cache is read at start, every `rescanInterval` (other
- * processes — npm, `ipfs-npm ci` — share the cache) and whenever this process caches a tarball.
+ * loop to the peers being served. The cache's index is read at start, then what was added to it
+ * every `rescanInterval` (other processes — npm, `ipfs-npm ci` — share the cache; see
+ * cache-index-changes.ts), and a tarball this process caches is added as it is.
  */
 import { setImmediate as yieldToEvents } from 'node:timers/promises'
-import cacache from 'cacache'
 import type { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import ssri from 'ssri'
+import { createCacheIndexChanges } from './cache-index-changes.ts'
 import type { ProvideTarball } from './provide.ts'
 
 export interface SeederInit {
@@ -104,12 +105,18 @@ export function startSeeder (init: SeederInit): Seeder {
     }
   }
 
-  const scan = async (): Promise<void> => {
+  const changes = createCacheIndexChanges(init.cachePath)
+  /** The look under way: a slow one (a huge cache, a busy disk) is not started again on top. */
+  let scanning: Promise<void> | undefined
+  const scan = (): void => {
+    scanning ??= look().finally(() => { scanning = undefined })
+  }
+  const look = async (): Promise<void> => {
     try {
-      for await (const entry of cacache.ls.stream(init.cachePath) as AsyncIterable<cacache.CacheObject>) {
+      for (const entry of await changes.next()) {
         if (signal.aborted) return
         if (!isTarballKey(entry.key)) continue
-        const integrity = sha512Of(String(entry.integrity))
+        const integrity = sha512Of(entry.integrity)
         if (integrity !== undefined) enqueue(integrity)
       }
     } catch (err) {
@@ -121,12 +128,12 @@ export function startSeeder (init: SeederInit): Seeder {
     for (const [integrity, cids] of prepared) for (const cid of cids) init.provideTarball(integrity, cid)
   }
 
-  void scan()
+  scan()
   const interval = init.rescanInterval ?? 60_000
   if (interval > 0) {
     const timer = setInterval(() => {
       reprovide()
-      void scan()
+      scan()
     }, interval)
     timer.unref()
     signal.addEventListener('abort', () => clearInterval(timer), { once: true })
