@@ -3,10 +3,10 @@
  * itself is the check — bitswap hashes every block against the CID that asked for it, and a
  * UnixFS root links its leaves by CID, so the bytes that come out are the CID's bytes or nothing.
  * Only the two codecs a tarball is ever published as are followed: `raw` (one block, ≤ 1 MiB) and
- * `dag-pb` (a UnixFS file). The wait is bounded by `peerTimeout` of silence, as for tarballs.
+ * `dag-pb` (a UnixFS file, read as fetch-dag.ts reads a tarball's: every leaf wanted at once and
+ * written into its place). The wait is bounded by `peerTimeout` of silence, as for tarballs.
  */
 import { createHash } from 'node:crypto'
-import { exporter } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
 import * as rawCodec from 'multiformats/codecs/raw'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
@@ -14,7 +14,7 @@ import { npmError } from '../errors.ts'
 import type { CacheBlockstore } from './cache-blockstore.ts'
 import { integrityOfCid } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
-import { MAX_TARBALL, type Want } from './fetch-dag.ts'
+import { readUnixfsFile, type Want } from './fetch-dag.ts'
 
 const DAG_PB = 0x70
 const CODEC_NAMES: Record<number, string> = { 0x71: 'dag-cbor', 0x0129: 'dag-json', 0x0200: 'json', 0x0297: 'dag-jose', 0x78: 'git-raw', 0x72: 'libp2p-key' }
@@ -71,31 +71,29 @@ export async function fetchCidContent (cid: CID, init: FetchCidInit): Promise<Ui
     timer = setTimeout(() => controller.abort(), init.peerTimeout)
   }
   const signal = AbortSignal.any([controller.signal, init.stopSignal])
-  const fetched = new Map<string, { cid: CID, bytes: Uint8Array }>()
-  const get = async (block: CID): Promise<Uint8Array> => {
-    if (await init.blockstore.has(block)) {
-      const chunks: Uint8Array[] = []
-      for await (const chunk of init.blockstore.get(block)) chunks.push(chunk)
-      return Buffer.concat(chunks)
-    }
-    const bytes = await init.want(block, { signal })
+  // every block that arrives is progress; the file's leaves are written into place as they come
+  const want: Want = async (block, options) => {
+    const bytes = await init.want(block, options)
     touch()
-    fetched.set(block.toString(), { cid: block, bytes })
     return bytes
   }
   touch()
   try {
-    if (cid.code === rawCodec.code) return await get(cid)
-    const entry = await exporter(cid, { async * get (block: CID) { yield await get(block) } }, { signal })
-    if (entry.type !== 'file' && entry.type !== 'raw') throw cidContentError(`${cid} is a UnixFS ${entry.type}, not a file`, 'ENOTFILE')
-    if (entry.size > MAX_TARBALL) throw cidContentError(`${cid} is ${entry.size} bytes, more than a package tarball is taken from peers`, 'ENOTFILE')
-    const chunks: Uint8Array[] = []
-    for await (const chunk of entry.content({ signal })) chunks.push(chunk)
-    const bytes = Buffer.concat(chunks)
+    if (cid.code === rawCodec.code) {
+      if (await init.blockstore.has(cid)) {
+        const chunks: Uint8Array[] = []
+        for await (const chunk of init.blockstore.get(cid)) chunks.push(chunk)
+        return Buffer.concat(chunks)
+      }
+      return await want(cid, { signal })
+    }
+    const file = await readUnixfsFile(cid, want, init.blockstore, signal)
+    if ('notFile' in file) throw cidContentError(`${cid} is a UnixFS ${file.notFile}, not a file`, 'ENOTFILE')
+    if ('tooLarge' in file) throw cidContentError(`${cid} is ${file.tooLarge} bytes, more than a package tarball is taken from peers`, 'ENOTFILE')
     // this node now serves the DAG, and answers the tarball's integrity with its root
-    await Promise.allSettled([...fetched.values()].map(async (block) => init.blockstore.putVerified(block.cid, block.bytes)))
-    await init.index.set(`sha512-${createHash('sha512').update(bytes).digest('base64')}`, cid).catch(() => {})
-    return bytes
+    await Promise.allSettled(file.fetched.map(async (block) => init.blockstore.putVerified(block.cid, block.bytes)))
+    await init.index.set(`sha512-${createHash('sha512').update(file.bytes).digest('base64')}`, cid).catch(() => {})
+    return file.bytes
   } catch (err) {
     if (isCidContentError(err)) throw err
     if (!controller.signal.aborted) {

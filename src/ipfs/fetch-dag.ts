@@ -3,7 +3,7 @@
  * against its integrity, and only then stores the blocks, so a lying root never leaves a byte
  * behind. The tarball is allocated once from the root's size and each raw leaf is written into
  * its place as it arrives (the exporter's file content copied every leaf twice more); dag-pb
- * nodes are still parsed by the exporter.
+ * nodes are still parsed by the exporter. fetch-cid.ts reads a file by CID alone the same way.
  */
 import * as dagPb from '@ipld/dag-pb'
 import { exporter } from 'ipfs-unixfs-exporter'
@@ -34,9 +34,26 @@ export interface DagProgress {
 
 const dagError = (cid: CID, why: string): Error => new Error(`${cid} is not a well-formed UnixFS file: ${why}`)
 
-/** The verified tarball, `mismatch` when the DAG holds other bytes, or undefined when not a file. */
-export async function fetchDag (root: CID, integrity: string, want: Want, blockstore: CacheBlockstore, signal: AbortSignal, progress: DagProgress): Promise<Uint8Array | 'mismatch' | undefined> {
-  const fetched = new Map<string, { cid: CID, bytes: Uint8Array }>()
+/** A block fetched by a UnixFS file's reader: from `want` (then to be stored), or already in the blockstore. */
+export interface FetchedBlock { cid: CID, bytes: Uint8Array }
+
+/** What readUnixfsFile found at a root. */
+export type UnixfsFile =
+  | { bytes: Uint8Array, fetched: FetchedBlock[] }
+  /** Not a UnixFS file: what it is (`directory`, `symlink`, …). */
+  | { notFile: string }
+  /** A file larger than MAX_TARBALL: not followed. */
+  | { tooLarge: bigint }
+
+/**
+ * The bytes of the UnixFS file at dag-pb `root`, every leaf wanted at once, the file allocated once
+ * from the root's size and each raw leaf written into its place (by `want` itself when the block
+ * is that place's length). `onSize` hears the size once the root is in. Blocks already in
+ * `blockstore` are read from it; the others are returned in `fetched`, not stored: the caller
+ * checks the bytes first. Throws on a malformed DAG.
+ */
+export async function readUnixfsFile (root: CID, want: Want, blockstore: CacheBlockstore, signal: AbortSignal, onSize?: (size: number) => void): Promise<UnixfsFile> {
+  const fetched = new Map<string, FetchedBlock>()
   const get = async (cid: CID, into?: Uint8Array): Promise<Uint8Array> => {
     if (await blockstore.has(cid)) {
       let bytes: Uint8Array | undefined
@@ -48,27 +65,28 @@ export async function fetchDag (root: CID, integrity: string, want: Want, blocks
     return bytes
   }
   const reader = { async * get (cid: CID) { yield await get(cid) } }
-  /** A dag-pb node's UnixFS file data and links, or undefined when it is not one. */
-  const fileNode = async (cid: CID): Promise<{ data?: Uint8Array, links: dagPb.PBLink[], sizes: bigint[], size: bigint } | undefined> => {
+  /** A dag-pb node's UnixFS file data and links, or what the exporter calls it when it is not one. */
+  const fileNode = async (cid: CID): Promise<{ data?: Uint8Array, links: dagPb.PBLink[], sizes: bigint[], size: bigint } | string> => {
     const entry = await exporter(cid, reader, { signal })
-    if (entry.type !== 'file' || (entry.unixfs.type !== 'file' && entry.unixfs.type !== 'raw')) return undefined
+    if (entry.type !== 'file' || (entry.unixfs.type !== 'file' && entry.unixfs.type !== 'raw')) return entry.type === 'file' ? entry.unixfs.type : entry.type
     return { data: entry.unixfs.data, links: entry.node.Links, sizes: entry.unixfs.blockSizes, size: entry.unixfs.fileSize() }
   }
 
-  if (root.code !== dagPb.code) return undefined
+  if (root.code !== dagPb.code) return { notFile: `codec 0x${root.code.toString(16)}` }
   const top = await fileNode(root)
-  if (top === undefined || top.size > BigInt(MAX_TARBALL)) return undefined
+  if (typeof top === 'string') return { notFile: top }
+  if (top.size > BigInt(MAX_TARBALL)) return { tooLarge: top.size }
   const size = Number(top.size)
-  progress.onSize(size)
-  const tarball = Buffer.allocUnsafeSlow(size)
+  onSize?.(size)
+  const file = Buffer.allocUnsafeSlow(size)
 
-  /** Writes the file `node` describes into tarball[start, start + length). */
-  const fill = async (cid: CID, node: NonNullable<typeof top>, start: number, length: number, depth: number): Promise<void> => {
+  /** Writes the file `node` describes into file[start, start + length). */
+  const fill = async (cid: CID, node: Exclude<typeof top, string>, start: number, length: number, depth: number): Promise<void> => {
     if (node.size !== BigInt(length)) throw dagError(cid, `a node of ${node.size} bytes where ${length} belong`)
     if (node.links.length !== node.sizes.length) throw dagError(cid, 'links and block sizes differ')
     let at = start
     if (node.data !== undefined) {
-      tarball.set(node.data, at)
+      file.set(node.data, at)
       at += node.data.byteLength
     }
     // every link checked before any is wanted: nothing is left in flight when one is bad
@@ -85,23 +103,29 @@ export async function fetchDag (root: CID, integrity: string, want: Want, blocks
     })
     const children = plan.map(async ({ child, childStart, childLength }) => {
       if (child.code === rawCodec.code) {
-        const place = tarball.subarray(childStart, childStart + childLength)
+        const place = file.subarray(childStart, childStart + childLength)
         const bytes = await get(child, place)
         if (bytes.byteLength !== childLength) throw dagError(child, `a leaf of ${bytes.byteLength} bytes where ${childLength} belong`)
         if (bytes !== place) place.set(bytes)
         return
       }
       const sub = await fileNode(child)
-      if (sub === undefined) throw dagError(child, 'not a file node')
+      if (typeof sub === 'string') throw dagError(child, 'not a file node')
       await fill(child, sub, childStart, childLength, depth + 1)
     })
     await Promise.all(children)
   }
   await fill(root, top, 0, size, 0)
+  return { bytes: file, fetched: [...fetched.values()] }
+}
 
-  if (!matchesIntegrity(tarball, integrity)) return 'mismatch'
+/** The verified tarball, `mismatch` when the DAG holds other bytes, or undefined when not a file. */
+export async function fetchDag (root: CID, integrity: string, want: Want, blockstore: CacheBlockstore, signal: AbortSignal, progress: DagProgress): Promise<Uint8Array | 'mismatch' | undefined> {
+  const file = await readUnixfsFile(root, want, blockstore, signal, (size) => progress.onSize(size))
+  if (!('bytes' in file)) return undefined
+  if (!matchesIntegrity(file.bytes, integrity)) return 'mismatch'
   progress.onVerified()
   // the tarball is good whatever happens now: a block we fail to write is only one we cannot serve on
-  await Promise.allSettled([...fetched.values()].map(async ({ cid, bytes: block }) => blockstore.putVerified(cid, block)))
-  return tarball
+  await Promise.allSettled(file.fetched.map(async ({ cid, bytes: block }) => blockstore.putVerified(cid, block)))
+  return file.bytes
 }

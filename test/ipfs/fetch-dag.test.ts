@@ -11,6 +11,8 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createCacheBlockstore } from '../../src/ipfs/cache-blockstore.ts'
 import { importTarball } from '../../src/ipfs/cid.ts'
+import type { CidIndex } from '../../src/ipfs/cid-index.ts'
+import { fetchCidContent } from '../../src/ipfs/fetch-cid.ts'
 import { fetchDag, MAX_TARBALL, type Want } from '../../src/ipfs/fetch-dag.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 
@@ -113,4 +115,22 @@ test('a lying DAG is refused before its leaves are wanted, or when a leaf is not
     if (what !== 'a leaf longer than its place' && what !== 'a chain deeper than any importer makes') assert.ok(!p.wanted.includes(leaf.toString()), `${what}: no leaf wanted`)
     assert.equal(await blockstore.has(root), false, `${what}: nothing stored`)
   }
+})
+
+test('content by CID alone (install <cid>): a UnixFS file arrives whole, then its blocks are stored and its root indexed; a directory is ENOTFILE', async () => {
+  const content = randomBytes(2 * 1024 * 1024 + 777)
+  const p = peer()
+  const root = await importTarball([content], p)
+  const blockstore = await store()
+  const indexed: string[] = []
+  const init = { want: p.want, blockstore, index: { set: async (integrity: string) => { indexed.push(integrity) } } as unknown as CidIndex, peerTimeout: 5000, connectedPeers: () => 1, stopSignal: new AbortController().signal }
+  const bytes = await fetchCidContent(root, init)
+  assert.ok(Buffer.from(bytes).equals(content))
+  assert.deepEqual(indexed, [integrityOf(content)])
+  for (const cid of p.blocks.keys()) assert.ok(await blockstore.has(CID.parse(cid)), `${cid} stored`)
+
+  const dir = dagPb.encode(dagPb.prepare({ Data: Uint8Array.from([0x08, 0x01]), Links: [] }))
+  const dirCid = CID.createV1(dagPb.code, await sha256.digest(dir))
+  await p.put(dirCid, dir)
+  await assert.rejects(fetchCidContent(dirCid, init), (err: Error & { code?: string }) => err.code === 'ENOTFILE' && /is a UnixFS directory, not a file/.test(err.message))
 })
