@@ -12,7 +12,9 @@
  * next read dispatches all of them). The ring holds several reads beyond that; were a view ever
  * overwritten, the frame's Poly1305 tag would fail and the connection would close: corrupt bytes
  * never reach a block. Until a connection is secured (the handshake's payload, keys and
- * multistream-select messages are kept as views), each read gets fresh memory, as Node's own.
+ * multistream-select messages are kept as views), and on a connection that never is (a private
+ * network's, under its protector), each read is handed on as a copy of its own length, as Node's
+ * own reads are.
  */
 import type { Socket } from 'node:net'
 
@@ -21,7 +23,7 @@ const READ_BYTES = 256 * 1024
 /** The reused buffer of a secured connection: four reads. */
 const RING_BYTES = 4 * READ_BYTES
 /** A read before the connection is secured, as Node's own. */
-const FRESH_READ_BYTES = 64 * 1024
+const UNSECURED_READ_BYTES = 64 * 1024
 
 interface Reads {
   /** Set once the connection is secured. */
@@ -37,19 +39,27 @@ export interface SocketReads {
   secured(connection: unknown): void
 }
 
+function copyOf (bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength)
+  copy.set(bytes)
+  return copy
+}
+
 export function createSocketReads (): SocketReads {
   const sockets = new WeakMap<Socket, Reads>()
   /**
    * The connection whose read just ended. Node asks for the next buffer right after handing the
    * read to `callback`, for the same socket, without saying which; its first buffer (asked for
-   * when the socket is made) is a fresh one.
+   * when the socket is made) is the scratch one.
    */
   let last: Reads | undefined
+  /** Where unsecured reads land before their copy: reads come one at a time, each copied out at once. */
+  const scratch = Buffer.allocUnsafeSlow(UNSECURED_READ_BYTES)
 
   const buffer = (): Uint8Array => {
     const reads = last
     last = undefined
-    if (reads?.ring === undefined) return Buffer.allocUnsafeSlow(FRESH_READ_BYTES)
+    if (reads?.ring === undefined) return scratch
     if (reads.at + READ_BYTES > RING_BYTES) reads.at = 0
     return reads.ring.subarray(reads.at, reads.at + READ_BYTES)
   }
@@ -61,9 +71,10 @@ export function createSocketReads (): SocketReads {
       sockets.set(this, reads)
     }
     if (reads.ring !== undefined && buf.buffer === reads.ring.buffer) reads.at = buf.byteOffset - reads.ring.byteOffset + nread
+    const data = buf.subarray(0, nread)
     // what Node does with a read of its own: 'data' now, or buffered until a reader comes
-    const more = this.push(buf.subarray(0, nread))
-    // only now: a socket made while 'data' ran (a dial) asks for its first buffer, which must not be ours
+    const more = this.push(buf.buffer === scratch.buffer ? copyOf(data) : data)
+    // only now: a socket made while 'data' ran (a dial) asks for its first buffer, which must not be our ring
     last = reads
     return more
   }

@@ -27,7 +27,7 @@ async function receive (socket: Socket, onChunk: (chunk: Buffer, total: number) 
   return Buffer.concat(parts)
 }
 
-test('a dialled socket reads into fresh memory until secured, then into one reused buffer, and every byte arrives as sent, across a pause', async () => {
+test('a dialled socket hands on reads of their own length until secured, then reads into one reused buffer, and every byte arrives as sent, across a pause', async () => {
   const payload = randomBytes(6 * 1024 * 1024)
   const server = await sender(payload)
   try {
@@ -39,8 +39,12 @@ test('a dialled socket reads into fresh memory until secured, then into one reus
     let paused = false
     const received = receive(socket, (chunk, total) => {
       // the first megabyte as a handshake would read it; then the connection is secured
-      if (total < 1024 * 1024) before.add(chunk.buffer)
-      else after.add(chunk.buffer)
+      if (total < 1024 * 1024) {
+        before.add(chunk.buffer)
+        assert.equal(chunk.buffer.byteLength, chunk.byteLength, 'a copy of its own length')
+      } else {
+        after.add(chunk.buffer)
+      }
       if (total + chunk.byteLength >= 1024 * 1024 && total < 1024 * 1024) reads.secured({ socket })
       // a reader that stops for a while: nothing read meanwhile overwrites what waits
       if (!paused && total > 3 * 1024 * 1024) {
@@ -52,7 +56,7 @@ test('a dialled socket reads into fresh memory until secured, then into one reus
     socket.write('go')
     const bytes = await received
     assert.ok(bytes.equals(payload))
-    assert.ok(before.size > 1, 'each read before securing has its own memory')
+    assert.ok(before.size > 1, 'each read before securing has memory of its own')
     // the read under way when it was secured still has its own; then one buffer for all
     assert.ok(after.size <= 2, `reads after securing went into ${after.size} buffers`)
   } finally {
