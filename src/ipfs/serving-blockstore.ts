@@ -36,15 +36,14 @@ export function createServingBlockstore (store: CacheBlockstore, gate: Servable,
     ...store,
     has: servable,
     async * get (cid) {
-      // bitswap asks for a wanted block without has(): this is the gate for both
-      if (!await gate.block(cid)) throw new NotFoundError(`not serving ${cid}`)
+      // bitswap asks for a wanted block without has(): this is the gate for both, asked once the
+      // block is known to be here (as has() does, so that a want for a block we lack costs one
+      // failed open, not the gate's look-ups) and before any byte goes out or into `recent`
       const key = keyOf(cid)
-      let bytes = recent.get(key)
-      if (bytes === undefined) {
-        bytes = await store.read(cid, MAX_RAW_BLOCK)
-        if (bytes === undefined) throw new NotFoundError(`not serving ${cid}`)
-        recent.set(key, bytes)
-      }
+      const kept = recent.get(key)
+      const bytes = kept ?? await store.read(cid, MAX_RAW_BLOCK)
+      if (bytes === undefined || !await gate.block(cid)) throw new NotFoundError(`not serving ${cid}`)
+      if (kept === undefined) recent.set(key, bytes)
       served.blocks++
       served.bytes += bytes.byteLength
       yield bytes
