@@ -5,6 +5,7 @@
  * phase, verified), takes the bytes in process, and unpacks them on the worker pool. Git,
  * `file:`, directory and remote specs, and any tarball our reader leaves aside, keep pacote's path.
  */
+import { readdirSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import type { TarballCache, TarballRef } from '../types.ts'
@@ -22,7 +23,10 @@ export interface TarballSource {
   planned(dest: string): TarballRef | undefined
   /** Settles once `ref` can be read without waiting on the network (or its fetch has failed). */
   ready(ref: TarballRef): Promise<void>
-  /** The verified bytes of `ref`; throws the fetch's error (npm's `ENOTCACHED` offline). */
+  /**
+   * The verified bytes of `ref`, the caller's own (the pool moves them to a worker); throws the
+   * fetch's error (npm's `ENOTCACHED` offline).
+   */
   read(ref: TarballRef): Promise<Uint8Array>
   /** Whether this run fetched `ref` (npm would have read it from its source, not from its cache). */
   fetched(ref: TarballRef): boolean
@@ -55,6 +59,22 @@ async function emptyLikePacote (dest: string): Promise<void> {
 }
 
 /**
+ * Whether `dest` needs pacote's emptying (which also creates it): not when it is there holding
+ * nothing or nested packages only — Arborist made every folder of its tree before unpacking (its
+ * sparse tree), and without a package.json there are no bins or bundled dependencies of its own
+ * to remove. One synchronous read: the emptying's asynchronous reads waited behind the fetch
+ * phase's cache writes in libuv's four threads, 40-140 ms a tarball while peers sent, with 4
+ * tarballs at a time in the pool (extraction fell behind the fetches).
+ */
+function needsEmptying (dest: string): boolean {
+  try {
+    return readdirSync(dest).some((name) => name !== 'node_modules')
+  } catch {
+    return true
+  }
+}
+
+/**
  * Takes over `pacote.extract` until the returned `restore()`.
  *
  * @example
@@ -77,7 +97,7 @@ export function installExtractor (init: ExtractorInit): { restore(): void } {
       const file = cacheFile && cache !== undefined && !source.fetched(ref) ? await cache.file(ref.integrity) : undefined
       fromCache = file !== undefined
       const tarball = file ?? await source.read(ref).catch((err: unknown) => { throw (unreadable = err) })
-      await emptyLikePacote(dest)
+      if (needsEmptying(dest)) await emptyLikePacote(dest)
       return {
         dest,
         tarball,
