@@ -150,7 +150,8 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPh
     async read (ref) {
       const entry = kept.get(ref.integrity)
       if (entry === undefined) return (await resolver.resolve(ref)).data
-      if (--entry.readers > 0) return entry.data
+      // each reader's own bytes (TarballSource.read): the last one takes them, the others a copy
+      if (--entry.readers > 0) return new Uint8Array(entry.data)
       kept.delete(ref.integrity)
       held -= entry.data.length
       wake()

@@ -89,7 +89,7 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
     const preloaded = hashesOf(ref.integrity).map((hash) => preloads.get(sriOf(hash))).find((each) => each !== undefined)
     if (preloaded !== undefined) {
       await cache.put(ref, preloaded.data)
-      return preloaded
+      return { ...preloaded, data: new Uint8Array(preloaded.data) }
     }
     const cached = knownAbsent.delete(ref.integrity) ? undefined : await cache.get(ref.integrity)
     if (cached !== undefined) return { data: cached, origin: 'cache' }
@@ -106,14 +106,21 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
   /**
    * One fetch per integrity at a time: the same bytes, wherever they are wanted from. A failure
    * belongs to its source, though: a lock entry whose URL is wrong must not fail another entry
-   * with the same integrity and a good URL.
+   * with the same integrity and a good URL. The bytes are each caller's own (the extraction
+   * moves them to a worker thread): whoever joins a fetch under way gets a copy, made as the
+   * fetch ends, before its first asker can give its bytes away.
    */
   function resolve (ref: TarballRef): Promise<FetchedTarball> {
     const source = `${ref.integrity} ${ref.resolved ?? `${ref.name}@${ref.version}`}`
     const failed = failures.get(source)
     if (failed !== undefined) return failed
     const pending = inFlight.get(ref.integrity)
-    if (pending !== undefined) return pending.source === source ? pending.promise : pending.promise.catch(() => resolve(ref))
+    if (pending !== undefined) {
+      return pending.promise.then((result) => ({ ...result, data: new Uint8Array(result.data) }), (err: unknown) => {
+        if (pending.source === source) throw err
+        return resolve(ref)
+      })
+    }
     const promise: Promise<FetchedTarball> = fetchFrom(ref).then((result) => {
       if (!counted.has(ref.integrity)) counts[result.origin]++
       counted.add(ref.integrity)

@@ -145,6 +145,14 @@ test('a tarball counts once, by its first origin, however often reify and the fe
   assert.deepEqual(resolver.counts, { cache: 0, peers: 1, registry: 0 })
 })
 
+test('each asker gets bytes of its own: one fetch, and the first giving its bytes away (to a worker) leaves the other\'s whole', async () => {
+  const resolver = createTarballResolver({ cache: await freshCache(), peers: scriptedPeers([{ after: 50, data: Buffer.from(new Uint8Array(bytes).buffer) }]), upstream: deadUpstream, offline: false })
+  const [first, second] = await Promise.all([resolver.resolve(ref), resolver.resolve(ref)])
+  structuredClone(first.data.buffer, { transfer: [first.data.buffer as ArrayBuffer] })
+  assert.deepEqual(second.data, bytes)
+  assert.deepEqual(resolver.counts, { cache: 0, peers: 1, registry: 0 })
+})
+
 test('one run: a failed tarball is not fetched again; a long-lived server tries again', async () => {
   for (const oneRun of [true, false]) {
     const peers = scriptedPeers([{ after: 0 }])

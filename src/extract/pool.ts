@@ -4,7 +4,7 @@
  * packages reify asks for at once, at most `2 × size` tarballs are held in memory.
  */
 import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
+import { isMarkedAsUntransferable, Worker } from 'node:worker_threads'
 import type { UnpackResult, UnpackTask } from './unpack.ts'
 
 export interface ExtractPoolInit {
@@ -21,7 +21,8 @@ export interface ExtractPool {
   readonly size: number
   /**
    * Waits for a place in the pool, then calls `load` for the task (reading the tarball now, not
-   * before) and unpacks it on the first free worker.
+   * before) and unpacks it on the first free worker. The task's bytes are given to the worker:
+   * the caller's view of them is emptied.
    */
   run(load: () => Promise<UnpackTask>): Promise<UnpackResult>
   /** Ends the workers; tasks still queued are rejected. */
@@ -30,6 +31,18 @@ export interface ExtractPool {
 
 /** The worker's script: beside this module in src/, `extract-worker.js` in the bundle. */
 const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './extract-worker.js', import.meta.url)
+
+/**
+ * The bytes as a view the worker can take without a copy: their whole buffer moves to it. A clone
+ * would be serialized then deserialized (the monorepo's 178 MiB: 0.4-0.7 s of the main thread), and
+ * a copy of our own costs a memcpy into fresh pages (0.6 s): only a view of a larger buffer, or of
+ * Node's shared pool, is copied.
+ */
+function movable (bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const { buffer } = bytes
+  const whole = buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength
+  return whole && !isMarkedAsUntransferable(buffer) ? new Uint8Array(buffer) : new Uint8Array(bytes)
+}
 
 interface Pending { resolve(result: UnpackResult): void, reject(err: Error): void }
 interface PoolWorker { worker: Worker, pending: Pending | undefined }
@@ -110,16 +123,21 @@ export function createExtractPool (init: ExtractPoolInit = {}): ExtractPool {
       await place()
       try {
         const task = await load()
+        const own = task.tarball instanceof Uint8Array ? movable(task.tarball) : undefined
         const entry = await acquire()
         if (closed) throw new Error('extraction pool closed')
         entry.worker.ref()
-        // a clone of the bytes is serialized then deserialized (the monorepo's 178 MiB: 0.4-0.7 s
-        // of the main thread); a copy of our own moves to the worker for a memcpy
-        const own = task.tarball instanceof Uint8Array ? new Uint8Array(task.tarball) : undefined
         return await new Promise<UnpackResult>((resolve, reject) => {
           entry.pending = { resolve, reject }
-          if (own === undefined) entry.worker.postMessage(task)
-          else entry.worker.postMessage({ ...task, tarball: own }, [own.buffer])
+          try {
+            if (own === undefined) entry.worker.postMessage(task)
+            else entry.worker.postMessage({ ...task, tarball: own }, [own.buffer])
+          } catch (err) {
+            // nothing reached the worker (bytes it cannot be sent): it is free for the next task
+            entry.pending = undefined
+            release(entry)
+            reject(err)
+          }
         })
       } finally {
         freePlace()

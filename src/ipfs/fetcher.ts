@@ -222,8 +222,8 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
             await index.set(digests, cid)
               .catch((err: Error) => log(`ipfs: indexing ${cid}: ${err.message}`))
           }
-          // a view into a larger buffer (a bitswap message's) would keep all of it alive, and cost
-          // a copy of all of it each time it is cloned (to an extraction worker): its own bytes only
+          // a view into a larger buffer (a bitswap message's) would keep all of it alive, and could
+          // not move to an extraction worker without another copy: its own bytes only
           finish(result.byteLength === result.buffer.byteLength ? result : new Uint8Array(result))
           return
         }

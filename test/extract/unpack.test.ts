@@ -119,21 +119,36 @@ describe('unpacking a tarball as pacote does', () => {
     const pool = createExtractPool({ size: 2 })
     try {
       const dests = await Promise.all(native.map(() => fresh()))
+      // every other tarball a view into a larger buffer (as bytes from a bitswap message are)
+      const given = native.map((name, i) => {
+        const bytes = byName.get(name)!.tarball
+        if (i % 2 === 0) return new Uint8Array(bytes)
+        const larger = new Uint8Array(bytes.length + 16)
+        larger.set(bytes, 8)
+        return larger.subarray(8, 8 + bytes.length)
+      })
       let loading = 0
       let most = 0
-      const results = await Promise.all(native.map((name, i) => pool.run(async () => {
+      const results = await Promise.all(native.map((_, i) => pool.run(async () => {
         most = Math.max(most, ++loading)
         await new Promise((resolve) => setTimeout(resolve, 5))
         loading--
-        return { dest: dests[i]!, tarball: byName.get(name)!.tarball, fmode: 0o666, umask: 0, allowGitIgnore: false, processUmask: 0o022 }
+        return { dest: dests[i]!, tarball: given[i]!, fmode: 0o666, umask: 0, allowGitIgnore: false, processUmask: 0o022 }
       })))
       assert.ok(results.every((result) => 'unpacked' in result))
       assert.ok(most <= 4, `at most 2 × size tarballs loaded at once, saw ${most}`)
+      // bytes that are their buffer's whole move to the worker (no copy); a view is copied, and left as it was
+      for (const [i, name] of native.entries()) assert.equal(given[i]!.byteLength, i % 2 === 0 ? 0 : byName.get(name)!.tarball.length, name)
       for (const [i, name] of native.entries()) {
         const theirs = await fresh()
         await withPacote(name, theirs, {})
         assert.deepEqual(diffTrees(await snapshotTree(theirs), await snapshotTree(dests[i]!), ['pacote', 'pool']), [])
       }
+      // bytes that cannot be sent (given away already) fail their task only: the worker takes the next
+      const gone = new Uint8Array(byName.get('x-dupes')!.tarball)
+      structuredClone(gone.buffer, { transfer: [gone.buffer] })
+      await assert.rejects(Promise.all([0, 1].map(async () => pool.run(async () => ({ dest: await fresh(), tarball: gone, fmode: 0o666, umask: 0, allowGitIgnore: false, processUmask: 0o022 })))))
+      assert.ok('unpacked' in await pool.run(async () => ({ dest: await fresh(), tarball: new Uint8Array(byName.get('x-dupes')!.tarball), fmode: 0o666, umask: 0, allowGitIgnore: false, processUmask: 0o022 })))
       await assert.rejects(pool.run(async () => ({ dest: join(root, 'missing', 'parent'), tarball: byName.get('x-dupes')!.tarball, fmode: 0o666, umask: 0, allowGitIgnore: false, processUmask: 0o022 })), { code: 'ENOENT' })
     } finally {
       await pool.close()
