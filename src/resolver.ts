@@ -45,6 +45,14 @@ function firstOf (registry: Promise<FetchedTarball>, peers: Promise<FetchedTarba
   })
 }
 
+/** A fetch under way: `copies` holds one copy of the bytes for each caller that joined it, made as it ends. */
+interface InFlight {
+  source: string
+  promise: Promise<FetchedTarball>
+  joiners: number
+  copies: Uint8Array[]
+}
+
 /**
  * @example
  * const resolver = createTarballResolver({ cache, peers, upstream, offline: false })
@@ -55,7 +63,7 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
   const counts: OriginCounts = { cache: 0, peers: 0, registry: 0 }
   /** Verified bytes handed in, by each single-hash SRI of their integrity (see TarballResolver.preload). */
   const preloads = new Map<string, FetchedTarball>()
-  const inFlight = new Map<string, { source: string, promise: Promise<FetchedTarball> }>()
+  const inFlight = new Map<string, InFlight>()
   const failures = new Map<string, Promise<FetchedTarball>>()
   // a tarball counts once, by its first origin: a later ask finds it in the cache it was put in
   const counted = new Set<string>()
@@ -108,7 +116,7 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
    * belongs to its source, though: a lock entry whose URL is wrong must not fail another entry
    * with the same integrity and a good URL. The bytes are each caller's own (the extraction
    * moves them to a worker thread): whoever joins a fetch under way gets a copy, made as the
-   * fetch ends, before its first asker can give its bytes away.
+   * fetch ends, before any caller's own reaction can give the bytes away.
    */
   function resolve (ref: TarballRef): Promise<FetchedTarball> {
     const source = `${ref.integrity} ${ref.resolved ?? `${ref.name}@${ref.version}`}`
@@ -116,7 +124,8 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
     if (failed !== undefined) return failed
     const pending = inFlight.get(ref.integrity)
     if (pending !== undefined) {
-      return pending.promise.then((result) => ({ ...result, data: new Uint8Array(result.data) }), (err: unknown) => {
+      pending.joiners++
+      return pending.promise.then((result) => ({ ...result, data: pending.copies.pop()! }), (err: unknown) => {
         if (pending.source === source) throw err
         return resolve(ref)
       })
@@ -125,13 +134,15 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
       if (!counted.has(ref.integrity)) counts[result.origin]++
       counted.add(ref.integrity)
       inFlight.delete(ref.integrity)
+      for (let i = 0; i < entry.joiners; i++) entry.copies.push(new Uint8Array(result.data))
       return result
     }, (err: unknown) => {
       inFlight.delete(ref.integrity)
       if (init.oneRun === true) failures.set(source, promise)
       throw err
     })
-    inFlight.set(ref.integrity, { source, promise })
+    const entry: InFlight = { source, promise, joiners: 0, copies: [] }
+    inFlight.set(ref.integrity, entry)
     return promise
   }
 

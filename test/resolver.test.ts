@@ -153,6 +153,17 @@ test('each asker gets bytes of its own: one fetch, and the first giving its byte
   assert.deepEqual(resolver.counts, { cache: 0, peers: 1, registry: 0 })
 })
 
+test('a joiner\'s copy is made before the first asker holds the bytes: giving them away at once leaves the joiner\'s whole', async () => {
+  const resolver = createTarballResolver({ cache: await freshCache(), peers: scriptedPeers([{ after: 50, data: Buffer.from(new Uint8Array(bytes).buffer) }]), upstream: deadUpstream, offline: false })
+  // the first asker's reaction comes first and moves the bytes away in it, with no await between
+  const first = resolver.resolve(ref).then((result) => {
+    structuredClone(result.data.buffer, { transfer: [result.data.buffer as ArrayBuffer] })
+  })
+  const second = resolver.resolve(ref)
+  await first
+  assert.deepEqual((await second).data, bytes)
+})
+
 test('one run: a failed tarball is not fetched again; a long-lived server tries again', async () => {
   for (const oneRun of [true, false]) {
     const peers = scriptedPeers([{ after: 0 }])
