@@ -24,7 +24,7 @@ export interface SeederInit {
   /** Another CID the same small tarball is served under (what `ipfs add` gives it), if any. */
   alsoAs?(integrity: string): Promise<CID | undefined>
   provideTarball: ProvideTarball
-  /** A DAG was just built: peers that wanted its root before get it now. */
+  /** `cid` just became servable: peers that wanted it before (and were told DONT_HAVE) get it now. */
   announce(cid: CID): void
   /** Stops the work for good (node stopping). */
   signal: AbortSignal
@@ -90,8 +90,12 @@ export function startSeeder (init: SeederInit): Seeder {
           if (cid !== undefined && !signal.aborted) {
             const cids = also === undefined ? [cid] : [cid, also]
             prepared.set(integrity, cids)
-            for (const served of cids) init.provideTarball(integrity, served)
-            if (cid.code !== raw.code) init.announce(cid)
+            for (const served of cids) {
+              init.provideTarball(integrity, served)
+              // every CID: a want for the `ipfs add` CID of a small tarball, asked before it was
+              // prepared here, waits on this as much as a large tarball's root does
+              init.announce(served)
+            }
           }
         } catch (err) {
           if (!signal.aborted) log(`ipfs: preparing ${integrity} for peers: ${(err as Error).message}`)
