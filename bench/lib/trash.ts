@@ -1,9 +1,9 @@
 /**
  * Where the bench puts the trees and caches it clears between runs, so that no timed run starts
- * right after a mass delete. On ext4, an inode freed in the last 30 s (35 s while its inode-table
- * block is dirty) is skipped by the allocator, one buffer-cache lookup each (`recently_deleted`):
- * creating 10,000 files just after deleting 10,000 takes about 5 times as long as 40 s later
- * (3.5 s against 0.7 s here). A user's fresh clone pays none of that, and a harness that deletes
+ * right after a mass delete. On ext4 without a journal (this machine's), an inode freed in the
+ * last 60 s (360 s while its inode-table block is dirty, until writeback: ~30 s) is skipped by the
+ * allocator, one buffer-cache lookup each (`recently_deleted`): creating 10,000 files just after
+ * deleting 10,000 takes about 5 times as long as a minute later (3.5 s against 0.7 s here). A user's fresh clone pays none of that, and a harness that deletes
  * right before each run charges it to whichever tool runs next, more to one that creates more
  * files (a cold cache). So a cleared path is moved aside (a rename: no inode freed) and the
  * moved trees are deleted in batches, each followed by a pause; a timed run that deletes a tree
@@ -13,8 +13,11 @@ import { mkdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-/** How long after a mass delete the next timed run waits: the kernel's 35 s and a margin. */
-export const SETTLE_MS = 40_000
+/**
+ * How long after a mass delete the next timed run waits: the kernel's 60 s and a margin. 40 s was
+ * too short: LAN-peer rounds right after a pause used ~1.8× the CPU of the others.
+ */
+export const SETTLE_MS = 65_000
 
 export interface Trash {
   /** Moves `path` (if it exists) out of the way without deleting anything. */
