@@ -85,7 +85,7 @@ export function createTarballResolver (init: ResolverInit): TarballResolver {
     return { data, origin: 'registry' }
   }
 
-  /** The peers' bytes (verified by the fetcher, and again by the cache), or undefined. */
+  /** The peers' bytes (verified by the fetcher, which the cache does not repeat), or undefined. */
   async function fromPeers (fetcher: PeerFetcher, ref: TarballRef): Promise<FetchedTarball | undefined> {
     const data = await fetcher.fetch(ref)
     if (data === undefined) return undefined

@@ -49,7 +49,8 @@ export interface TarballCache {
    * Stores verified bytes so pacote finds them by digest, under every algorithm of the
    * integrity, with the URL they stand for (`ref.resolved`, else the registry's URL for the
    * package): what decides whether peers outside a swarm may have them (src/sharing.ts). Throws an `EINTEGRITY` error, storing
-   * nothing, when the bytes do not match.
+   * nothing, when the bytes do not match. Bytes this process already checked against the
+   * integrity (`recordVerified` in src/integrity.ts) are not hashed again.
    */
   put(ref: TarballRef, data: Uint8Array): Promise<void>
 }
@@ -57,8 +58,9 @@ export interface TarballCache {
 /** Tarballs from IPFS peers (src/ipfs). */
 export interface PeerFetcher {
   /**
-   * The bytes of `ref`, verified against its integrity, or undefined when no peer had them within
-   * the bounded wait. A slow, silent, lying or vanished peer is never an exception here.
+   * The bytes of `ref`, verified against its integrity (and recorded as such: `recordVerified`),
+   * or undefined when no peer had them within the bounded wait. A slow, silent, lying or
+   * vanished peer is never an exception here.
    */
   fetch(ref: TarballRef): Promise<Uint8Array | undefined>
   /** A root CID for a large tarball, announced by a packument's `dist.cid`; verified before use. */

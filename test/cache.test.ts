@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test'
 import cacache from 'cacache'
 import ssri from 'ssri'
 import { createTarballCache } from '../src/cache.ts'
+import { recordVerified } from '../src/integrity.ts'
 import { removeDir, tempDir } from './helpers/temp-dir.ts'
 
 let work: string
@@ -49,4 +50,22 @@ test('bytes that do not match are refused with EINTEGRITY, nothing stored; a sha
   await assert.rejects(cache.put({ name: 'pkg', version: '1.0.0', integrity: sha1Only }, wrong), { code: 'EINTEGRITY' })
   await cache.put({ name: 'pkg', version: '1.0.0', integrity: sha1Only }, data)
   assert.equal(await cache.has(ssri.fromData(data, { algorithms: ['sha512'] }).toString()), true)
+})
+
+test('bytes recorded as verified against the integrity are filed without hashing them again; against another, or given away since, they are checked', async () => {
+  const cache = createTarballCache({ cachePath: fresh() })
+  const ref = { name: 'pkg', version: '1.0.0', integrity: both }
+  // changed after the record: filed as recorded, which shows they were not hashed (only a checker records)
+  const recorded = recordVerified(Buffer.from(data), both)
+  recorded[0] ^= 1
+  await cache.put(ref, recorded)
+  assert.equal(await cache.has(both), true)
+  const other = ssri.fromData(randomBytes(10), { algorithms: ['sha512'] }).toString()
+  const elsewhere = recordVerified(Buffer.from(data), other)
+  elsewhere[0] ^= 1
+  await assert.rejects(createTarballCache({ cachePath: fresh() }).put(ref, elsewhere), { code: 'EINTEGRITY' })
+  // moved to a worker: the emptied view is not what was checked
+  const moved = recordVerified(new Uint8Array(data), both)
+  structuredClone(moved.buffer, { transfer: [moved.buffer] })
+  await assert.rejects(createTarballCache({ cachePath: fresh() }).put(ref, moved), { code: 'EINTEGRITY' })
 })

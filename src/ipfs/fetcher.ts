@@ -30,7 +30,7 @@ import { rawCidFromIntegrity } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
 import type { CidAsker } from './cid-protocol.ts'
 import { fetchDag } from './fetch-dag.ts'
-import { hashesOf, matchesIntegrity, sriOf } from '../integrity.ts'
+import { hashesOf, matchesIntegrity, recordVerified, sriOf } from '../integrity.ts'
 import { sleep } from './sleep.ts'
 
 export interface FetcherInit {
@@ -224,7 +224,8 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
           }
           // a view into a larger buffer (a bitswap message's) would keep all of it alive, and could
           // not move to an extraction worker without another copy: its own bytes only
-          finish(result.byteLength === result.buffer.byteLength ? result : new Uint8Array(result))
+          // (recorded as verified: the cache then stores them without hashing them again)
+          finish(recordVerified(result.byteLength === result.buffer.byteLength ? result : new Uint8Array(result), integrity))
           return
         }
         if (result === 'mismatch') {

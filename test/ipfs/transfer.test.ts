@@ -7,7 +7,7 @@ import ssri from 'ssri'
 import { createCacheBlockstore } from '../../src/ipfs/cache-blockstore.ts'
 import { importTarball } from '../../src/ipfs/cid.ts'
 import { createCidIndex } from '../../src/ipfs/cid-index.ts'
-import { matchesIntegrity } from '../../src/integrity.ts'
+import { isVerified, matchesIntegrity } from '../../src/integrity.ts'
 import { createIpfsNode, type IpfsNode } from '../../src/ipfs/index.ts'
 import type { TarballRef } from '../../src/types.ts'
 import { LOOPBACK, npmCiCache, packRandomPackage, putTarball, runCleanup, startNode, tempDir, waitForPeer, waitForPeers } from './helpers.ts'
@@ -50,6 +50,7 @@ test('B fetches every tarball of the fixture from A, verified, many wants in fli
   results.forEach((data, i) => {
     assert.ok(data !== undefined, `${refs[i]!.name} fetched`)
     assert.ok(matchesIntegrity(data, refs[i]!.integrity), `${refs[i]!.name} verified`)
+    assert.ok(isVerified(data, refs[i]!.integrity), `${refs[i]!.name} recorded as verified: the cache does not hash it again`)
   })
   assert.ok(a.info().served.blocks - servedBefore >= refs.length, 'A counted the blocks it served')
   assert.ok(a.info().served.bytes >= bytes)
@@ -65,6 +66,7 @@ test('a tarball over 1 MiB travels as a UnixFS DAG, and the fetcher can serve it
   const b = await connectedTo(join(dir, 'cache-b2'), seeder)
   const data = await b.peers.fetch(big.ref)
   assert.ok(data !== undefined && Buffer.from(data).equals(big.data), 'B got the big tarball')
+  assert.ok(isVerified(data, big.ref.integrity), 'recorded as verified')
   // both sides recorded the verified mapping; the root is a dag-pb node, not the raw block
   const root = await createCidIndex(join(dir, 'cache-b2', '_ipfs-npm', 'cids')).get(big.ref.integrity)
   assert.ok(root !== undefined && root.code === 0x70, `B indexed a UnixFS root (${root})`)
@@ -104,6 +106,7 @@ test('a sha1-only integrity is found through the CID protocol and checked agains
   const data = await b.peers.fetch(sha1Only.ref)
   assert.ok(data !== undefined && Buffer.from(data).equals(sha1Only.data))
   assert.ok(matchesIntegrity(data, sha1Only.ref.integrity))
+  assert.ok(isVerified(data, sha1Only.ref.integrity), 'recorded as verified against the sha1')
 })
 
 test('C fetches from two peers at once; each tarball arrives once, verified', async () => {
