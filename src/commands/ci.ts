@@ -41,7 +41,7 @@ async function exec (ctx: CommandContext): Promise<void> {
     name: 'ci',
     options: { packageLock: true, save: false },
     runRootScripts: true,
-    async plan (baseOptions, pipeline, Arborist) {
+    async plan (baseOptions, pipeline, Arborist, extraction) {
       /** npm's first step: the lockfile's own tree, or its usage error when there is none. */
       const loadLockfileTree = async (): Promise<TreeNode> => {
         try {
@@ -75,9 +75,14 @@ async function exec (ctx: CommandContext): Promise<void> {
         .then(([dirs, folder]) => dryRun || packages === undefined || !hoisted || !folder || dirs.includes(rootModules) ? undefined
           : keptTree({ root, emptied: dirs, locked: packages, Shrinkwrap: Arborist.Shrinkwrap, resolveOptions: baseOptions }))
         .catch(() => undefined)
-      // if peers will be needed, start the node while Arborist works
+      // if peers will be needed, start the node while Arborist works; if tarballs will be
+      // unpacked, boot a worker meanwhile (over a kept tree, Arborist's work is all on the main thread)
       if (packages !== undefined) {
-        void kept.then((tree) => pipeline.resolver.missing(locked.lockedTarballs(packages, new Set(config.flat.omit as string[]), tree?.locations))).catch(() => {})
+        void kept.then((tree) => {
+          const refs = locked.lockedTarballs(packages, new Set(config.flat.omit as string[]), tree?.locations)
+          if (refs.length > 0 && !dryRun) extraction.warm()
+          return pipeline.resolver.missing(refs)
+        }).catch(() => {})
       }
       const arb = new Arborist(baseOptions)
       try {

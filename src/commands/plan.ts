@@ -92,8 +92,8 @@ export interface ReifyMode {
   name: 'install' | 'ci'
   /** Arborist options on top of the shared ones. */
   options: Record<string, unknown>
-  /** Builds (and checks) the ideal tree. */
-  plan(options: ArboristOptions, pipeline: Pipeline, Arborist: ArboristClass): Promise<Plan>
+  /** Builds (and checks) the ideal tree; `extraction.warm()` once it is sure tarballs will be unpacked. */
+  plan(options: ArboristOptions, pipeline: Pipeline, Arborist: ArboristClass, extraction: { warm(): void }): Promise<Plan>
   /** Whether root lifecycle scripts run afterwards. */
   runRootScripts: boolean
 }

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import procLog from 'proc-log'
-import { createExtractPool } from '../extract/pool.ts'
+import { createExtractPool, type ExtractPool } from '../extract/pool.ts'
 import { installExtractor } from '../extract/extractor.ts'
 import type { PreviousTree } from '../extract/previous-tree.ts'
 import { startFetchPhase, type FetchPhase } from '../fetch-phase.ts'
@@ -27,14 +27,14 @@ const { log } = procLog
 const ROOT_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepublish', 'preprepare', 'prepare', 'postprepare']
 
 /** Arborist's reify, with our extractor unpacking the registry tarballs `phase` brings. */
-async function reifyWith (arb: ArboristLike, options: ArboristOptions, init: { phase: FetchPhase | undefined, previous: PreviousTree | undefined, workers: number, warm: number, pipeline: Pipeline }): Promise<void> {
+async function reifyWith (arb: ArboristLike, options: ArboristOptions, init: { phase: FetchPhase | undefined, previous: PreviousTree | undefined, pool: (warm: number) => ExtractPool, warm: number, pipeline: Pipeline }): Promise<void> {
   const { phase, previous, pipeline } = init
   if (phase === undefined) {
     await arb.reify(options)
     return
   }
   const pacote = createRequire(require.resolve('@npmcli/arborist'))('pacote') as Parameters<typeof installExtractor>[0]['pacote']
-  const pool = createExtractPool({ size: init.workers || undefined, warm: init.warm })
+  const pool = init.pool(init.warm)
   // what the workers read from the cache themselves is counted here, once per tarball
   const fromCache = new Set<string>()
   const cache = {
@@ -70,6 +70,12 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
 
   const pipeline = await startPipeline({ config, options: ctx.options, oneRun: true, log: (msg) => log.verbose('ipfs', msg) })
   let previous: PreviousTree | undefined
+  // made when first asked for: by a plan that knows early that tarballs will be unpacked (its
+  // workers boot while Arborist builds trees on the main thread), else by reify; closed after
+  // reify, or at the end if reify never came
+  let pool: ExtractPool | undefined
+  let ended = false
+  const extractPool = (warm: number): ExtractPool => (pool ??= createExtractPool({ size: ctx.options.extractWorkers || undefined, warm }))
   try {
     const plan = await mode.plan({
       ...pipeline.arboristOptions,
@@ -79,7 +85,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
       workspaces: workspaces === undefined ? undefined : [...workspaces.keys()],
       allowScripts,
       ...mode.options,
-    }, pipeline, Arborist)
+    }, pipeline, Arborist, { warm: () => { if (!ended) extractPool(1) } })
     const { arb, options, actual, fillResolved } = plan
     previous = plan.previous
     await strictAllowScriptsPreflight(arb, flat)
@@ -97,7 +103,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
       // a worker boots while reify loads its trees (a third of a second under load)
       warm = planned.length > 0 ? 1 : 0
     }
-    await reifyWith(arb, options, { phase, previous, workers: ctx.options.extractWorkers, warm, pipeline })
+    await reifyWith(arb, options, { phase, previous, pool: extractPool, warm, pipeline })
     if (mode.runRootScripts && !flat.ignoreScripts) {
       const runScript = require('@npmcli/run-script') as (opts: Record<string, unknown>) => Promise<unknown>
       const scriptShell = config.get('script-shell') as string | undefined || undefined
@@ -112,6 +118,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   } catch (err) {
     throw pipeline.shim.explain(err)
   } finally {
-    await Promise.all([pipeline.stop(), previous?.remove()])
+    ended = true
+    await Promise.all([pool?.close(), pipeline.stop(), previous?.remove()])
   }
 }
