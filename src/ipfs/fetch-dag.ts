@@ -55,11 +55,9 @@ export type UnixfsFile =
 export async function readUnixfsFile (root: CID, want: Want, blockstore: CacheBlockstore, signal: AbortSignal, onSize?: (size: number) => void): Promise<UnixfsFile> {
   const fetched = new Map<string, FetchedBlock>()
   const get = async (cid: CID, into?: Uint8Array): Promise<Uint8Array> => {
-    if (await blockstore.has(cid)) {
-      let bytes: Uint8Array | undefined
-      for await (const chunk of blockstore.get(cid)) bytes = chunk
-      return bytes ?? new Uint8Array(0)
-    }
+    // one read, checked against its digest: a block we lack, or whose file no longer matches, comes from peers
+    const local = await blockstore.read(cid, Number.MAX_SAFE_INTEGER)
+    if (local !== undefined) return local
     const bytes = await want(cid, into === undefined ? { signal } : { signal, into })
     fetched.set(cid.toString(), { cid, bytes })
     return bytes

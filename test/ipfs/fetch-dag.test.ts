@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import * as dagPb from '@ipld/dag-pb'
@@ -9,8 +10,8 @@ import { balanced } from 'ipfs-unixfs-importer/layout'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { createCacheBlockstore } from '../../src/ipfs/cache-blockstore.ts'
-import { importTarball } from '../../src/ipfs/cid.ts'
+import { contentPath, createCacheBlockstore } from '../../src/ipfs/cache-blockstore.ts'
+import { importTarball, integrityOfCid, rawCidOf } from '../../src/ipfs/cid.ts'
 import type { CidIndex } from '../../src/ipfs/cid-index.ts'
 import { fetchCidContent } from '../../src/ipfs/fetch-cid.ts'
 import { fetchDag, MAX_TARBALL, type Want } from '../../src/ipfs/fetch-dag.ts'
@@ -58,6 +59,15 @@ const progress = { onSize: () => {}, onVerified: () => {} }
 async function store (): Promise<ReturnType<typeof createCacheBlockstore>> {
   const dir = await tempDir('fetch-dag', cleanup)
   return createCacheBlockstore({ cachePath: join(dir, '_cacache') })
+}
+
+/** A blockstore holding `blocks`, one of which (`bad`) a disk gone bad has since overwritten with other bytes of its length. */
+async function storeWithCorrupt (blocks: Map<string, Uint8Array>, bad: CID): Promise<ReturnType<typeof createCacheBlockstore>> {
+  const cachePath = join(await tempDir('fetch-dag', cleanup), '_cacache')
+  const blockstore = createCacheBlockstore({ cachePath })
+  for (const [cid, bytes] of blocks) await blockstore.put(CID.parse(cid), bytes)
+  await writeFile(contentPath(cachePath, integrityOfCid(bad)!), randomBytes(blocks.get(bad.toString())!.byteLength))
+  return blockstore
 }
 
 test('a DAG of our profile, and a deeper one as other importers build them, arrive whole; their blocks are stored after the check', async () => {
@@ -133,4 +143,22 @@ test('content by CID alone (install <cid>): a UnixFS file arrives whole, then it
   const dirCid = CID.createV1(dagPb.code, await sha256.digest(dir))
   await p.put(dirCid, dir)
   await assert.rejects(fetchCidContent(dirCid, init), (err: Error & { code?: string }) => err.code === 'ENOTFILE' && /is a UnixFS directory, not a file/.test(err.message))
+})
+
+test('a local block whose file no longer matches its CID is wanted from peers, for a DAG and for a raw CID', async () => {
+  const tarball = randomBytes(2 * 1024 * 1024 + 99)
+  const p = peer()
+  const root = await importTarball([tarball], p)
+  const leaf = [...p.blocks.keys()].map((cid) => CID.parse(cid)).find((cid) => cid.code === raw.code)!
+  const blockstore = await storeWithCorrupt(p.blocks, leaf)
+  const got = await fetchDag(root, integrityOf(tarball), p.want, blockstore, AbortSignal.timeout(30_000), progress)
+  assert.ok(got instanceof Uint8Array && Buffer.from(got).equals(tarball), 'the tarball, with the leaf from the peer')
+  assert.deepEqual(p.wanted, [leaf.toString()], 'only the bad block was wanted')
+
+  const small = randomBytes(5000)
+  const smallCid = rawCidOf(small)
+  await p.put(smallCid, small)
+  const init = { want: p.want, blockstore: await storeWithCorrupt(new Map([[smallCid.toString(), small]]), smallCid), index: { set: async () => {} } as unknown as CidIndex, peerTimeout: 5000, connectedPeers: () => 1, stopSignal: new AbortController().signal }
+  assert.ok(Buffer.from(await fetchCidContent(smallCid, init)).equals(small))
+  assert.equal(p.wanted.at(-1), smallCid.toString())
 })
