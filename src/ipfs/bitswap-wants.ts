@@ -47,7 +47,6 @@ export function keyOfCid (cid: CID): string {
 interface Waiter {
   /** Where the block goes if it has this length (a DAG leaf's place in its tarball). */
   into?: Uint8Array
-  onDontHave?: (peer: PeerId) => void
   resolve(bytes: Uint8Array): void
   reject(err: Error): void
 }
@@ -79,11 +78,6 @@ export interface WantOptions {
   signal: AbortSignal
   /** A block of exactly this length is written here, and `into` is what the want resolves with. */
   into?: Uint8Array
-  /**
-   * Hears each peer that answers DONT_HAVE for this block (the want then moves to another peer):
-   * the fetcher asks that peer, and only it, which CID holds the tarball instead.
-   */
-  onDontHave?: (peer: PeerId) => void
 }
 
 export interface WantManager {
@@ -190,7 +184,7 @@ export function createWantManager (): WantManager {
   }
 
   return {
-    want (cid, { signal, into, onDontHave }) {
+    want (cid, { signal, into }) {
       if (stopped) return Promise.reject(new Error('bitswap stopped'))
       signal.throwIfAborted()
       const key = keyOfCid(cid)
@@ -214,7 +208,6 @@ export function createWantManager (): WantManager {
         }
         const waiter: Waiter = {
           into,
-          onDontHave,
           resolve: (bytes) => {
             signal.removeEventListener('abort', onAbort)
             resolve(bytes)
@@ -282,7 +275,6 @@ export function createWantManager (): WantManager {
         want.asked.delete(id)
         peers.get(id)?.inFlight.delete(want.key)
         if (want.asked.size === 0) pending.add(want.key)
-        for (const waiter of want.waiters) waiter.onDontHave?.(peer)
       }
       soon()
     },

@@ -5,13 +5,10 @@
  * - CIDs already known (local index, packument hint) are fetched;
  * - the raw sha2-512 CID derived from the integrity is wanted over bitswap — one shared wantlist
  *   for all fetches, so every tarball in flight is one want in one message per peer;
- * - a peer that answers that want with DONT_HAVE is asked over the CID protocol (every connected
- *   peer at once for sha1-only integrities; after half the silence bound, those that said
- *   nothing). A peer answers the raw CID for a tarball ≤ 1 MiB (keep waiting for the want), the
+ * - shortly after (at once for sha1-only integrities), every connected peer is asked over the CID
+ *   protocol. A peer answers the raw CID for a tarball ≤ 1 MiB (keep waiting for the want), the
  *   root of a UnixFS DAG for a larger one (fetch it), or "absent". Only if no connected peer knows
- *   it, DHT providers of the raw CID are asked. A peer that sends the raw block is never asked:
- *   asking every peer about every tarball that waited 100 ms (most, under load) cost each peer
- *   ~1,100 answers per monorepo install.
+ *   it, DHT providers of the raw CID are asked.
  * That is how the fetcher learns a tarball's size class without a size in the lockfile: it never
  * has to guess, peers that have the tarball say which CID serves it, and the raw want costs
  * nothing extra for the common small case.
@@ -28,13 +25,13 @@ import { CID } from 'multiformats/cid'
 import * as rawCodec from 'multiformats/codecs/raw'
 import type { PeerFetcher, TarballRef } from '../types.ts'
 import type { BitswapExchange } from './bitswap.ts'
-import type { WantOptions } from './bitswap-wants.ts'
 import type { CacheBlockstore } from './cache-blockstore.ts'
 import { rawCidFromIntegrity } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
 import type { CidAsker } from './cid-protocol.ts'
 import { fetchDag } from './fetch-dag.ts'
 import { hashesOf, matchesIntegrity, recordVerified, sriOf } from '../integrity.ts'
+import { sleep } from './sleep.ts'
 
 export interface FetcherInit {
   libp2p: Libp2p<any>
@@ -97,7 +94,7 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
   let inFlight = 0
   const waiting: Array<() => void> = []
 
-  const want = async (cid: CID, options: WantOptions): Promise<Uint8Array> => {
+  const want = async (cid: CID, options: { signal: AbortSignal }): Promise<Uint8Array> => {
     const bytes = await bitswap.want(cid, options)
     lastProgress = Date.now()
     return bytes
@@ -157,9 +154,9 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
   }
 
   /** The verified bytes under `cid`, `mismatch` if they are not the tarball, or undefined. */
-  const fetchCid = async (cid: CID, integrity: string, signal: AbortSignal, idle: IdleClock, vouchers: readonly PeerId[], onDontHave?: (peer: PeerId) => void): Promise<Uint8Array | 'mismatch' | undefined> => {
+  const fetchCid = async (cid: CID, integrity: string, signal: AbortSignal, idle: IdleClock, vouchers: readonly PeerId[]): Promise<Uint8Array | 'mismatch' | undefined> => {
     if (cid.code === rawCodec.code) {
-      const bytes = await want(cid, onDontHave === undefined ? { signal } : { signal, onDontHave })
+      const bytes = await want(cid, { signal })
       // bitswap hashed the block against `cid`: when that is the integrity's only hash, done
       const hashes = hashesOf(integrity)
       const raw = rawCidFromIntegrity(integrity)
@@ -178,17 +175,9 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
       let asking = true
       let rawVouched = false
       let settled = false
-      /** Peers asked over the CID protocol, by id, and how many of those asks are unanswered. */
-      const asked = new Set<string>()
-      let answering = 0
-      /** The fallback asked every peer connected then; the DHT step ran (or runs). */
-      let swept = false
-      let searched = false
-      let fallback: NodeJS.Timeout | undefined
       const finish = (bytes: Uint8Array | undefined): void => {
         if (settled) return
         settled = true
-        clearTimeout(fallback)
         signal.removeEventListener('abort', onAbort)
         resolve(bytes)
       }
@@ -212,8 +201,7 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
         const claimed = from === undefined ? [] : [from]
         claimants.set(key, claimed)
         if (isRaw) {
-          // a peer without the raw block may still have the tarball as a DAG: ask it which CID
-          void fetchCid(cid, integrity, signal, idle, claimed, (peer) => { void askPeer(peer) }).then(onResult(cid), () => {})
+          void fetchCid(cid, integrity, signal, idle, claimed).then(onResult(cid), () => {})
           return
         }
         pending++
@@ -248,13 +236,8 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
         }
       }
 
-      /** Asks `peer` which CID holds the tarball, once per peer; answered when the promise settles. */
-      const askPeer = async (peer: PeerId): Promise<void> => {
-        const id = peer.toString()
-        if (settled || asked.has(id) || init.isDropped(peer)) return
-        asked.add(id)
-        answering++
-        try {
+      const ask = async (peers: PeerId[]): Promise<void> => {
+        await Promise.all(peers.map(async (peer) => {
           const answer = await init.asker.ask(peer, integrity, ref, signal)
           if (answer === 'unknown') {
             // a peer that cannot answer may still hold the raw block
@@ -263,31 +246,19 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
             idle.touch()
             tryCid(answer, peer)
           }
-        } finally {
-          answering--
-          afterAnswers()
-        }
+        }))
       }
 
-      /**
-       * Once every connected peer was asked (or the fallback asked those that were connected then)
-       * and all answered with nothing to fetch: DHT providers of a CID it may be under. Asking one
-       * connects it, so bitswap sends it our wants too: a plain IPFS node that provides a DAG root
-       * (learnt from a map or a hint) serves it without speaking our protocol.
-       */
-      const afterAnswers = (): void => {
-        if (settled || searched || answering > 0) return
-        if (!swept && libp2p.getPeers().some((peer) => !asked.has(peer.toString()) && !init.isDropped(peer))) return
-        searched = true
-        void searchProviders().catch((err: Error) => log(`asking peers for ${ref.name}@${ref.version}: ${err.message}`)).finally(() => {
-          asking = false
-          maybeGiveUp()
-        })
-      }
-
-      const searchProviders = async (): Promise<void> => {
+      const askAll = async (): Promise<void> => {
+        // give the raw want a head start: most tarballs are small and arrive before any answer
+        if (raw !== undefined) await sleep(Math.min(100, peerTimeout / 4), signal)
+        if (signal.aborted) return
+        await ask(libp2p.getPeers().filter((peer) => !init.isDropped(peer)))
         const vouched = [...claimants.values()].some((from) => from.length > 0)
         if (vouched || rawVouched || signal.aborted) return
+        // no connected peer has it: DHT providers of a CID it may be under. Asking one connects
+        // it, so bitswap sends it our wants too: a plain IPFS node that provides a DAG root
+        // (learnt from a map or a hint) serves it without speaking our protocol.
         const connected = new Set(libp2p.getPeers().map(String))
         const providers: PeerId[] = []
         for (const cid of [...known, ...(raw === undefined ? [] : [raw])]) {
@@ -298,27 +269,15 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
           }
           if (providers.length === MAX_DHT_PROVIDERS) break
         }
-        await Promise.all(providers.map(askPeer))
-      }
-
-      /** Asks every connected peer not asked yet: those that never said DONT_HAVE for the raw want. */
-      const sweep = (): void => {
-        swept = true
-        for (const peer of libp2p.getPeers()) void askPeer(peer)
-        afterAnswers()
+        await ask(providers)
       }
 
       for (const cid of known) tryCid(cid, undefined)
-      if (raw === undefined) {
-        // nothing to want until a peer names the CID (a sha1-only integrity): ask everyone at once
-        sweep()
-      } else {
-        tryCid(raw, undefined)
-        // a peer that answers the raw want with DONT_HAVE is asked at once (onDontHave); one that
-        // says nothing is asked after half the silence bound, and so are those never wanted from
-        fallback = setTimeout(sweep, peerTimeout / 2)
-        afterAnswers()
-      }
+      if (raw !== undefined) tryCid(raw, undefined)
+      void askAll().catch((err: Error) => log(`asking peers for ${ref.name}@${ref.version}: ${err.message}`)).finally(() => {
+        asking = false
+        maybeGiveUp()
+      })
     })
   }
 
