@@ -17,6 +17,7 @@ import { projectScriptPolicy, strictAllowScriptsPreflight, warnUnreviewedScripts
 import type { ArboristClass, ArboristLike, ArboristOptions } from './arborist-types.ts'
 import type { CommandContext } from './context.ts'
 import { fillResolvedWhereSafe, plannedTarballs, type ReifyMode } from './plan.ts'
+import { installNamedEdgeIndex } from './named-edge-index.ts'
 import { reifyOutput } from './reify-output.ts'
 import { selectedWorkspaces } from './workspaces.ts'
 
@@ -64,6 +65,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   const flat = config.flat
   const where = config.localPrefix
   const Arborist = require('@npmcli/arborist') as ArboristClass
+  installNamedEdgeIndex(require.resolve('@npmcli/arborist'))
   const workspaces = await selectedWorkspaces(config)
   const allowScripts = await projectScriptPolicy(config, where)
   const npmVersion = (require(join(ctx.npm.root, 'package.json')) as { version: string }).version
