@@ -39,8 +39,11 @@ export interface TransferInit {
   log(msg: string): void
 }
 
-/** bench/peer-transfer.ts's output; `faults`: the fetcher's page faults during the transfer. */
-export interface TransferRun { ms: number, bytes: number, count: number, missing: number, cpuMs: number, faults: number }
+/**
+ * bench/peer-transfer.ts's output; `faults`: the fetcher's page faults during the transfer;
+ * `firstMs`: when its first tarball arrived (NaN from a checkout that does not say).
+ */
+export interface TransferRun { ms: number, bytes: number, count: number, missing: number, firstMs: number, cpuMs: number, faults: number }
 
 export interface ShapeResult {
   shape: string
@@ -54,6 +57,8 @@ export interface ShapeResult {
   fetchingCpuMsPerMb: number
   /** The fetcher's page faults per MB (median): first touches of fresh memory. */
   fetchingFaultsPerMb: number
+  /** Median ms from the start to the first tarball: dialling, handshakes and identify. */
+  firstTarballMs: number
   /** Bytes served by each peer, summed over the runs (3 peers: the shares). */
   servedBy: number[]
 }
@@ -135,7 +140,7 @@ async function transferOnce (init: TransferInit, peers: string[], niced = false)
     })
     if (res.code !== 0) throw new Error(`peer-transfer failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' / ')}`)
     const out = JSON.parse(res.stdout) as TransferRun
-    return { ...out, cpuMs: out.cpuMs ?? Number.NaN, faults: out.faults ?? Number.NaN }
+    return { ...out, firstMs: out.firstMs ?? Number.NaN, cpuMs: out.cpuMs ?? Number.NaN, faults: out.faults ?? Number.NaN }
   } finally {
     await rm(cache, { recursive: true, force: true })
   }
@@ -209,7 +214,7 @@ export async function measureTransfer (init: TransferInit): Promise<TransferResu
         const servingCpuMs = cpuAfter.reduce((a, b, i) => a + b - cpuBefore[i]!, 0)
         runs.get(shape)!.push({ ...out, servingCpuMs, served: servedAfter.map((b, i) => b - servedBefore[i]!) })
         const r = rate(out)
-        init.log(`peer transfer, ${shape}, round ${round + 1}: ${out.count} tarballs, ${(out.bytes / 1e6).toFixed(1)} MB in ${(out.ms / 1000).toFixed(2)} s = ${r.mb.toFixed(1)} MB/s, ${r.tb.toFixed(0)} tarballs/s; fetcher CPU ${out.cpuMs.toFixed(0)} ms, serving CPU ${servingCpuMs} ms, ${out.missing} missing`)
+        init.log(`peer transfer, ${shape}, round ${round + 1}: ${out.count} tarballs, ${(out.bytes / 1e6).toFixed(1)} MB in ${(out.ms / 1000).toFixed(2)} s = ${r.mb.toFixed(1)} MB/s, ${r.tb.toFixed(0)} tarballs/s, first after ${out.firstMs.toFixed(0)} ms; fetcher CPU ${out.cpuMs.toFixed(0)} ms, serving CPU ${servingCpuMs} ms, ${out.missing} missing`)
       }
     }
     const results: ShapeResult[] = shapes.map(({ shape, serving }) => {
@@ -222,6 +227,7 @@ export async function measureTransfer (init: TransferInit): Promise<TransferResu
         servingCpuMsPerMb: summarize(rs.map((r) => r.servingCpuMs / (r.bytes / 1e6))).median,
         fetchingCpuMsPerMb: summarize(rs.map((r) => r.cpuMs / (r.bytes / 1e6))).median,
         fetchingFaultsPerMb: summarize(rs.map((r) => r.faults / (r.bytes / 1e6))).median,
+        firstTarballMs: summarize(rs.map((r) => r.firstMs)).median,
         servedBy: serving.map((_, i) => rs.reduce((n, r) => n + (r.served[i] ?? 0), 0)),
       }
     })
@@ -268,11 +274,11 @@ async function manyFetchers (init: TransferInit, peer: Serving): Promise<ManyFet
 /** The results as markdown. */
 export function renderTransfer (r: TransferResults): string[] {
   const lines = [
-    '| shape | MB/s | tarballs/s | runs (MB/s) | fetcher CPU ms/MB | fetcher page faults/MB | serving CPU ms/MB | bytes served per peer |',
-    '| --- | ---: | ---: | --- | ---: | ---: | ---: | --- |',
+    '| shape | MB/s | tarballs/s | runs (MB/s) | first tarball (ms) | fetcher CPU ms/MB | fetcher page faults/MB | serving CPU ms/MB | bytes served per peer |',
+    '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |',
   ]
   for (const s of r.shapes) {
-    lines.push(`| ${s.shape} | ${s.mbPerS.toFixed(1)} | ${s.tarballsPerS.toFixed(0)} | ${s.runs.map((x) => rate(x).mb.toFixed(1)).join(', ')} | ${s.fetchingCpuMsPerMb.toFixed(1)} | ${s.fetchingFaultsPerMb.toFixed(0)} | ${s.servingCpuMsPerMb.toFixed(1)} | ${s.servedBy.map((b) => Number.isNaN(b) ? '–' : `${(b / 1e6).toFixed(0)} MB`).join(' / ')} |`)
+    lines.push(`| ${s.shape} | ${s.mbPerS.toFixed(1)} | ${s.tarballsPerS.toFixed(0)} | ${s.runs.map((x) => rate(x).mb.toFixed(1)).join(', ')} | ${Number.isNaN(s.firstTarballMs) ? '–' : s.firstTarballMs.toFixed(0)} | ${s.fetchingCpuMsPerMb.toFixed(1)} | ${s.fetchingFaultsPerMb.toFixed(0)} | ${s.servingCpuMsPerMb.toFixed(1)} | ${s.servedBy.map((b) => Number.isNaN(b) ? '–' : `${(b / 1e6).toFixed(0)} MB`).join(' / ')} |`)
   }
   if (typeof r.many === 'string') lines.push('', `- ${r.many}`)
   else if (r.many !== undefined) {
