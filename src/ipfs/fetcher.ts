@@ -50,6 +50,12 @@ export interface FetcherInit {
   peerTimeout: number
   /** Settles when configured peers were dialled and the LAN had a moment to answer. */
   ready: Promise<void>
+  /**
+   * Settles when a first peer is connected, or with `ready`. Fetches start then: their wants wait
+   * in bitswap for a peer to take them and spread to the others as they connect; only the CID
+   * questions, whose "absent" from every peer ends a fetch, wait for `ready`. Default `ready`.
+   */
+  connected?: Promise<void>
   /** Aborts every fetch (node stopping). */
   stopSignal: AbortSignal
   /** Drops a lying peer: hang up and never talk to it again. */
@@ -91,6 +97,10 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
   const dagStore: CacheBlockstore = keepBlocks ? blockstore : { ...blockstore, put: async (cid) => cid, putVerified: async (cid) => cid }
   const hints = new Map<string, CID>()
   let lastProgress = 0
+  /** When `ready` settled: a fetch started before (on a first peer) counts no silence until then. */
+  let dialledAt: number | undefined
+  const dialled = (): void => { dialledAt = Date.now() }
+  void init.ready.then(dialled, dialled)
   let inFlight = 0
   const waiting: Array<() => void> = []
 
@@ -114,7 +124,8 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
   }
 
   /**
-   * An AbortController that fires after `peerTimeout` ms without progress, or when the node stops;
+   * An AbortController that fires after `peerTimeout` ms without progress (counted from when every
+   * named peer was dialled at the earliest), or when the node stops;
    * `hold` stops the idle clock for good (nothing left to wait on peers for); `expectBlocks`
    * allows more silence while a peer that proved it has a large tarball (by answering its root)
    * stays connected to send its 1 MiB blocks.
@@ -127,7 +138,7 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
     const check = (): void => {
       if (held) return
       const bound = extended.from.some((peer) => libp2p.getConnections(peer).length > 0) ? extended.bound : peerTimeout
-      const idle = Date.now() - Math.max(local, lastProgress)
+      const idle = Date.now() - Math.max(local, lastProgress, dialledAt ?? Date.now())
       if (idle >= bound) controller.abort(new Error(`no peer progress for ${bound} ms`))
       else timer = setTimeout(check, Math.min(bound - idle, peerTimeout))
     }
@@ -252,6 +263,8 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
       const askAll = async (): Promise<void> => {
         // give the raw want a head start: most tarballs are small and arrive before any answer
         if (raw !== undefined) await sleep(Math.min(100, peerTimeout / 4), signal)
+        // every named peer gets the question: one connected first saying "absent" is not all of them
+        await init.ready
         if (signal.aborted) return
         await ask(libp2p.getPeers().filter((peer) => !init.isDropped(peer)))
         const vouched = [...claimants.values()].some((from) => from.length > 0)
@@ -284,7 +297,9 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
   return {
     async fetch (ref) {
       if (init.stopSignal.aborted || hashesOf(ref.integrity).length === 0) return undefined
-      await init.ready
+      await (init.connected ?? init.ready)
+      // that first connection may be gone already: the dials still under way decide
+      if (libp2p.getConnections().length === 0) await init.ready
       if (libp2p.getConnections().length === 0) return undefined
       await acquire()
       const idle = idleController()

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
-import { connect, createServer, type AddressInfo } from 'node:net'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import cacache from 'cacache'
@@ -189,6 +189,56 @@ test('a named peer whose handshake outlasts the peer timeout (a loaded machine) 
   const data = await b.peers.fetch(refs[0]!)
   assert.ok(data !== undefined, 'the peer was given up before its handshake ended')
   assert.deepEqual(b.info().peers, [peerId])
+})
+
+test('fetches start with the first peer connected, not after a named peer whose handshake is under way', async () => {
+  const seeder = await startNode(cleanup, cacheA)
+  const slow = await startNode(cleanup, join(dir, 'c-handshake-held'))
+  // takes the connection at once, as a live host does, and swallows the handshake: the dial stays
+  // under way until libp2p gives it up (and closes the socket, which this sees as it reads)
+  const held: Array<{ client: Socket, closed: boolean }> = []
+  const proxy = createServer((client) => {
+    const hold = { client, closed: false }
+    client.on('data', () => {})
+    client.on('close', () => { hold.closed = true })
+    client.on('error', () => {})
+    held.push(hold)
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  cleanup.push(async () => {
+    for (const { client } of held) client.destroy()
+    proxy.close()
+  })
+  const via = `/ip4/127.0.0.1/tcp/${(proxy.address() as AddressInfo).port}/p2p/${slow.info().peerId}`
+  const b = await startNode(cleanup, join(dir, 'b-first-peer'), { peers: [seeder.info().addresses[0]!, via], peerTimeout: PEER_TIMEOUT })
+  const data = await b.peers.fetch(refs[0]!)
+  assert.ok(data !== undefined, 'the first peer did not deliver')
+  // before, every fetch waited for all named peers' dials: this one ended only when libp2p gave up
+  assert.ok(held.length > 0 && held.every((hold) => !hold.closed), 'the fetch waited for the held handshake to be given up')
+})
+
+test('a first peer that has nothing ends no fetch while a named peer is still in its handshake', async () => {
+  const empty = await startNode(cleanup, join(dir, 'c-has-nothing'))
+  const seeder = await startNode(cleanup, cacheA)
+  const [, , , , port, , peerId] = seeder.info().addresses[0]!.split('/')
+  // the seeder's handshake outlasts the silence bound: the empty peer says DONT_HAVE and "absent" long before
+  const holdMs = PEER_TIMEOUT * 2.5
+  const proxy = createServer((client) => {
+    client.pause()
+    setTimeout(() => {
+      const upstream = connect(Number(port), '127.0.0.1')
+      upstream.on('error', () => client.destroy())
+      client.on('error', () => upstream.destroy())
+      client.pipe(upstream).pipe(client)
+      client.resume()
+    }, holdMs)
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  cleanup.push(async () => { proxy.close() })
+  const via = `/ip4/127.0.0.1/tcp/${(proxy.address() as AddressInfo).port}/p2p/${peerId}`
+  const b = await startNode(cleanup, join(dir, 'b-first-has-nothing'), { peers: [empty.info().addresses[0]!, via], peerTimeout: PEER_TIMEOUT })
+  const data = await b.peers.fetch(refs[0]!)
+  assert.ok(data !== undefined, 'the fetch gave up on the first peer\'s word, or on silence while the seeder was still being dialled')
 })
 
 test('private network: only nodes with the same swarm key connect; a malformed key is a one-line error', async () => {
