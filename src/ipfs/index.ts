@@ -300,9 +300,9 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     log,
   }, maps, ({ integrity, cid }) => peers.hint?.(integrity, cid.toString()), stopController.signal))
 
-  // fetches need not wait for the slowest dial (nor the mDNS grace): the first peer connected takes
-  // wants at once (3 named loopback peers: the first tarball 167-326 ms after the start, one peer
-  // 86-97 ms). With integrity → CID maps every fetch waits for them: they name large tarballs' roots.
+  // fetches need not wait for the slowest dial nor the mDNS grace (300 ms of every install with
+  // peers, by default): the first peer connected takes wants at once. With integrity → CID maps
+  // every fetch waits for them: they name large tarballs' roots.
   const firstConnected: Promise<void> = maps.length > 0
     ? ready
     : Promise.race([ready, new Promise<void>((resolve) => {
