@@ -301,7 +301,7 @@ async function runRounds (project: string, scenarios: Scenario[], tools: Toolcha
       }
       if (r.code !== 0 && s.spec.tool === 'ipfs-npm') r.tail += `\n${await peerMisses(s.spec.cache)}`
       result.runs.push(r)
-      say(`${project} round ${round}/${RUNS} ${s.id}: ${r.code === 0 ? `${(r.ms / 1000).toFixed(2)} s, ${((r.rssKb ?? 0) / 1024).toFixed(0)} MiB, CPU ${((r.cpuMs ?? 0) / 1000).toFixed(2)} s` : `FAILED exit ${r.code}: ${r.tail.split('\n').slice(-2).join(' / ')}`}`)
+      say(`${project} round ${round}/${RUNS} ${s.id}: ${r.code === 0 ? `${(r.ms / 1000).toFixed(2)} s, ${((r.rssKb ?? 0) / 1024).toFixed(0)} MiB, CPU ${((r.cpuMs ?? 0) / 1000).toFixed(2)} s (user ${((r.userMs ?? 0) / 1000).toFixed(2)}, sys ${((r.systemMs ?? 0) / 1000).toFixed(2)}), load ${(r.load ?? 0).toFixed(1)}` : `FAILED exit ${r.code}: ${r.tail.split('\n').slice(-2).join(' / ')}`}`)
     }
   }
   return results

@@ -80,19 +80,22 @@ export function renderReport (init: ReportInit): string {
   for (const [k, v] of init.facts) lines.push(`- **${k}:** ${v}`)
   lines.push('', '## Wall time (s) and peak RSS', '',
     '`× npm ci` = this median / the median of `npm ci` cold on the same project and registry. Runs alternate (A B C … A B C …).', '',
-    '| project | scenario | ok runs | min | median | max | × npm ci | peak RSS MiB (median) | CPU s (median) |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    '| project | scenario | ok runs | min | median | max | × npm ci | peak RSS MiB (median) | CPU s (median) | user / sys s (medians) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const r of init.results) {
     const t = okRuns(r).map((x) => x.ms)
     if (t.length === 0) {
-      lines.push(`| ${r.project} | ${r.label} | 0/${r.runs.length} | – | – | – | – | – | – |`)
+      lines.push(`| ${r.project} | ${r.label} | 0/${r.runs.length} | – | – | – | – | – | – | – |`)
       continue
     }
     const s = summarize(t)
     const x = ratio(init.results, r.project, r.id, r.baseline)
     const rss = medianRss(init.results, r.project, r.id)
     const cpu = okRuns(r).flatMap((run) => run.cpuMs === undefined ? [] : [run.cpuMs])
-    lines.push(`| ${r.project} | ${r.label} | ${t.length}/${r.runs.length} | ${sec(s.min)} | ${sec(s.median)} | ${sec(s.max)} | ${x === undefined ? '–' : x.value.toFixed(2)} | ${rss === undefined ? '–' : rss.toFixed(0)} | ${cpu.length === 0 ? '–' : sec(summarize(cpu).median)} |`)
+    const user = okRuns(r).flatMap((run) => run.userMs === undefined ? [] : [run.userMs])
+    const system = okRuns(r).flatMap((run) => run.systemMs === undefined ? [] : [run.systemMs])
+    const split = user.length === 0 || system.length === 0 ? '–' : `${sec(summarize(user).median)} / ${sec(summarize(system).median)}`
+    lines.push(`| ${r.project} | ${r.label} | ${t.length}/${r.runs.length} | ${sec(s.min)} | ${sec(s.median)} | ${sec(s.max)} | ${x === undefined ? '–' : x.value.toFixed(2)} | ${rss === undefined ? '–' : rss.toFixed(0)} | ${cpu.length === 0 ? '–' : sec(summarize(cpu).median)} | ${split} |`)
   }
   lines.push('', '## Targets', '', '| target | project | measured | limit | met | per-round / detail |', '| --- | --- | ---: | ---: | :---: | --- |')
   for (const t of init.targets) {
