@@ -145,6 +145,7 @@ export function startFetchPhase (items: readonly FetchPhaseItem[], init: FetchPh
       await queued.catch(() => {})
       await fetches.get(ref.integrity)?.catch(() => {})
     },
+    size: (ref) => kept.get(ref.integrity)?.data.length,
     fetched: (ref) => fetches.has(ref.integrity),
     fromRegistry: (ref) => fromRegistry.has(ref.integrity),
     async read (ref) {

@@ -28,6 +28,8 @@ export interface TarballSource {
    * fetch's error (npm's `ENOTCACHED` offline).
    */
   read(ref: TarballRef): Promise<Uint8Array>
+  /** The size of `ref`'s bytes while they wait in memory to be read, else undefined. */
+  size(ref: TarballRef): number | undefined
   /** Whether this run fetched `ref` (npm would have read it from its source, not from its cache). */
   fetched(ref: TarballRef): boolean
   /** Whether this run fetched `ref` from the registry (as npm would have), not from peers. */
@@ -107,7 +109,7 @@ export function installExtractor (init: ExtractorInit): { restore(): void } {
         umask: Number(opts.umask) || 0,
         allowGitIgnore: !!opts.allowGitIgnore,
       }
-    })
+    }, source.size(ref))
     let result
     try {
       result = await unpackFrom(true)

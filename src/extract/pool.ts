@@ -22,9 +22,10 @@ export interface ExtractPool {
   /**
    * Waits for a place in the pool, then calls `load` for the task (reading the tarball now, not
    * before) and unpacks it on the first free worker. The task's bytes are given to the worker:
-   * the caller's view of them is emptied.
+   * the caller's view of them is emptied. `bytes`, the tarball's size when known: of the tasks
+   * waiting for a place, the largest goes first.
    */
-  run(load: () => Promise<UnpackTask>): Promise<UnpackResult>
+  run(load: () => Promise<UnpackTask>, bytes?: number): Promise<UnpackResult>
   /** Ends the workers; tasks still queued are rejected. */
   close(): Promise<void>
 }
@@ -57,7 +58,11 @@ export function createExtractPool (init: ExtractPoolInit = {}): ExtractPool {
   const workers: PoolWorker[] = []
   const idle: PoolWorker[] = []
   const waitingForWorker: Array<(w: PoolWorker) => void> = []
-  const waitingForPlace: Array<() => void> = []
+  /**
+   * Largest first: a large tarball queued behind hundreds of small ones (arrived last, as a 33 MB
+   * one from a peer does) was unpacked alone at the end while the other workers idled.
+   */
+  const waitingForPlace: Array<{ bytes: number, resolve: () => void }> = []
   let places = size * 2
   let closed = false
 
@@ -101,26 +106,30 @@ export function createExtractPool (init: ExtractPoolInit = {}): ExtractPool {
     idle.push(entry)
   }
 
-  const place = async (): Promise<void> => {
+  const place = async (bytes: number): Promise<void> => {
     if (places > 0) {
       places--
       return
     }
-    await new Promise<void>((resolve) => waitingForPlace.push(resolve))
+    await new Promise<void>((resolve) => waitingForPlace.push({ bytes, resolve }))
   }
 
   const freePlace = (): void => {
-    const next = waitingForPlace.shift()
-    if (next !== undefined) next()
-    else places++
+    if (waitingForPlace.length === 0) {
+      places++
+      return
+    }
+    let largest = 0
+    for (let i = 1; i < waitingForPlace.length; i++) if (waitingForPlace[i]!.bytes > waitingForPlace[largest]!.bytes) largest = i
+    waitingForPlace.splice(largest, 1)[0]!.resolve()
   }
 
   for (let i = Math.min(size, init.warm ?? 0); i > 0; i--) release(spawn())
 
   return {
     size,
-    async run (load) {
-      await place()
+    async run (load, bytes = 0) {
+      await place(bytes)
       try {
         const task = await load()
         const own = task.tarball instanceof Uint8Array ? movable(task.tarball) : undefined

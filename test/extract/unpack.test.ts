@@ -154,6 +154,28 @@ describe('unpacking a tarball as pacote does', () => {
       await pool.close()
     }
   })
+
+  test('tasks waiting for a place in the pool start largest first, those of one size in turn', async () => {
+    // one worker: two places, held until the test lets their loads end
+    const pool = createExtractPool({ size: 1 })
+    try {
+      const loaded: string[] = []
+      const holds: Array<() => void> = []
+      const task = (label: string, size?: number): Promise<unknown> => pool.run(async () => {
+        loaded.push(label)
+        if (label.startsWith('holds')) await new Promise<void>((resolve) => holds.push(resolve))
+        return { dest: await fresh(), tarball: new Uint8Array(byName.get('x-dupes')!.tarball), fmode: 0o666, umask: 0, allowGitIgnore: false, processUmask: 0o022 }
+      }, size)
+      const all = [task('holds 1', 1), task('holds 2', 1), task('small', 10), task('unknown'), task('large', 1000), task('mid', 100), task('mid again', 100)]
+      // the waiting tasks have queued (each waits for a place before its load) once both holders load
+      while (holds.length < 2) await new Promise((resolve) => setImmediate(resolve))
+      for (const hold of holds) hold()
+      await Promise.all(all)
+      assert.deepEqual(loaded, ['holds 1', 'holds 2', 'large', 'mid', 'mid again', 'small', 'unknown'])
+    } finally {
+      await pool.close()
+    }
+  })
 })
 
 describe('ci over an existing tree: unchanged files moved back, not written', () => {
