@@ -49,13 +49,17 @@ export interface ArboristLike {
   reify(opts?: Record<string, unknown>): Promise<TreeNode>
 }
 
+/** Arborist's lockfile as it loaded it, as far as it is used. */
+export interface LoadedShrinkwrap {
+  loadedFromDisk: boolean
+  filename: string | null
+  data: { packages: Record<string, { link?: boolean, resolved?: string }> } & Record<string, unknown>
+  resolveOptions: Record<string, unknown>
+}
+
 /** Arborist's lockfile class, as far as it is used: loading a hidden lockfile, checked against node_modules. */
 export interface ShrinkwrapClass {
-  load(options: { path: string, hiddenLockfile: true, resolveOptions?: Record<string, unknown> }): Promise<{
-    loadedFromDisk: boolean
-    filename: string | null
-    data: { packages: Record<string, { link?: boolean, resolved?: string }> } & Record<string, unknown>
-  }>
+  load(options: { path: string, hiddenLockfile?: boolean, resolveOptions?: Record<string, unknown> }): Promise<LoadedShrinkwrap>
 }
 
 export type ArboristClass = (new (options: ArboristOptions) => ArboristLike) & { Shrinkwrap: ShrinkwrapClass }

@@ -111,10 +111,12 @@ async function exec (ctx: CommandContext): Promise<void> {
       // npm ci's emptying: each folder moved aside whole, for the extractor to take back what it can
       const dirs = await toEmpty
       const previous = await moveAside({ dirs, trash: join(config.get('cache') as string, '_ipfs-npm', 'trash') })
-      await (await kept)?.write()
+      const keptNodes = await kept
+      await keptNodes?.write()
       // the tree reify would load now (with its options: it keeps this one), so that the plan
       // leaves out what is in place
-      const actual = await isFolder ? await arb.loadActual({ ignoreMissing: true }) : undefined
+      const loadActual = (): Promise<TreeNode> => arb.loadActual({ ignoreMissing: true })
+      const actual = await isFolder ? await (keptNodes === undefined ? loadActual() : keptNodes.loading(loadActual)) : undefined
       return { arb, options, actual, fillResolved, previous }
     },
   })
