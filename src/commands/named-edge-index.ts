@@ -72,9 +72,9 @@ function reloadAt (node: ArbNode, name: string, rootLoc: string): void {
 }
 
 /**
- * `nodes` (all in `top`'s subtree, each with its chain of parents up to `top`) in the walk's
- * order: `top` first, then each child's subtree in `children` order, then each fsChild's in
- * `fsChildren` order.
+ * Chains from the walk's first node down to each node it would find an edge at, in the walk's
+ * order: the first node itself, then each child's subtree in `children` order, then each
+ * fsChild's in `fsChildren` order.
  */
 function walkOrder (chains: ArbNode[][]): ArbNode[][] {
   // the position of each needed child among its parent's children, then fsChildren: one pass per parent
