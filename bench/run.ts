@@ -234,13 +234,13 @@ async function setupProject (name: string, src: string, root: string, tools: Too
 }
 
 /** Clears what a run must not find (moved to the trash: see bench/lib/trash.ts), then lets the filesystem settle. */
-async function prepareRun (s: Scenario, trash: Trash, maxTrees: number): Promise<void> {
+async function prepareRun (s: Scenario, trash: Trash): Promise<void> {
   if (!s.keepTree) await trash.discard(join(s.spec.cwd, 'node_modules'))
   if (s.cold) {
     await trash.discard(s.spec.cache)
     await trash.discard(s.spec.store)
   }
-  await trash.settle(maxTrees)
+  await trash.settle()
 }
 
 /** A timed run over an existing node_modules deleted it (as npm ci does): the next run waits. */
@@ -270,8 +270,6 @@ async function peerMisses (cache: string): Promise<string> {
 
 /** Alternating rounds: every scenario once per round, in the same order. */
 async function runRounds (project: string, scenarios: Scenario[], tools: Toolchain, scratch: string, trash: Trash): Promise<ScenarioResult[]> {
-  // a cold run moves two or three paths aside: empty the trash about once a round
-  const maxTrees = 3 * scenarios.length
   const results = scenarios.map((s): ScenarioResult => ({ project, id: s.id, label: s.label, baseline: s.baseline, runs: [] }))
   // one untimed run first of the re-installs (the tree they install over) and of the first scenario
   // to ask each peer (a peer builds its large tarballs' DAGs on the first ask; a long-running serve
@@ -283,7 +281,7 @@ async function runRounds (project: string, scenarios: Scenario[], tools: Toolcha
     return fresh.length > 0 || x.keepTree === true
   })
   for (const s of warmUp) {
-    await prepareRun(s, trash, maxTrees)
+    await prepareRun(s, trash)
     const r = await measureRun(s, tools, join(scratch, 'time.txt'), trash)
     say(`${project}: warm-up ${s.id}: ${r.code === 0 ? `${(r.ms / 1000).toFixed(1)} s` : `exit ${r.code}`}`)
   }
@@ -291,7 +289,7 @@ async function runRounds (project: string, scenarios: Scenario[], tools: Toolcha
     for (const [i, s] of scenarios.entries()) {
       const result = results[i]
       if (result.runs.some((r) => r.code !== 0)) continue
-      await prepareRun(s, trash, maxTrees)
+      await prepareRun(s, trash)
       let r: RunResult
       try {
         r = await measureRun(s, tools, join(scratch, 'time.txt'), trash)
@@ -332,7 +330,7 @@ async function profileMisses (project: string, scenarios: Scenario[], results: S
       profiled.add(id)
       const dir = join(root, 'profiles', id)
       await rm(dir, { recursive: true, force: true })
-      await prepareRun(s, trash, 0)
+      await prepareRun(s, trash)
       const res = await measureRun(s, tools, join(root, 'time.txt'), trash, { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` })
       say(`${project}: profiled ${id} (${(res.ms / 1000).toFixed(2)} s under the profiler)`)
       try {
@@ -583,7 +581,7 @@ async function main (): Promise<void> {
     }
 
     const results: ScenarioResult[] = []
-    // one for the whole run: a pause after one project's deletes covers the next project's runs
+    // one for the whole run, emptied after the last timed run (or when the disk runs short)
     const trash = createTrash(join(work, 'trash'))
     let transfer: TransferResults | string = 'the large project or the `transfer` scenario was not run'
     const profiles: string[] = []
@@ -623,6 +621,7 @@ async function main (): Promise<void> {
       }
     }
     await cleanup()
+    await trash.empty()
 
     const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo })).stdout.trim()
     const dirty = (await run('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: repo })).stdout.trim() === '' ? '' : ' (with uncommitted changes)'
