@@ -167,11 +167,12 @@ test('a peer that dies mid-transfer costs a bounded wait and leaves nothing behi
   assert.deepEqual(await ourEntries(bCache), [], 'no partial DAG was stored')
 })
 
-test('a named peer whose handshake outlasts the peer timeout (a loaded machine) is still used', async () => {
-  const seeder = await startNode(cleanup, cacheA)
-  const [, , , , port, , peerId] = seeder.info().addresses[0]!.split('/')
-  // takes the connection at once, as a live host does, and holds the handshake's first bytes
-  const holdMs = PEER_TIMEOUT * 2.5
+/**
+ * An address of `node` through a proxy that takes the connection at once, as a live host does,
+ * and holds the handshake's first bytes for 2.5 × PEER_TIMEOUT before passing them on.
+ */
+async function slowHandshake (node: IpfsNode): Promise<{ via: string, peerId: string }> {
+  const [, , , , port, , peerId] = node.info().addresses[0]!.split('/')
   const proxy = createServer((client) => {
     client.pause()
     setTimeout(() => {
@@ -180,11 +181,16 @@ test('a named peer whose handshake outlasts the peer timeout (a loaded machine) 
       client.on('error', () => upstream.destroy())
       client.pipe(upstream).pipe(client)
       client.resume()
-    }, holdMs)
+    }, PEER_TIMEOUT * 2.5)
   })
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
   cleanup.push(async () => { proxy.close() })
-  const via = `/ip4/127.0.0.1/tcp/${(proxy.address() as AddressInfo).port}/p2p/${peerId}`
+  return { via: `/ip4/127.0.0.1/tcp/${(proxy.address() as AddressInfo).port}/p2p/${peerId}`, peerId: peerId! }
+}
+
+test('a named peer whose handshake outlasts the peer timeout (a loaded machine) is still used', async () => {
+  const seeder = await startNode(cleanup, cacheA)
+  const { via, peerId } = await slowHandshake(seeder)
   const b = await startNode(cleanup, join(dir, 'b-slow-handshake'), { peers: [via], peerTimeout: PEER_TIMEOUT })
   const data = await b.peers.fetch(refs[0]!)
   assert.ok(data !== undefined, 'the peer was given up before its handshake ended')
@@ -220,22 +226,8 @@ test('fetches start with the first peer connected, not after a named peer whose 
 test('a first peer that has nothing ends no fetch while a named peer is still in its handshake', async () => {
   const empty = await startNode(cleanup, join(dir, 'c-has-nothing'))
   const seeder = await startNode(cleanup, cacheA)
-  const [, , , , port, , peerId] = seeder.info().addresses[0]!.split('/')
   // the seeder's handshake outlasts the silence bound: the empty peer says DONT_HAVE and "absent" long before
-  const holdMs = PEER_TIMEOUT * 2.5
-  const proxy = createServer((client) => {
-    client.pause()
-    setTimeout(() => {
-      const upstream = connect(Number(port), '127.0.0.1')
-      upstream.on('error', () => client.destroy())
-      client.on('error', () => upstream.destroy())
-      client.pipe(upstream).pipe(client)
-      client.resume()
-    }, holdMs)
-  })
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-  cleanup.push(async () => { proxy.close() })
-  const via = `/ip4/127.0.0.1/tcp/${(proxy.address() as AddressInfo).port}/p2p/${peerId}`
+  const { via } = await slowHandshake(seeder)
   const b = await startNode(cleanup, join(dir, 'b-first-has-nothing'), { peers: [empty.info().addresses[0]!, via], peerTimeout: PEER_TIMEOUT })
   const data = await b.peers.fetch(refs[0]!)
   assert.ok(data !== undefined, 'the fetch gave up on the first peer\'s word, or on silence while the seeder was still being dialled')
