@@ -40,6 +40,9 @@ export interface ReportInit {
 
 const sec = (ms: number): string => (ms / 1000).toFixed(2)
 const okRuns = (r: ScenarioResult): RunResult[] => r.runs.filter((x) => x.code === 0)
+/** A measure of the successful runs, where time(1) gave it. */
+const measured = (r: ScenarioResult | undefined, key: 'rssKb' | 'cpuMs' | 'userMs' | 'systemMs'): number[] =>
+  r === undefined ? [] : okRuns(r).flatMap((x) => x[key] === undefined ? [] : [x[key]])
 
 /** The successful runs' wall times of `id` on `project`, in round order. */
 export function times (results: readonly ScenarioResult[], project: string, id: string): number[] {
@@ -50,8 +53,8 @@ export function times (results: readonly ScenarioResult[], project: string, id: 
 /** Median peak RSS (MiB) of `id` on `project`. */
 export function medianRss (results: readonly ScenarioResult[], project: string, id: string): number | undefined {
   const r = results.find((x) => x.project === project && x.id === id)
-  const rss = r === undefined ? [] : okRuns(r).flatMap((x) => x.rssKb === undefined ? [] : [x.rssKb / 1024])
-  return rss.length === 0 ? undefined : summarize(rss).median
+  const rss = measured(r, 'rssKb')
+  return rss.length === 0 ? undefined : summarize(rss).median / 1024
 }
 
 /**
@@ -59,10 +62,7 @@ export function medianRss (results: readonly ScenarioResult[], project: string, 
  * load, CPU time moves far less than wall time does.
  */
 export function cpuRatio (results: readonly ScenarioResult[], project: string, a: string, b: string): number | undefined {
-  const cpu = (id: string): number[] => {
-    const r = results.find((x) => x.project === project && x.id === id)
-    return r === undefined ? [] : okRuns(r).flatMap((x) => x.cpuMs === undefined ? [] : [x.cpuMs])
-  }
+  const cpu = (id: string): number[] => measured(results.find((x) => x.project === project && x.id === id), 'cpuMs')
   const [ca, cb] = [cpu(a), cpu(b)]
   return ca.length === 0 || cb.length === 0 ? undefined : summarize(ca).median / summarize(cb).median
 }
@@ -91,9 +91,7 @@ export function renderReport (init: ReportInit): string {
     const s = summarize(t)
     const x = ratio(init.results, r.project, r.id, r.baseline)
     const rss = medianRss(init.results, r.project, r.id)
-    const cpu = okRuns(r).flatMap((run) => run.cpuMs === undefined ? [] : [run.cpuMs])
-    const user = okRuns(r).flatMap((run) => run.userMs === undefined ? [] : [run.userMs])
-    const system = okRuns(r).flatMap((run) => run.systemMs === undefined ? [] : [run.systemMs])
+    const [cpu, user, system] = [measured(r, 'cpuMs'), measured(r, 'userMs'), measured(r, 'systemMs')]
     const split = user.length === 0 || system.length === 0 ? '–' : `${sec(summarize(user).median)} / ${sec(summarize(system).median)}`
     lines.push(`| ${r.project} | ${r.label} | ${t.length}/${r.runs.length} | ${sec(s.min)} | ${sec(s.median)} | ${sec(s.max)} | ${x === undefined ? '–' : x.value.toFixed(2)} | ${rss === undefined ? '–' : rss.toFixed(0)} | ${cpu.length === 0 ? '–' : sec(summarize(cpu).median)} | ${split} |`)
   }

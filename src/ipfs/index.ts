@@ -300,21 +300,20 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     log,
   }, maps, ({ integrity, cid }) => peers.hint?.(integrity, cid.toString()), stopController.signal))
 
+  /** The first connection made from now on. */
+  const nextConnect = new Promise<void>((resolve) => libp2p.addEventListener('peer:connect', () => resolve(), { once: true }))
   // fetches need not wait for the slowest dial nor the mDNS grace (300 ms of every install with
   // peers, by default): the first peer connected takes wants at once. With integrity → CID maps
   // every fetch waits for them: they name large tarballs' roots.
   const firstConnected: Promise<void> = maps.length > 0
     ? ready
-    : Promise.race([ready, new Promise<void>((resolve) => {
-      if (libp2p.getConnections().length > 0) resolve()
-      else libp2p.addEventListener('peer:connect', () => resolve(), { once: true })
-    })])
+    : Promise.race([ready, libp2p.getConnections().length > 0 ? Promise.resolve() : nextConnect])
 
   // with mDNS, a peer may take longer than its grace to appear on a loaded host: asks made while
   // nobody is connected wait for a first peer, once per node, up to FIRST_PEER_WAIT
   const firstPeer: Promise<void> = !options.mdns
     ? Promise.resolve()
-    : untilAborted(new Promise((resolve) => libp2p.addEventListener('peer:connect', resolve, { once: true })), AbortSignal.any([AbortSignal.timeout(FIRST_PEER_WAIT), stopController.signal]))
+    : untilAborted(nextConnect, AbortSignal.any([AbortSignal.timeout(FIRST_PEER_WAIT), stopController.signal]))
   const peersOrNone = async (): Promise<void> => {
     await ready
     if (libp2p.getPeers().length === 0) await firstPeer
