@@ -17,6 +17,7 @@ import { projectScriptPolicy, strictAllowScriptsPreflight, warnUnreviewedScripts
 import type { ArboristClass, ArboristLike, ArboristOptions } from './arborist-types.ts'
 import type { CommandContext } from './context.ts'
 import { fillResolvedWhereSafe, plannedTarballs, type ReifyMode } from './plan.ts'
+import { deferSigstore } from './deferred-sigstore.ts'
 import { installNamedEdgeIndex } from './named-edge-index.ts'
 import { reifyOutput } from './reify-output.ts'
 import { selectedWorkspaces } from './workspaces.ts'
@@ -64,8 +65,10 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   config.logWarnings()
   const flat = config.flat
   const where = config.localPrefix
+  const arboristMain = require.resolve('@npmcli/arborist')
+  deferSigstore(createRequire(arboristMain).resolve('pacote'))
   const Arborist = require('@npmcli/arborist') as ArboristClass
-  installNamedEdgeIndex(require.resolve('@npmcli/arborist'))
+  installNamedEdgeIndex(arboristMain)
   const workspaces = await selectedWorkspaces(config)
   const allowScripts = await projectScriptPolicy(config, where)
   const npmVersion = (require(join(ctx.npm.root, 'package.json')) as { version: string }).version
