@@ -17,7 +17,7 @@ import { projectScriptPolicy, strictAllowScriptsPreflight, warnUnreviewedScripts
 import type { ArboristClass, ArboristLike, ArboristOptions } from './arborist-types.ts'
 import type { CommandContext } from './context.ts'
 import { fillResolvedWhereSafe, plannedTarballs, type ReifyMode } from './plan.ts'
-import { deferSigstore } from './deferred-sigstore.ts'
+import { deferModules } from './deferred-modules.ts'
 import { installNamedEdgeIndex } from './named-edge-index.ts'
 import { reifyOutput } from './reify-output.ts'
 import { selectedWorkspaces } from './workspaces.ts'
@@ -66,7 +66,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   const flat = config.flat
   const where = config.localPrefix
   const arboristMain = require.resolve('@npmcli/arborist')
-  deferSigstore(createRequire(arboristMain).resolve('pacote'))
+  deferModules(arboristMain)
   const Arborist = require('@npmcli/arborist') as ArboristClass
   installNamedEdgeIndex(arboristMain)
   const workspaces = await selectedWorkspaces(config)

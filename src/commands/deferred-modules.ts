@@ -1,0 +1,118 @@
+/**
+ * Modules Arborist and pacote load when they are loaded but that install and ci never use,
+ * loaded instead when first used:
+ * - sigstore (about 130 modules: @sigstore/*, tuf-js, their protobuf specs), which pacote's
+ *   `lib/registry.js` calls only to verify a registry attestation (`sigstore.verify`): about a
+ *   third of what Arborist costs to load;
+ * - Arborist's `lib/query-selector-all.js` (with @npmcli/query and postcss-selector-parser, 35
+ *   modules), which `lib/node.js` calls only from `node.querySelectorAll()` (`npm query`).
+ * Each one's place in the module cache is taken, before its user loads, by a stand-in whose
+ * first use loads the real module (which takes the cache entry over) and hands the use on to it.
+ *
+ * Each is applied only while its user is not loaded yet and uses it as this was written
+ * against (the require, then only the uses named above, made when they run); otherwise
+ * nothing changes.
+ */
+import { readFileSync } from 'node:fs'
+import { createRequire, Module } from 'node:module'
+import { join } from 'node:path'
+
+/** The module cache, as CommonJS keeps it. */
+type ModuleCache = Record<string, { exports: unknown } | undefined>
+
+const cache = createRequire(import.meta.url).cache as ModuleCache
+
+const mentions = (source: string, pattern: string): number => source.match(new RegExp(pattern, 'g'))?.length ?? 0
+
+/**
+ * Puts a stand-in for `file` in the module cache, its exports made by `standIn` from a loader
+ * of the real module.
+ */
+function defer (file: string, standIn: (load: () => unknown) => unknown): void {
+  const stand = new Module(file)
+  stand.filename = file
+  stand.loaded = true
+  let real: unknown
+  let loaded = false
+  stand.exports = standIn(() => {
+    if (!loaded) {
+      // the real module takes the cache entry: whoever requires it from now on gets it
+      if (cache[file] === stand) delete cache[file]
+      real = createRequire(file)(file)
+      loaded = true
+    }
+    return real
+  })
+  cache[file] = stand
+}
+
+export interface DeferredModules {
+  /** Whether sigstore was deferred. */
+  sigstore: boolean
+  /** Whether Arborist's query-selector-all was deferred. */
+  querySelectorAll: boolean
+}
+
+/** sigstore, for the pacote whose main file is `pacoteMain`. */
+function deferSigstore (pacoteMain: string): boolean {
+  const registryJs = join(pacoteMain, '..', 'registry.js')
+  let file: string
+  try {
+    if (cache[pacoteMain] !== undefined || cache[registryJs] !== undefined) return false
+    const source = readFileSync(registryJs, 'utf8')
+    // the require names sigstore twice (the binding, the module); every other mention must be a call of verify
+    const calls = mentions(source, '\\bsigstore\\.verify\\(')
+    if (!/^const sigstore = require\('sigstore'\)$/m.test(source) || calls < 1 || mentions(source, '\\bsigstore\\b') !== 2 + calls) return false
+    file = createRequire(registryJs).resolve('sigstore')
+  } catch {
+    return false
+  }
+  if (cache[file] !== undefined) return false
+  // pacote reads `sigstore.verify` when it calls it: any property read loads the real module
+  defer(file, (load) => new Proxy({}, {
+    get: (_, key) => (load() as Record<string | symbol, unknown>)[key],
+    has: (_, key) => key in (load() as object),
+  }))
+  return true
+}
+
+/** Arborist's lib/query-selector-all.js, for the Arborist whose main file is `arboristMain`. */
+function deferQuerySelectorAll (arboristMain: string): boolean {
+  const lib = join(arboristMain, '..')
+  const nodeJs = join(lib, 'node.js')
+  const file = join(lib, 'query-selector-all.js')
+  try {
+    if (cache[nodeJs] !== undefined || cache[file] !== undefined) return false
+    const user = readFileSync(nodeJs, 'utf8')
+    // the require, the method `querySelectorAll (query, opts)` calling it, comments: nothing else may name it
+    const known = [/^const querySelectorAll = require\('\.\/query-selector-all\.js'\)$/, /^\s*querySelectorAll \(query, opts\) \{$/, /^\s*return querySelectorAll\(this, query, opts\)$/]
+    const naming = user.split('\n').filter((line) => line.includes('querySelectorAll') && !/^\s*\/\//.test(line))
+    if (naming.length !== known.length || !known.every((shape, i) => shape.test(naming[i])) ||
+      !/^module\.exports = querySelectorAll$/m.test(readFileSync(file, 'utf8'))) return false
+  } catch {
+    return false
+  }
+  defer(file, (load) => function querySelectorAll (this: unknown, ...args: unknown[]): unknown {
+    return (load() as (...a: unknown[]) => unknown).apply(this, args)
+  })
+  return true
+}
+
+/**
+ * Defers what it can of the above, for the Arborist whose main file is `arboristMain` (and the
+ * pacote it requires), before Arborist is loaded.
+ *
+ * @example
+ * deferModules(require.resolve('@npmcli/arborist'))
+ * const Arborist = require('@npmcli/arborist')
+ */
+export function deferModules (arboristMain: string): DeferredModules {
+  let pacoteMain: string | undefined
+  try {
+    pacoteMain = createRequire(arboristMain).resolve('pacote')
+  } catch {}
+  return {
+    sigstore: pacoteMain !== undefined && deferSigstore(pacoteMain),
+    querySelectorAll: deferQuerySelectorAll(arboristMain),
+  }
+}
