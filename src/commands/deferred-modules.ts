@@ -1,11 +1,14 @@
 /**
- * Modules Arborist and pacote load when they are loaded but that install and ci never use,
+ * Modules Arborist and pacote load when they are loaded but that install and ci use rarely or never,
  * loaded instead when first used:
  * - sigstore (about 130 modules: @sigstore/*, tuf-js, their protobuf specs), which pacote's
  *   `lib/registry.js` calls only to verify a registry attestation (`sigstore.verify`): about a
  *   third of what Arborist costs to load;
  * - Arborist's `lib/query-selector-all.js` (with @npmcli/query and postcss-selector-parser, 35
- *   modules), which `lib/node.js` calls only from `node.querySelectorAll()` (`npm query`).
+ *   modules), which `lib/node.js` calls only from `node.querySelectorAll()` (`npm query`);
+ * - make-fetch-happen (with its agents, socks and ip-address, about 50 modules), which
+ *   npm-registry-fetch only calls, and only when something is fetched from a registry (a ci
+ *   whose tarballs are all in place or in the cache fetches nothing through it).
  * Each one's place in the module cache is taken, before its user loads, by a stand-in whose
  * first use loads the real module (which takes the cache entry over) and hands the use on to it.
  *
@@ -51,6 +54,8 @@ export interface DeferredModules {
   sigstore: boolean
   /** Whether Arborist's query-selector-all was deferred. */
   querySelectorAll: boolean
+  /** Whether npm-registry-fetch's make-fetch-happen was deferred. */
+  makeFetchHappen: boolean
 }
 
 /** sigstore, for the pacote whose main file is `pacoteMain`. */
@@ -98,6 +103,27 @@ function deferQuerySelectorAll (arboristMain: string): boolean {
   return true
 }
 
+/** make-fetch-happen, for the npm-registry-fetch whose main file is `registryFetchMain`. */
+function deferMakeFetchHappen (registryFetchMain: string): boolean {
+  let file: string
+  try {
+    if (cache[registryFetchMain] !== undefined) return false
+    const user = readFileSync(registryFetchMain, 'utf8')
+    // the require, then calls only: `fetch` named nowhere else as itself (`doFetch`, `fetchBody`, `.fetchRetries` are other names)
+    const naming = user.split('\n').filter((line) => /(?<![.\w])fetch(?!\w)/.test(line) && !/^\s*\/\//.test(line))
+    if (naming.length < 2 || naming[0] !== "const fetch = require('make-fetch-happen')" ||
+      !naming.slice(1).every((line) => mentions(line, '(?<![.\\w])fetch(?!\\w)') === 1 && /(?<![.\w])fetch\(/.test(line))) return false
+    file = createRequire(registryFetchMain).resolve('make-fetch-happen')
+  } catch {
+    return false
+  }
+  if (cache[file] !== undefined) return false
+  defer(file, (load) => function fetch (this: unknown, ...args: unknown[]): unknown {
+    return (load() as (...a: unknown[]) => unknown).apply(this, args)
+  })
+  return true
+}
+
 /**
  * Defers what it can of the above, for the Arborist whose main file is `arboristMain` (and the
  * pacote it requires), before Arborist is loaded.
@@ -114,5 +140,6 @@ export function deferModules (arboristMain: string): DeferredModules {
   return {
     sigstore: pacoteMain !== undefined && deferSigstore(pacoteMain),
     querySelectorAll: deferQuerySelectorAll(arboristMain),
+    makeFetchHappen: pacoteMain !== undefined && deferMakeFetchHappen(createRequire(pacoteMain).resolve('npm-registry-fetch')),
   }
 }
