@@ -27,6 +27,8 @@ export interface ContentSource {
 export interface SharingPolicy {
   /** Whether content from `source` must stay inside a private network; unknown origins are private. */
   isPrivate(source: ContentSource): boolean
+  /** The registry npm fetches `name` from (its scope's, else the default), as configured. */
+  registryFor(name: string): string
 }
 
 export interface SharingPolicyInit {
@@ -90,6 +92,7 @@ export function createSharingPolicy (init: SharingPolicyInit): SharingPolicy {
   }
 
   return {
+    registryFor,
     isPrivate ({ url, name }) {
       if (privateScopes.has(scopeOf(name) ?? '')) return true
       const source = url ?? (name === undefined ? undefined : registryFor(name))

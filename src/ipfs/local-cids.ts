@@ -34,10 +34,11 @@ export interface LocalCidsInit {
   /** sha512 integrity → the raw sha2-256 CID of a small tarball, once computed (see `profileCid`). */
   profileIndex: CidIndex
   /**
-   * Whether the cached content under this integrity may be named to a peer (servable.ts): asked
-   * before anything is read or built, so a private tarball costs no DAG and says nothing.
+   * Whether the cached content under this integrity (of `pkg`, when the asker named it) may be
+   * named to a peer (servable.ts): asked before anything is read or built, so a private tarball
+   * costs no DAG and says nothing.
    */
-  mayName(integrity: string): Promise<boolean>
+  mayName(integrity: string, pkg?: PackageId): Promise<boolean>
 }
 
 export interface LocalCids {
@@ -122,12 +123,12 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
   }
 
   /** `mode`: build a missing DAG for an ask (fast), in the background (frugal), or not at all. */
-  const byDigest = async (integrity: string, mode: 'ask' | 'background' | 'built' = 'ask'): Promise<CID | undefined> => {
+  const byDigest = async (integrity: string, mode: 'ask' | 'background' | 'built' = 'ask', pkg?: PackageId): Promise<CID | undefined> => {
     for (const hash of hashesOf(integrity)) {
       const single = sriOf(hash)
       const info = await cacache.get.hasContent(cachePath, single)
       if (info === false) continue
-      if (!await mayName(single)) return undefined
+      if (!await mayName(single, pkg)) return undefined
       if (info.size <= MAX_RAW_BLOCK) {
         if (hash.algorithm === 'sha512') return rawCidFromIntegrity(single)
         // cached under another digest only (sha1 locks): serve it under its raw sha512 CID
@@ -153,7 +154,7 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
   const byPackage = async (integrity: string, pkg: PackageId): Promise<CID | undefined> => {
     for (const candidate of await packageTarballs(pkg)) {
       const info = await cacache.get.hasContent(cachePath, candidate)
-      if (info === false || info.size > MAX_TARBALL || !await mayName(candidate)) continue
+      if (info === false || info.size > MAX_TARBALL || !await mayName(candidate, pkg)) continue
       if (!matchesIntegrity(await cacache.get.byDigest(cachePath, candidate), integrity)) continue
       const cid = await byDigest(candidate)
       // remember it under the asked digest, so the next ask skips the package lookup
@@ -165,11 +166,11 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
 
   return {
     async lookup (integrity, pkg) {
-      const cid = await byDigest(integrity)
+      const cid = await byDigest(integrity, 'ask', pkg)
       if (cid !== undefined) return cid
       // not cached as a tarball, but maybe fetched as a DAG from peers, or found by package before
       const known = await index.get(integrity)
-      if (known !== undefined && await blockstore.has(known) && await mayName(integrity)) return known
+      if (known !== undefined && await blockstore.has(known) && await mayName(integrity, pkg)) return known
       return pkg === undefined ? undefined : await byPackage(integrity, pkg)
     },
     prepare: async (integrity, build) => byDigest(integrity, build ? 'background' : 'built'),
