@@ -14,6 +14,11 @@
  * check is not remembered (file times may not tick between two writes that close together, as
  * git's "racily clean" index entries). cacache's byDigest hashed on every read: 3.4 ms of CPU per
  * MB, against 1 ms for the read alone.
+ *
+ * A large tarball's DAG leaves are slices of the tarball, which npm's cache holds already: they
+ * are served from it by offset (`putSlice`), kept as an index entry `ipfs-npm:slice:<cid>` naming
+ * the tarball's content, its offset and length. Writing them as blocks of their own cost a second
+ * copy of every large tarball, hashed twice more, while the asker waited for its first answer.
  */
 import type { BigIntStats } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
@@ -23,6 +28,8 @@ import cacache from 'cacache'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import { NotFoundError } from 'interface-store'
 import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import ssri from 'ssri'
 import { blockMatchesCid, integrityOfCid, rawCidFromIntegrity } from './cid.ts'
 
@@ -51,6 +58,12 @@ export interface CacheBlockstore extends Blockstore {
    * hands out): hashed once more, by cacache to address them, instead of three times.
    */
   putVerified(cid: CID, bytes: Uint8Array): Promise<CID>
+  /**
+   * Makes `cid` the `length` bytes at `offset` of the content stored under `integrity` (one hash),
+   * readable at once and after a restart: a DAG leaf served from the tarball it was cut from. The
+   * bytes are checked against `cid` the first time they are read.
+   */
+  putSlice(cid: CID, integrity: string, offset: number, length: number): Promise<CID>
 }
 
 export interface CacheBlockstoreInit {
@@ -59,6 +72,7 @@ export interface CacheBlockstoreInit {
 }
 
 const KEY_PREFIX = 'ipfs-npm:block:'
+const SLICE_PREFIX = 'ipfs-npm:slice:'
 /** Content files whose identity is remembered as checked (about 200 bytes each); the oldest go first. */
 const MAX_CHECKED = 32_768
 /** A file changed more recently than this before its check is not remembered as checked, in ns. */
@@ -70,6 +84,13 @@ export const contentPath = createRequire(import.meta.url)('cacache/lib/content/p
 /** What a content file is, as far as its bytes go: a write or a replacement changes it (a write sets the ctime, which no call can set back). */
 function identityOf (st: BigIntStats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}`
+}
+
+/** Where a block lies within stored content. */
+interface Slice {
+  integrity: string
+  offset: number
+  length: number
 }
 
 /** Whether `bytes` hash to a single-hash integrity (`<algo>-<base64 digest>`). */
@@ -96,14 +117,34 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
   const keyOf = (cid: CID): string => Buffer.from(cid.multihash.bytes).toString('base64')
   const locate = (cid: CID): string | undefined => aliases.get(keyOf(cid)) ?? integrityOfCid(cid)
 
-  /** Content files whose bytes matched their digest: integrity → identity when checked. */
+  /** Content files (and slices of them, by block key) whose bytes matched their digest: → identity when checked. */
   const checked = new Map<string, string>()
+  const remember = (key: string, identity: string): void => {
+    checked.delete(key)
+    checked.set(key, identity)
+    if (checked.size > MAX_CHECKED) checked.delete(checked.keys().next().value!)
+  }
 
-  const size = async (cid: CID): Promise<number | undefined> => {
-    const pending = writing.get(keyOf(cid))
-    if (pending !== undefined) return pending.byteLength
-    const integrity = locate(cid)
-    if (integrity === undefined) return undefined
+  /** Slices known to this process, by keyOf; others are looked up in the index (after a restart). */
+  const slices = new Map<string, Slice>()
+  /** The slice `cid` is, if any: DAG leaves are raw sha2-256 blocks, a tarball's own CID never is. */
+  const sliceOf = async (cid: CID): Promise<Slice | undefined> => {
+    const known = slices.get(keyOf(cid))
+    if (known !== undefined || cid.code !== raw.code || cid.multihash.code !== sha256.code) return known
+    const entry = await cacache.get.info(cachePath, SLICE_PREFIX + cid.toString()).catch(() => null)
+    const { offset, length } = (entry?.metadata ?? {}) as { offset?: unknown, length?: unknown }
+    if (entry === null || typeof offset !== 'number' || typeof length !== 'number') return undefined
+    const slice = { integrity: String(entry.integrity), offset, length }
+    slices.set(keyOf(cid), slice)
+    return slice
+  }
+  /** The slice's size, when the content it is cut from is there. */
+  const sliceSize = async (slice: Slice): Promise<number | undefined> => {
+    const st = await stat(contentPath(cachePath, slice.integrity)).catch(() => undefined)
+    return st !== undefined && st.size >= slice.offset + slice.length ? slice.length : undefined
+  }
+
+  const contentSize = async (integrity: string): Promise<number | undefined> => {
     try {
       return (await stat(contentPath(cachePath, integrity))).size
     } catch (err) {
@@ -112,8 +153,26 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
     }
   }
 
-  /** The content's bytes when they are all there and match the digest; a corrupted file is never served. */
-  const readContent = async (integrity: string, maxBytes: number): Promise<Uint8Array | undefined> => {
+  const size = async (cid: CID): Promise<number | undefined> => {
+    const pending = writing.get(keyOf(cid))
+    if (pending !== undefined) return pending.byteLength
+    const known = slices.get(keyOf(cid))
+    if (known !== undefined) return await sliceSize(known)
+    const integrity = locate(cid)
+    if (integrity === undefined) return undefined
+    const stored = await contentSize(integrity)
+    if (stored !== undefined) return stored
+    const slice = await sliceOf(cid)
+    return slice === undefined ? undefined : await sliceSize(slice)
+  }
+
+  /**
+   * The bytes of stored content — all of it, or `slice` of it — when they are all there and
+   * `matches` them: checked the first time for this identity of the file (remembered under
+   * `key`), so a corrupted file is never served.
+   */
+  const readChecked = async (integrity: string, slice: Slice | undefined, maxBytes: number, key: string, matches: (bytes: Uint8Array) => boolean): Promise<Uint8Array | undefined> => {
+    if (slice !== undefined && slice.length > maxBytes) return undefined
     let file
     try {
       file = await open(contentPath(cachePath, integrity), 'r')
@@ -125,34 +184,41 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
       // the identity of what is read, taken before the read: a write after it changes it for the next
       const st = await file.stat({ bigint: true })
       const statAt = BigInt(Date.now()) * 1_000_000n
-      if (st.size > BigInt(maxBytes)) return undefined
-      const bytes = Buffer.allocUnsafeSlow(Number(st.size))
+      if (slice === undefined && st.size > BigInt(maxBytes)) return undefined
+      const offset = slice?.offset ?? 0
+      const bytes = Buffer.allocUnsafeSlow(slice?.length ?? Number(st.size))
       let filled = 0
       while (filled < bytes.byteLength) {
-        const { bytesRead } = await file.read(bytes, filled, bytes.byteLength - filled, filled)
+        const { bytesRead } = await file.read(bytes, filled, bytes.byteLength - filled, offset + filled)
         if (bytesRead === 0) return undefined
         filled += bytesRead
       }
       const identity = identityOf(st)
-      if (checked.get(integrity) !== identity) {
-        if (!matchesDigest(bytes, integrity)) return undefined
-        if (st.ctimeNs < statAt - RACY_NS) {
-          checked.delete(integrity)
-          checked.set(integrity, identity)
-          if (checked.size > MAX_CHECKED) checked.delete(checked.keys().next().value!)
-        }
+      if (checked.get(key) !== identity) {
+        if (!matches(bytes)) return undefined
+        if (st.ctimeNs < statAt - RACY_NS) remember(key, identity)
       }
       return bytes
     } finally {
       await file.close()
     }
   }
+  const readContent = async (integrity: string, maxBytes: number): Promise<Uint8Array | undefined> =>
+    readChecked(integrity, undefined, maxBytes, integrity, (bytes) => matchesDigest(bytes, integrity))
+  const readSlice = async (cid: CID, slice: Slice, maxBytes: number): Promise<Uint8Array | undefined> =>
+    readChecked(slice.integrity, slice, maxBytes, keyOf(cid), (bytes) => blockMatchesCid(cid, bytes))
 
   const read = async (cid: CID, maxBytes: number): Promise<Uint8Array | undefined> => {
     const pending = writing.get(keyOf(cid))
     if (pending !== undefined) return pending.byteLength > maxBytes ? undefined : pending
+    const known = slices.get(keyOf(cid))
+    if (known !== undefined) return await readSlice(cid, known, maxBytes)
     const integrity = locate(cid)
-    return integrity === undefined ? undefined : await readContent(integrity, maxBytes)
+    if (integrity === undefined) return undefined
+    const stored = await readContent(integrity, maxBytes)
+    if (stored !== undefined) return stored
+    const slice = await sliceOf(cid)
+    return slice === undefined ? undefined : await readSlice(cid, slice, maxBytes)
   }
 
   // readable from the moment put is called with bytes in hand (no await before `writing.set`)
@@ -175,6 +241,12 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
   const store: CacheBlockstore = {
     putShared: async (cid, bytes) => write(cid, bytes, true),
     putVerified: async (cid, bytes) => write(cid, bytes, false, true),
+    async putSlice (cid, integrity, offset, length) {
+      // readable from the call on (no await before the set), as `put`
+      slices.set(keyOf(cid), { integrity, offset, length })
+      await cacache.index.insert(cachePath, SLICE_PREFIX + cid.toString(), integrity, { metadata: { offset, length } })
+      return cid
+    },
     alias (cid, integrity) {
       aliases.set(keyOf(cid), integrity)
     },
@@ -208,7 +280,8 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
     async * getAll () {
       const seen = new Set<string>()
       for await (const entry of cacache.ls.stream(cachePath) as AsyncIterable<cacache.CacheObject>) {
-        const cid = entry.key.startsWith(KEY_PREFIX) ? CID.parse(entry.key.slice(KEY_PREFIX.length)) : rawCidFromIntegrity(String(ssri.parse(entry.integrity)))
+        const ours = [KEY_PREFIX, SLICE_PREFIX].find((prefix) => entry.key.startsWith(prefix))
+        const cid = ours !== undefined ? CID.parse(entry.key.slice(ours.length)) : rawCidFromIntegrity(String(ssri.parse(entry.integrity)))
         if (cid === undefined || seen.has(keyOf(cid))) continue
         seen.add(keyOf(cid))
         yield { cid, bytes: store.get(cid) } as Pair

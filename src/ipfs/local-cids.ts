@@ -3,12 +3,13 @@
  * the CID protocol, and what `serve` prepares and provides ahead of any ask. Small tarballs are
  * their raw block; a large one's UnixFS DAG is built from the cached tarball (hashing a few MiB
  * once) and remembered in the index: ahead of time by `serve` (see seeder.ts), else the first time
- * a peer asks. An integrity the cache does not key content by (a sha1-only lock entry: npm stores
- * the tarball under sha512) is found through the asked package version's cache entries, then checked.
+ * a peer asks; its leaves are served from the cached tarball by offset. An integrity the cache
+ * does not key content by (a sha1-only lock entry: npm stores the tarball under sha512) is found
+ * through the asked package version's cache entries, then checked.
  */
 import { setImmediate as yieldToEvents } from 'node:timers/promises'
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { open } from 'node:fs/promises'
 import cacache from 'cacache'
 import ssri from 'ssri'
 import { CID } from 'multiformats/cid'
@@ -16,14 +17,14 @@ import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { contentPath, type CacheBlockstore } from './cache-blockstore.ts'
-import { MAX_RAW_BLOCK, importTarball, rawCidFromDigest, rawCidFromIntegrity } from './cid.ts'
+import { MAX_RAW_BLOCK, fileRootOf, leafCidOf, rawCidFromDigest, rawCidFromIntegrity, type DagLeaf } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
 import { MAX_TARBALL } from './fetch-dag.ts'
 import { hashesOf, matchesIntegrity, sriOf } from '../integrity.ts'
 import type { PackageId, PackageTarballs } from './package-tarballs.ts'
 
-/** Blocks (1 MiB each) a background build holds while their writes are under way. */
-const BACKGROUND_WRITES = 4
+/** Leaves hashed at once (1 MiB of memory each). */
+const LEAVES_IN_FLIGHT = 8
 
 export interface LocalCidsInit {
   cachePath: string
@@ -68,44 +69,53 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
   const building = new Map<string, Promise<CID>>()
 
   /**
-   * Imports the cached tarball as a DAG, resolving with the root as soon as every block is hashed:
-   * the blockstore serves blocks from memory while their writes finish (seconds on a busy disk,
-   * past an asker's timeout), so a peer asking while serve builds in the background is answered
-   * as fast. In the background, at most BACKGROUND_WRITES blocks wait to be written (memory), and
-   * the build yields between blocks (CPU). The index learns the root once every block is written.
+   * Builds the cached tarball's DAG and resolves with its root as soon as it is known: the leaves'
+   * hashes on libuv's threads while the event loop checks the tarball's digest, the root from
+   * them (cid.ts). The leaves are not written: they are slices of the cached tarball, served from
+   * it by offset (blockstore.putSlice); the root is, and is served from memory until it is. The
+   * importer and a block write per leaf, each hashed again, were most of the 2.5 s a busy peer
+   * took to answer its first ask for a large tarball. In the background the build yields between
+   * leaves. The index learns the root once everything is written.
    */
   const buildDag = async (integrity: string, background: boolean): Promise<{ root: CID, written: Promise<void> }> => {
-    // read 1 MiB at a time and check the digest ourselves: cacache's stream reads 64 MiB at once,
-    // and the chunks cut from a read keep all of it alive until the last is written
     const hash = ssri.parse(integrity, { single: true }) as unknown as ssri.Hash
     const check = createHash(hash.algorithm)
-    const sha512 = createHash('sha512')
-    const hashing = (async function * () {
-      for await (const chunk of createReadStream(contentPath(cachePath, integrity), { highWaterMark: MAX_RAW_BLOCK }) as AsyncIterable<Buffer>) {
-        check.update(chunk)
-        sha512.update(chunk)
-        yield chunk
-      }
-      if (check.digest('base64') !== hash.digest) throw new Error(`cached content of ${integrity} does not match its digest`)
-    })()
-    const writes: Array<Promise<CID>> = []
-    const pending = new Set<Promise<unknown>>()
-    const root = await importTarball(hashing, {
-      put: async (cid, bytes) => {
-        const write = Promise.resolve(blockstore.put(cid, bytes))
-        writes.push(write)
-        if (background) {
-          const settled = write.catch(() => {}).finally(() => pending.delete(settled))
-          pending.add(settled)
-          if (pending.size >= BACKGROUND_WRITES) await Promise.race(pending)
-          await yieldToEvents()
+    // the root is indexed under the sha512 too: the check is that hash for content keyed by it
+    const sha512 = hash.algorithm === 'sha512' ? undefined : createHash('sha512')
+    const leaves: Array<Promise<DagLeaf>> = []
+    const inFlight = new Set<Promise<void>>()
+    const file = await open(contentPath(cachePath, integrity), 'r')
+    try {
+      for (let length = MAX_RAW_BLOCK, offset = 0; length === MAX_RAW_BLOCK; offset += length) {
+        const bytes = Buffer.allocUnsafeSlow(MAX_RAW_BLOCK)
+        length = 0
+        for (let read = -1; read !== 0 && length < MAX_RAW_BLOCK; length += read) {
+          read = (await file.read(bytes, length, MAX_RAW_BLOCK - length, offset + length)).bytesRead
         }
-        return cid
-      },
-    })
+        if (length === 0) break
+        const chunk = bytes.subarray(0, length)
+        check.update(chunk)
+        sha512?.update(chunk)
+        const leaf = leafCidOf(chunk).then((cid) => ({ cid, length: chunk.byteLength }))
+        leaves.push(leaf)
+        const settled: Promise<void> = leaf.then(() => {}, () => {}).finally(() => inFlight.delete(settled))
+        inFlight.add(settled)
+        if (inFlight.size >= LEAVES_IN_FLIGHT) await Promise.race(inFlight)
+        if (background) await yieldToEvents()
+      }
+    } finally {
+      await file.close()
+    }
+    const placed = await Promise.all(leaves)
+    const digest = check.digest('base64')
+    if (digest !== hash.digest) throw new Error(`cached content of ${integrity} does not match its digest`)
+    const root = fileRootOf(placed)
+    const writes = [blockstore.putVerified(root.cid, root.bytes)]
+    for (let i = 0, offset = 0; i < placed.length; offset += placed[i]!.length, i++) writes.push(blockstore.putSlice(placed[i]!.cid, integrity, offset, placed[i]!.length))
     // record under the tarball's sha512 too, so asks by a full modern integrity find it
-    const written = Promise.all(writes).then(async () => index.set(`${integrity} sha512-${sha512.digest('base64')}`, root))
-    return { root, written }
+    const sri = `sha512-${sha512?.digest('base64') ?? digest}`
+    const written = Promise.all(writes).then(async () => index.set(sri === integrity ? integrity : `${integrity} ${sri}`, root.cid))
+    return { root: root.cid, written }
   }
 
   /** The root; in the background, only once every block is written, so builds go one at a time. */
