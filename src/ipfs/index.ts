@@ -170,6 +170,8 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     psk,
     isDenied: (peer) => dropped.has(peer.toString()),
     agentVersion: init.agentVersion ?? `ipfs-npm/${ownVersion()}`,
+    // a user who gives peers more time gives their handshakes as much
+    handshakeTimeout: options.peerTimeout,
   }).catch(async (err: Error) => {
     await key.release()
     throw nodeStartError('cannot set up the IPFS node', err)

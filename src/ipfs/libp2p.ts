@@ -54,6 +54,11 @@ export interface Libp2pInit {
    * that every later query of the serving peers dials in vain. Default true.
    */
   lanDhtServer?: boolean
+  /**
+   * How long dialling an address (TCP, Noise, yamux) and accepting a connection may take at least:
+   * a loaded peer or host is slow, not gone. Never below libp2p's own bounds (6 s and 10 s).
+   */
+  handshakeTimeout?: number
 }
 
 /** The services our node runs; `aminoDHT` only with bootstrap peers. */
@@ -114,7 +119,11 @@ export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeSe
     ...(init.agentVersion === undefined ? {} : { nodeInfo: { name: init.agentVersion.split('/')[0], version: init.agentVersion.split('/')[1], userAgent: init.agentVersion } }),
     // libp2p refuses a host's 6th connection within a second; on loopback the "host" is every
     // ipfs-npm process on this machine (parallel CI jobs beside one `serve`), so it is exempt
-    connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] },
+    connectionManager: {
+      allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'],
+      addressDialTimeout: Math.max(6000, init.handshakeTimeout ?? 0),
+      inboundUpgradeTimeout: Math.max(10_000, init.handshakeTimeout ?? 0),
+    },
     addresses: { listen: init.listen.length > 0 ? init.listen : ['/ip4/0.0.0.0/tcp/0'] },
     // (@libp2p/tcp passes dialOpts on to net.connect as they are; its type lists only some)
     transports: [tcp({ dialOpts: reads.dialOptions as TCPSocketOptions })],
