@@ -36,15 +36,21 @@ function get (agent: Agent, url: string): Promise<number> {
 const started = Date.now()
 if (config.peers !== undefined) {
   const { address, count, refs, dir } = config.peers
+  // each node's log, kept to explain a peer that fetched nothing
+  const logs: string[][] = Array.from({ length: count }, () => [])
+  // The peers get 30 s, handshakes included: they share 2 cores with serve, 10 npm ci, 40 HTTP
+  // clients and (in CI) another test file, and what this measures is that serve answers them
+  // all, not how soon. At 10 s, one peer's handshake or its silence ran out at load 15-20.
   const nodes = await Promise.all(Array.from({ length: count }, (_, i) => createIpfsNode({
     cacheDir: join(dir, `peer-${i}`),
-    options: { peers: [address], listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap: [], peerTimeout: 10_000 },
+    options: { peers: [address], listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap: [], peerTimeout: 30_000 },
+    log: (msg) => logs[i]!.push(`${Date.now() - started} ms ${msg}`),
   })))
   const fetchStart = Date.now()
   const results = await Promise.all(nodes.flatMap((node, i) => refs.map(async (ref) => {
     const data = await node.peers.fetch(ref)
     const ok = data !== undefined && matchesIntegrity(data, ref.integrity)
-    if (!ok) process.stderr.write(`peer ${i} (${node.info().peers.length} connected): ${ref.name}@${ref.version} not fetched\n`)
+    if (!ok) process.stderr.write(`peer ${i} (${node.info().peers.length} connected): ${ref.name}@${ref.version} not fetched\n${logs[i]!.splice(0).join('\n')}\n`)
     return ok
   })))
   const ms = Date.now() - fetchStart
