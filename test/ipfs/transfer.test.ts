@@ -33,8 +33,18 @@ before(async () => {
 })
 after(async () => runCleanup(cleanup))
 
+/**
+ * The silence a fetcher that should get its bytes here allows: what arrives is the point, not how
+ * soon. Beside two busy loops (load 13-17) the default 2 s ran out in each of 3 runs of this file
+ * and in a full suite run: a fresh seeder's first answer waits for one read of its cache index (64
+ * wants in flight gave up at once, twice), and by the last test one process holds some fifteen
+ * nodes and their DHT traffic (A answered C 2.3 s after C's first want). A short bound stays where
+ * the bytes cannot come.
+ */
+const FETCHER_PEER_TIMEOUT = 10_000
+
 async function connectedTo (cacheDir: string, ...peers: IpfsNode[]): Promise<IpfsNode> {
-  const node = await startNode(cleanup, cacheDir, { peers: peers.map((peer) => peer.info().addresses[0]!) })
+  const node = await startNode(cleanup, cacheDir, { peers: peers.map((peer) => peer.info().addresses[0]!), peerTimeout: FETCHER_PEER_TIMEOUT })
   await waitForPeers(node, peers.length)
   return node
 }
@@ -81,7 +91,7 @@ test('a tarball over 1 MiB travels as a UnixFS DAG, and the fetcher can serve it
 
 test('an install\'s node (serving nothing) keeps no DAG blocks; the cached tarball is served once it serves', async () => {
   const cacheDir = join(dir, 'cache-install')
-  const install = await createIpfsNode({ cacheDir, options: { ...LOOPBACK, peers: [a.info().addresses[0]!] }, serve: false })
+  const install = await createIpfsNode({ cacheDir, options: { ...LOOPBACK, peers: [a.info().addresses[0]!], peerTimeout: FETCHER_PEER_TIMEOUT }, serve: false })
   cleanup.push(async () => install.stop())
   await waitForPeers(install, 1)
   const [data, ...small] = await Promise.all([big.ref, ...refs].map(async (ref) => install.peers.fetch(ref)))
@@ -151,7 +161,7 @@ test('a packument hint (dist.cid) is used when right and harmless when wrong', a
   const seeder = await startNode(cleanup, seederCache)
   // a generous wait where the bytes should come (a loaded machine is slow to move 3 MiB), a short one where they cannot
   const fetchWith = async (name: string, hint: string | undefined, ...peers: IpfsNode[]): Promise<boolean> => {
-    const b = await startNode(cleanup, join(dir, `cache-hint-${name}`), { peers: peers.map((peer) => peer.info().addresses[0]!), peerTimeout: name === 'none' ? 1000 : 10_000 })
+    const b = await startNode(cleanup, join(dir, `cache-hint-${name}`), { peers: peers.map((peer) => peer.info().addresses[0]!), peerTimeout: name === 'none' ? 1000 : FETCHER_PEER_TIMEOUT })
     await waitForPeers(b, peers.length)
     if (hint !== undefined) b.peers.hint?.(big.ref.integrity, hint)
     const data = await b.peers.fetch(big.ref)
