@@ -32,6 +32,14 @@ export interface MatrixOptions {
   fixtureRegistries?: boolean
 }
 
+/**
+ * What a case with its own `timeoutMs` gets beyond it, for copying the project and snapshotting and
+ * comparing both trees: the suite's --test-timeout (300 s) would otherwise cut it short of the
+ * bound it set for its tools. The real registry's monorepo case (600 s for each tool) took 211 s
+ * of its 300 s in a full suite run at load 9-20.
+ */
+const CHECK_MS = 120_000
+
 /** Registers `cases` as tests under `title`. */
 export function describeConformance (title: string, cases: MatrixCase[], options: MatrixOptions = {}): void {
   describe(title, { concurrency: options.concurrency ?? 3 }, () => {
@@ -46,7 +54,7 @@ export function describeConformance (title: string, cases: MatrixCase[], options
       await registries?.stop()
     })
     for (const testCase of cases) {
-      test(testCase.name, async () => {
+      test(testCase.name, testCase.timeoutMs === undefined ? {} : { timeout: testCase.timeoutMs + CHECK_MS }, async () => {
         const result = await conformance.run(testCase)
         assertConforms(result, testCase)
         await testCase.check?.(result, registries)

@@ -51,6 +51,7 @@ export interface ConformanceCase {
   env?: Record<string, string>
   /** The whole user config instead of the fixture registries' (a real registry, a wrong token…). */
   npmrc?: string | ((registries: FixtureRegistries | undefined) => string)
+  /** How long each tool's run may take (side by side); a matrix case's test gets this plus CHECK_MS. */
   timeoutMs?: number
 }
 
