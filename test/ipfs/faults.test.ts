@@ -146,6 +146,26 @@ test('a sha1 lie (raw CID of other bytes) is caught by the sha1 check', async ()
   assert.deepEqual(b.info().peers, [])
 })
 
+/**
+ * Has a peer at `address` answer its first asker, who is gone again once `ref` arrived. A node's
+ * first answer ever waits for its sharing verdicts, built from one read of its cache index (0.2-0.5 s
+ * at load 8 here, more under CI's), beyond the 1 s of silence these tests allow their fetcher: the
+ * tests that are about something else (a handshake, a peer dying mid-transfer) start past it.
+ */
+async function answerOnce (address: string, ref: TarballRef, name: string): Promise<void> {
+  const asker = await startNode(cleanup, join(dir, `${name}-warm-up`), { peers: [address], peerTimeout: 60_000 })
+  await waitForPeers(asker, 1)
+  assert.ok(await asker.peers.fetch(ref) !== undefined, 'the peer answered its first asker')
+  await asker.stop()
+}
+
+/** A seeder on cacheA past its first answer (answerOnce). */
+async function answeredOnce (name: string): Promise<IpfsNode> {
+  const seeder = await startNode(cleanup, cacheA)
+  await answerOnce(seeder.info().addresses[0]!, refs.at(-1)!, name)
+  return seeder
+}
+
 test('a peer that dies mid-transfer costs a bounded wait and leaves nothing behind', async () => {
   const seederCache = join(dir, 'dying')
   const huge = randomTarball('huge', 48 * 1024 * 1024)
@@ -153,8 +173,12 @@ test('a peer that dies mid-transfer costs a bounded wait and leaves nothing behi
   // a seeder that served it before has its DAG built already (building one takes a while under load)
   const root = await importTarball([huge.data], createCacheBlockstore({ cachePath: join(seederCache, '_cacache') }))
   await createCidIndex(join(seederCache, '_ipfs-npm', 'cids')).set(huge.ref.integrity, root)
+  // and a small one, for its first answer: else B may give up before the transfer starts (seen at load 27)
+  const small = randomTarball('small', 2000)
+  await putTarball(seederCache, small.ref, small.data)
   const seeder = spawnPeer(cleanup, { cacheDir: seederCache, options: LOOPBACK, reportServed: true })
   const { info } = await seeder.next<{ info: { addresses: string[] } }>((line) => line.info !== undefined)
+  await answerOnce(info.addresses[0]!, small.ref, 'dying')
   const bCache = join(dir, 'b-dying')
   const b = await connectedTo(bCache, [info.addresses[0]!])
   const fetching = b.peers.fetch(huge.ref)
@@ -186,21 +210,6 @@ async function slowHandshake (node: IpfsNode): Promise<{ via: string, peerId: st
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
   cleanup.push(async () => { proxy.close() })
   return { via: `/ip4/127.0.0.1/tcp/${(proxy.address() as AddressInfo).port}/p2p/${peerId}`, peerId: peerId! }
-}
-
-/**
- * A seeder on cacheA that has answered a peer once. Its first answer ever waits for its sharing
- * verdicts, built from one read of the cache index (0.2-0.5 s at load 8 here, beyond the 1 s of
- * silence the handshake tests allow their fetcher under CI's load); they are about the handshake,
- * so the seeder is past that before they start. The asker that warmed it is gone by then.
- */
-async function answeredOnce (name: string): Promise<IpfsNode> {
-  const seeder = await startNode(cleanup, cacheA)
-  const asker = await startNode(cleanup, join(dir, `${name}-warm-up`), { peers: [seeder.info().addresses[0]!], peerTimeout: 60_000 })
-  await waitForPeers(asker, 1)
-  assert.ok(await asker.peers.fetch(refs.at(-1)!) !== undefined, 'the seeder answered its first asker')
-  await asker.stop()
-  return seeder
 }
 
 test('a named peer whose handshake outlasts the peer timeout (a loaded machine) is still used', async () => {
