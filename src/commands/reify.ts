@@ -18,6 +18,7 @@ import type { ArboristClass, ArboristLike, ArboristOptions } from './arborist-ty
 import type { CommandContext } from './context.ts'
 import { fillResolvedWhereSafe, plannedTarballs, type ReifyMode } from './plan.ts'
 import { deferModules } from './deferred-modules.ts'
+import { memoizeHostedGitUrls } from './hosted-git-memo.ts'
 import { installNamedEdgeIndex } from './named-edge-index.ts'
 import { reifyOutput } from './reify-output.ts'
 import { selectedWorkspaces } from './workspaces.ts'
@@ -81,6 +82,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   let pool: ExtractPool | undefined
   let ended = false
   const extractPool = (warm: number): ExtractPool => (pool ??= createExtractPool({ size: ctx.options.extractWorkers || undefined, warm }))
+  const gitUrls = memoizeHostedGitUrls(createRequire(arboristMain).resolve('npm-package-arg'))
   try {
     const plan = await mode.plan({
       ...pipeline.arboristOptions,
@@ -124,6 +126,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
     throw pipeline.shim.explain(err)
   } finally {
     ended = true
+    gitUrls.restore()
     await Promise.all([pool?.close(), pipeline.stop(), previous?.remove()])
   }
 }
