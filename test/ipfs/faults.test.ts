@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import cacache from 'cacache'
@@ -11,7 +11,7 @@ import { importTarball, rawCidFromIntegrity } from '../../src/ipfs/cid.ts'
 import { createCidIndex } from '../../src/ipfs/cid-index.ts'
 import { createIpfsNode, type IpfsNode } from '../../src/ipfs/index.ts'
 import type { TarballRef } from '../../src/types.ts'
-import { LOOPBACK, npmCiCache, putTarball, runCleanup, spawnPeer, startNode, tempDir, waitForPeers } from './helpers.ts'
+import { LOOPBACK, handshakeProxy, npmCiCache, putTarball, runCleanup, spawnPeer, startNode, tempDir, waitForPeers, type NodeProxy } from './helpers.ts'
 
 const cleanup: Array<() => Promise<void>> = []
 const PEER_TIMEOUT = 1000
@@ -198,26 +198,8 @@ test('a peer that dies mid-transfer costs a bounded wait and leaves nothing behi
   assert.deepEqual(await ourEntries(bCache), [], 'no partial DAG was stored')
 })
 
-/**
- * An address of `node` through a proxy that takes the connection at once, as a live host does,
- * and holds the handshake's first bytes for 2.5 × PEER_TIMEOUT before passing them on.
- */
-async function slowHandshake (node: IpfsNode): Promise<{ via: string, peerId: string }> {
-  const [, , , , port, , peerId] = node.info().addresses[0]!.split('/')
-  const proxy = createServer((client) => {
-    client.pause()
-    setTimeout(() => {
-      const upstream = connect(Number(port), '127.0.0.1')
-      upstream.on('error', () => client.destroy())
-      client.on('error', () => upstream.destroy())
-      client.pipe(upstream).pipe(client)
-      client.resume()
-    }, PEER_TIMEOUT * 2.5)
-  })
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-  cleanup.push(async () => { proxy.close() })
-  return { via: `/ip4/127.0.0.1/tcp/${(proxy.address() as AddressInfo).port}/p2p/${peerId}`, peerId: peerId! }
-}
+/** `node` through a proxy that holds the handshake's first bytes for 2.5 × PEER_TIMEOUT. */
+const slowHandshake = async (node: IpfsNode): Promise<NodeProxy> => handshakeProxy(cleanup, node, PEER_TIMEOUT * 2.5)
 
 test('a named peer whose handshake outlasts the peer timeout (a loaded machine) is still used', async () => {
   const seeder = await answeredOnce('slow-handshake')

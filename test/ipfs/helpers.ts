@@ -5,6 +5,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
@@ -97,6 +98,44 @@ export async function startNode (cleanup: Array<() => Promise<void>>, cacheDir: 
   const node = await createIpfsNode({ cacheDir, options: { ...LOOPBACK, ...options }, log })
   cleanup.push(async () => node.stop())
   return node
+}
+
+/** An address of a node through a proxy (handshakeProxy). */
+export interface NodeProxy {
+  /** The node's address through the proxy, with its peer id. */
+  via: string
+  peerId: string
+  /** Cuts every connection the proxy carries (a drop); the proxy takes new ones. */
+  cut(): void
+}
+
+/**
+ * An address of `node` through a proxy that takes each connection at once, as a live host does,
+ * and holds its first bytes (the handshake's) for `holdMs` before passing them on: a slow peer.
+ */
+export async function handshakeProxy (cleanup: Array<() => Promise<void>>, node: IpfsNode, holdMs: number): Promise<NodeProxy> {
+  const [, , , , port, , peerId] = node.info().addresses[0]!.split('/')
+  const sockets = new Set<Socket>()
+  const proxy = createServer((client) => {
+    client.pause()
+    setTimeout(() => {
+      const upstream = connect(Number(port), '127.0.0.1')
+      for (const socket of [client, upstream]) {
+        sockets.add(socket)
+        socket.on('close', () => sockets.delete(socket))
+        socket.on('error', () => { client.destroy(); upstream.destroy() })
+      }
+      client.pipe(upstream).pipe(client)
+      client.resume()
+    }, holdMs)
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  const cut = (): void => { for (const socket of sockets) socket.destroy() }
+  cleanup.push(async () => {
+    cut()
+    proxy.close()
+  })
+  return { via: `/ip4/127.0.0.1/tcp/${(proxy.address() as AddressInfo).port}/p2p/${peerId}`, peerId: peerId!, cut }
 }
 
 /** Resolves once `node` is connected to `count` peers (rejects after `ms`). */

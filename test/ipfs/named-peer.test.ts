@@ -4,12 +4,11 @@
  * serve load test at load 15-20, where one of 20 peers fetched nothing).
  */
 import assert from 'node:assert/strict'
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { createIpfsNode, type IpfsNode } from '../../src/ipfs/index.ts'
+import { createIpfsNode } from '../../src/ipfs/index.ts'
 import type { TarballRef } from '../../src/types.ts'
-import { LOOPBACK, npmCiCache, runCleanup, startNode, tempDir } from './helpers.ts'
+import { LOOPBACK, handshakeProxy, npmCiCache, runCleanup, startNode, tempDir } from './helpers.ts'
 
 const cleanup: Array<() => Promise<void>> = []
 let dir: string
@@ -22,44 +21,9 @@ before(async () => {
 })
 after(async () => runCleanup(cleanup))
 
-/**
- * An address of `node` through a proxy that holds each connection's first bytes for `holdMs`
- * (a slow handshake) and can cut every connection it carries (a drop).
- */
-async function proxyTo (node: IpfsNode, holdMs = 0): Promise<{ via: string, peerId: string, connections: () => number, cut: () => void }> {
-  const [, , , , port, , peerId] = node.info().addresses[0]!.split('/')
-  const sockets = new Set<Socket>()
-  let connections = 0
-  const proxy = createServer((client) => {
-    connections++
-    client.pause()
-    setTimeout(() => {
-      const upstream = connect(Number(port), '127.0.0.1')
-      for (const socket of [client, upstream]) {
-        sockets.add(socket)
-        socket.on('close', () => sockets.delete(socket))
-        socket.on('error', () => { client.destroy(); upstream.destroy() })
-      }
-      client.pipe(upstream).pipe(client)
-      client.resume()
-    }, holdMs)
-  })
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-  cleanup.push(async () => {
-    for (const socket of sockets) socket.destroy()
-    proxy.close()
-  })
-  return {
-    via: `/ip4/127.0.0.1/tcp/${(proxy.address() as AddressInfo).port}/p2p/${peerId}`,
-    peerId: peerId!,
-    connections: () => connections,
-    cut: () => { for (const socket of sockets) socket.destroy() },
-  }
-}
-
 test('a named peer whose connection drops is dialled again, and fetches go on from it', async () => {
   const seeder = await startNode(cleanup, cache)
-  const proxy = await proxyTo(seeder)
+  const proxy = await handshakeProxy(cleanup, seeder, 0)
   const events: string[] = []
   let seen: () => void = () => {}
   const b = await createIpfsNode({
@@ -90,7 +54,7 @@ test('a named peer whose connection drops is dialled again, and fetches go on fr
 
 test('a named peer whose handshake outlasts libp2p\'s 6 s bound is kept when the peer timeout allows it', async () => {
   const seeder = await startNode(cleanup, cache)
-  const proxy = await proxyTo(seeder, 7000)
+  const proxy = await handshakeProxy(cleanup, seeder, 7000)
   // 20 s: the 7 s hold, then a handshake on a loaded machine
   const b = await startNode(cleanup, join(dir, 'b-slow'), { peers: [proxy.via], peerTimeout: 20_000 })
   assert.ok(await b.peers.fetch(refs[0]!) !== undefined, 'the peer was given up during its handshake')
