@@ -18,6 +18,7 @@ import type { ArboristClass, ArboristLike, ArboristOptions } from './arborist-ty
 import type { CommandContext } from './context.ts'
 import { fillResolvedWhereSafe, plannedTarballs, type ReifyMode } from './plan.ts'
 import { deferModules } from './deferred-modules.ts'
+import { memoizeDepValid } from './dep-valid-memo.ts'
 import { memoizeHostedGitUrls } from './hosted-git-memo.ts'
 import { installNamedEdgeIndex } from './named-edge-index.ts'
 import { reifyOutput } from './reify-output.ts'
@@ -68,6 +69,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   const where = config.localPrefix
   const arboristMain = require.resolve('@npmcli/arborist')
   deferModules(arboristMain)
+  memoizeDepValid(arboristMain)
   const Arborist = require('@npmcli/arborist') as ArboristClass
   installNamedEdgeIndex(arboristMain)
   const workspaces = await selectedWorkspaces(config)
