@@ -11,7 +11,7 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
-import { decodeMessage, MessageReader } from './bitswap-message.ts'
+import { decodeMessage, MessageReader, releaseCopiedChunks } from './bitswap-message.ts'
 import { BITSWAP_120, Outbox } from './bitswap-outbox.ts'
 import { createBitswapServer } from './bitswap-server.ts'
 import { createWantManager, keyOfCid, type PeerShare, type WantOptions } from './bitswap-wants.ts'
@@ -117,6 +117,7 @@ export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore,
               stream.abort(new Error('peer floods unwanted blocks'))
               return
             }
+            releaseCopiedChunks(message.blocks)
           }
           if (message.presences.length > 0) wants.receivedPresences(peer, message.presences)
           if (message.wants.length > 0 || message.full) server.receive(peer, outboxOf(peer), message.wants, message.full)
