@@ -30,6 +30,8 @@ export interface OutboxInit {
   /** Block bytes per message at most (a single bigger block still goes, alone). */
   maxMessageBytes: number
   log(msg: string): void
+  /** The peer refused our bitswap stream (it does not speak the protocol): nothing we queue will reach it. */
+  onUnsupported?(): void
 }
 
 export interface QueuedBlock {
@@ -180,6 +182,7 @@ export class Outbox {
           } catch (err2) {
             this.dropStream(err2 as Error)
             this.init.log(`bitswap: cannot send to ${this.init.peer}: ${(err2 as Error).message} (first: ${(err as Error).message})`)
+            if ((err2 as Error).name === 'UnsupportedProtocolError') this.init.onUnsupported?.()
           }
         } finally {
           for (const block of message.blocks as QueuedBlock[]) block.done()

@@ -61,7 +61,7 @@ export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore,
     const id = peer.toString()
     let outbox = outboxes.get(id)
     if (outbox === undefined) {
-      outbox = new Outbox({ libp2p, peer, maxMessageBytes: MAX_SENT_MESSAGE, log })
+      outbox = new Outbox({ libp2p, peer, maxMessageBytes: MAX_SENT_MESSAGE, log, onUnsupported: () => dropPeer(peer) })
       outboxes.set(id, outbox)
     }
     return outbox
@@ -70,9 +70,7 @@ export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore,
   const connected = (peer: PeerId): void => {
     if (!stopped) wants.peerConnected(peer, outboxOf(peer))
   }
-  const disconnected = (peer: PeerId): void => {
-    // another connection to the same peer may remain
-    if (libp2p.getConnections(peer).length > 0) return
+  const dropPeer = (peer: PeerId): void => {
     const id = peer.toString()
     received.delete(id)
     wants.peerGone(peer)
@@ -80,6 +78,16 @@ export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore,
     outboxes.get(id)?.close()
     outboxes.delete(id)
   }
+  const disconnected = (peer: PeerId): void => {
+    // another connection to the same peer may remain
+    if (libp2p.getConnections(peer).length > 0) return
+    dropPeer(peer)
+  }
+  // A peer takes wants as soon as it is connected, not when identify has told the topology it
+  // speaks bitswap: that is a round trip and its processing later (40-50 ms on loopback, under
+  // the dial's own work). One that does not refuses our stream and hands its wants back (onUnsupported).
+  const onPeerConnect = (evt: CustomEvent<PeerId>): void => connected(evt.detail)
+  const onPeerDisconnect = (evt: CustomEvent<PeerId>): void => disconnected(evt.detail)
 
   /** Counts what `peer` sent us; true when it has pushed too many blocks we never asked for. */
   const flooding = (peer: PeerId, bytes: number, unwanted: number): boolean => {
@@ -137,6 +145,8 @@ export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore,
     onConnect: (peer: PeerId) => connected(peer),
     onDisconnect: (peer: PeerId) => disconnected(peer),
   })
+  libp2p.addEventListener('peer:connect', onPeerConnect)
+  libp2p.addEventListener('peer:disconnect', onPeerDisconnect)
   for (const connection of libp2p.getConnections()) connected(connection.remotePeer)
 
   return {
@@ -151,6 +161,8 @@ export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore,
       for (const outbox of outboxes.values()) outbox.close()
       outboxes.clear()
       libp2p.unregister(topology)
+      libp2p.removeEventListener('peer:connect', onPeerConnect)
+      libp2p.removeEventListener('peer:disconnect', onPeerDisconnect)
       await libp2p.unhandle(BITSWAP_120)
     },
   }
