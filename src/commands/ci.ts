@@ -112,7 +112,6 @@ async function exec (ctx: CommandContext): Promise<void> {
       const dirs = await toEmpty
       const previous = await moveAside({ dirs, trash: join(config.get('cache') as string, '_ipfs-npm', 'trash') })
       const keptNodes = await kept
-      await keptNodes?.write()
       // the tree reify would load now (with its options: it keeps this one), so that the plan
       // leaves out what is in place
       const loadActual = (): Promise<TreeNode> => arb.loadActual({ ignoreMissing: true })

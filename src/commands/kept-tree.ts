@@ -4,8 +4,9 @@
  * tree from its hidden lockfile (`node_modules/.package-lock.json`) only while nothing in
  * node_modules is newer or missing; the emptied workspace folders are both, so npm reads every
  * package.json instead (about twice the time on a 1,270-package monorepo). Here the hidden
- * lockfile, accepted by Arborist before the emptying, is written again without what the emptying
- * removed, and Arborist loads the tree from it.
+ * lockfile, accepted by Arborist before the emptying, is handed to Arborist without what the
+ * emptying removed, and Arborist loads the tree from it. The file itself is left as it was (as
+ * npm leaves it until reify writes it): nothing reads it before that.
  *
  * What reify does with that tree (an unfiltered, hoisted install) depends on each location's
  * presence, version, integrity (resolved where there is none) and each link's target. Arborist's
@@ -13,12 +14,11 @@
  * find: the version in each package.json, integrity and resolved in package-lock.json (where a
  * folder's tree takes them from), the links on disk. Anything else: npm's way.
  *
- * When Arborist then loads the actual tree, it is handed the lockfile it accepted, as written
- * again: its check of node_modules (a stat of every folder, 0.1-0.2 s of the main thread on the
+ * When Arborist then loads the actual tree, it is handed the lockfile it accepted, less the
+ * emptied folders: its check of node_modules (a stat of every folder, 0.1-0.2 s of the main thread on the
  * monorepo) would find what it found before the emptying, less the emptied folders.
  */
 import { readFileSync, readlinkSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import type { ShrinkwrapClass } from './arborist-types.ts'
 import type { LockedEntry, LockedPackages } from './locked-packages.ts'
@@ -58,9 +58,7 @@ function agrees (root: string, location: string, entry: LockedEntry, locked: Loc
 export interface KeptTree {
   /** The lockfile locations it has in place. */
   locations: ReadonlySet<string>
-  /** Writes the hidden lockfile again without what the emptying removed: once that is done. */
-  write(): Promise<void>
-  /** Runs `load` (Arborist's loadActual, after write) with that hidden lockfile given to it as loaded. */
+  /** Runs `load` (Arborist's loadActual, after the emptying) with that hidden lockfile, less the emptied folders, given to it as loaded. */
   loading<T>(load: () => Promise<T>): Promise<T>
 }
 
@@ -70,7 +68,7 @@ export interface KeptTree {
  * @example
  * const kept = await keptTree({ root, emptied: dirs, locked, Shrinkwrap: Arborist.Shrinkwrap })
  * await moveAside({ dirs, trash })
- * await kept?.write()
+ * const actual = await kept?.loading(() => arb.loadActual({ ignoreMissing: true }))
  */
 export async function keptTree (init: KeptTreeInit): Promise<KeptTree | undefined> {
   const { root, locked } = init
@@ -86,16 +84,13 @@ export async function keptTree (init: KeptTreeInit): Promise<KeptTree | undefine
     if (!agrees(root, location, entry, Object.hasOwn(locked, location) ? locked[location] : undefined)) return undefined
     packages[location] = entry
   }
-  const { filename, data } = meta
+  const { data } = meta
   const { Shrinkwrap } = init
   return {
     locations: new Set(Object.keys(packages)),
-    async write () {
-      await writeFile(filename, `${JSON.stringify({ ...data, packages }, null, 2)}\n`)
-    },
     async loading (load) {
       const original = Shrinkwrap.load
-      // the file written is what Arborist's load of it gives: the same keys, in the same order
+      // what Arborist's load of the file, written without the emptied folders, would give: the same keys, in the same order
       meta.data = { ...data, packages }
       Shrinkwrap.load = async (options) => {
         if (options.hiddenLockfile !== true || resolve(options.path) !== resolve(root)) return await original.call(Shrinkwrap, options)
