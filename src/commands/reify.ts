@@ -21,6 +21,7 @@ import { deferModules } from './deferred-modules.ts'
 import { memoizeDepValid } from './dep-valid-memo.ts'
 import { memoizeHostedGitUrls } from './hosted-git-memo.ts'
 import { installNamedEdgeIndex } from './named-edge-index.ts'
+import { memoizeRegistryDependency } from './registry-dependency-memo.ts'
 import { reifyOutput } from './reify-output.ts'
 import { selectedWorkspaces } from './workspaces.ts'
 
@@ -85,6 +86,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   let ended = false
   const extractPool = (warm: number): ExtractPool => (pool ??= createExtractPool({ size: ctx.options.extractWorkers || undefined, warm }))
   const gitUrls = memoizeHostedGitUrls(createRequire(arboristMain).resolve('npm-package-arg'))
+  const registryDeps = memoizeRegistryDependency(arboristMain)
   try {
     const plan = await mode.plan({
       ...pipeline.arboristOptions,
@@ -129,6 +131,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   } finally {
     ended = true
     gitUrls.restore()
+    registryDeps.restore()
     await Promise.all([pool?.close(), pipeline.stop(), previous?.remove()])
   }
 }
