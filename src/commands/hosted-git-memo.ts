@@ -64,13 +64,18 @@ export function memoizeHostedGitUrls (npaMain: string): HostedGitMemo {
   }
   const { fromUrl, addHost } = GitHost
   if (typeof fromUrl !== 'function' || typeof addHost !== 'function' || squash(fromUrl.toString()) !== squash(FROM_URL_SOURCE)) return none
-  const answers = new Map<string, unknown>()
+  // by hosted-git-info's key for the options, then the URL itself: no key string is built per
+  // call (a spec string is hashed once, where giturl + options was hashed afresh each time)
+  const answers = new Map<string, Map<string, unknown>>()
   GitHost.fromUrl = function (giturl, opts) {
     if (typeof giturl !== 'string') return fromUrl.call(this, giturl, opts)
-    const key = giturl + JSON.stringify(opts || {})
-    if (answers.has(key)) return answers.get(key)
+    const optsKey = JSON.stringify(opts || {})
+    let forOpts = answers.get(optsKey)
+    if (forOpts === undefined) answers.set(optsKey, forOpts = new Map())
+    const known = forOpts.get(giturl)
+    if (known !== undefined || forOpts.has(giturl)) return known
     const answer = fromUrl.call(this, giturl, opts)
-    answers.set(key, answer)
+    forOpts.set(giturl, answer)
     return answer
   }
   GitHost.addHost = function (name, host) {
