@@ -66,6 +66,8 @@ interface PeerState {
   inFlight: Set<string>
   blocks: number
   bytes: number
+  /** Bytes of blocks it sent that nobody wanted (late duplicates; a flooder's). */
+  unwanted: number
 }
 
 export interface PeerShare {
@@ -85,6 +87,17 @@ export interface WantManager {
   /** Takes the blocks we want; returns the bytes of those we did not (or no longer) want. */
   receivedBlocks(peer: PeerId, blocks: ReceivedBlock[]): number
   receivedPresences(peer: PeerId, presences: Presence[]): void
+  /**
+   * `bytes` of a bitswap message from `peer` came in, before the message is whole: counted
+   * (`arrived`) only while we wait on that peer for blocks (a peer sending us its own wants is no
+   * progress of ours) and it has not sent more unwanted bytes than wanted (`counts`).
+   */
+  receivedBytes(peer: PeerId, bytes: number): void
+  /**
+   * Bytes counted by `receivedBytes` so far, less those of blocks we did not want once their
+   * message is whole: a large block's progress before it is in.
+   */
+  arrived(): number
   peerConnected(peer: PeerId, outbox: Outbox): void
   peerGone(peer: PeerId): void
   /** Blocks and bytes received from each peer so far. */
@@ -102,6 +115,14 @@ export function createWantManager (): WantManager {
   let scheduled = false
   let hedgeTimer: NodeJS.Timeout | undefined
   let stopped = false
+  let arrived = 0
+
+  /**
+   * Whether a peer's bytes still coming in are progress: while we wait on it for blocks, and
+   * unless more of what it sent was unwanted than wanted (a peer pushing blocks nobody asked for
+   * buys no patience with them).
+   */
+  const counts = (peer: PeerState): boolean => peer.inFlight.size > 0 && peer.unwanted <= peer.bytes
 
   const windowOf = (): number => Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, Math.round(WINDOW_BYTES / avgBlock)))
 
@@ -226,6 +247,7 @@ export function createWantManager (): WantManager {
       let unwanted = 0
       const id = peer.toString()
       const state = peers.get(id)
+      const counting = state !== undefined && counts(state)
       for (const block of blocks) {
         const hash = HASHES[block.hashCode]
         const want = wants.size === 0 || hash === undefined || block.hashLength !== hash.length
@@ -233,6 +255,7 @@ export function createWantManager (): WantManager {
           : wants.get(keyOfDigest(block.hashCode, digestOf(hash.name, block.data)))
         if (want === undefined) {
           unwanted += block.data.byteLength
+          if (state !== undefined) state.unwanted += block.data.byteLength
           continue
         }
         const askedAt = want.asked.get(id)
@@ -261,6 +284,8 @@ export function createWantManager (): WantManager {
           }
         }
       }
+      // their bytes were no progress after all
+      if (counting) arrived -= unwanted
       soon()
       return unwanted
     },
@@ -279,10 +304,17 @@ export function createWantManager (): WantManager {
       soon()
     },
 
+    receivedBytes (peer, bytes) {
+      const state = peers.get(peer.toString())
+      if (state !== undefined && counts(state)) arrived += bytes
+    },
+
+    arrived: () => arrived,
+
     peerConnected (peer, outbox) {
       const id = peer.toString()
       if (peers.has(id) || stopped) return
-      peers.set(id, { id: peer, outbox, inFlight: new Set(), blocks: 0, bytes: 0 })
+      peers.set(id, { id: peer, outbox, inFlight: new Set(), blocks: 0, bytes: 0, unwanted: 0 })
       soon()
     },
 

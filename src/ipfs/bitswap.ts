@@ -39,6 +39,11 @@ export interface BitswapExchange {
   announce(cid: CID): void
   /** Blocks and bytes received from each connected peer so far. */
   shares(): PeerShare[]
+  /**
+   * Bytes received so far from peers we wait on for blocks, counted as they come off the stream,
+   * before their message is whole: a 1 MiB block sent slowly is progress before it is in.
+   */
+  arrived(): number
   stop(): Promise<void>
 }
 
@@ -116,6 +121,7 @@ export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore,
     const reader = new MessageReader(MAX_RECEIVED_MESSAGE)
     stream.addEventListener('message', (evt) => {
       if (stopped) return
+      wants.receivedBytes(peer, evt.data.byteLength)
       try {
         for (const bytes of reader.push(evt.data)) {
           const message = decodeMessage(bytes)
@@ -153,6 +159,7 @@ export async function startBitswap (libp2p: Libp2p<any>, blockstore: Blockstore,
     want: async (cid, opts) => wants.want(cid, opts),
     announce: (cid) => server.announce(cid),
     shares: () => wants.shares(),
+    arrived: () => wants.arrived(),
     stop: async () => {
       if (stopped) return
       stopped = true

@@ -13,9 +13,10 @@
  * has to guess, peers that have the tarball say which CID serves it, and the raw want costs
  * nothing extra for the common small case.
  *
- * The wait is bounded by `peerTimeout` of silence (no block arrived and no peer answered), not
- * by total time, so a big transfer that makes progress is not cut off; once a tarball's bytes are
- * in and verified, writing them to the cache (slow on a busy disk) is not silence. When every peer said
+ * The wait is bounded by `peerTimeout` of silence (no block arrived, no bytes of one came in at
+ * a useful rate, and no peer answered), not by total time, so a big transfer that makes progress
+ * is not cut off; once a tarball's bytes are in and verified, writing them to the cache (slow on a
+ * busy disk) is not silence. When every peer said
  * "absent" the fetch gives up at once. A peer whose CID turns out to hold other bytes is dropped
  * for the life of the node.
  */
@@ -79,6 +80,21 @@ const MAX_IN_FLIGHT = 64
 const MIN_PEER_RATE = 1024 * 1024
 const MAX_EXTRA_SILENCE = 4
 
+/**
+ * Bytes of a block still coming in are progress at this rate: each byte buys 1/MIN_BYTE_RATE s
+ * of patience (never past now). A peer sending a 1 MiB block slowly but steadily (a loaded seeder
+ * serving ten askers at once) is not silent; one trickling a few bytes a second earns that
+ * fraction of the time only, so its fetch gives up barely later than on silence.
+ */
+const MIN_BYTE_RATE = 16 * 1024
+/**
+ * ...and for at most this many peer timeouts past the fetch's last whole block or answer: a peer
+ * streaming bytes fast enough but never completing a block (one endless message) costs a bounded
+ * wait, (1 + BYTE_PATIENCE) × peerTimeout. An honest peer's 1 MiB block fits in it down to
+ * 64 KiB/s at the default 2 s.
+ */
+const BYTE_PATIENCE = 8
+
 /** A fetch's clock of silence (see idleController). */
 interface IdleClock {
   hold(): void
@@ -134,14 +150,36 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
     const controller = new AbortController()
     let local = Date.now()
     let timer: NodeJS.Timeout | undefined
+    let grace: NodeJS.Immediate | undefined
     let extended = { bound: peerTimeout, from: [] as readonly PeerId[] }
+    /** How far bytes of blocks not yet whole carried progress (MIN_BYTE_RATE, BYTE_PATIENCE). */
+    let byteClock = local
+    let bytesSeen = bitswap.arrived()
+    const progressAt = (): number => {
+      const since = Math.max(local, lastProgress)
+      const bytes = bitswap.arrived()
+      byteClock = Math.min(Date.now(), Math.max(byteClock, since) + (bytes - bytesSeen) * 1000 / MIN_BYTE_RATE)
+      bytesSeen = bytes
+      return Math.max(since, Math.min(byteClock, since + BYTE_PATIENCE * peerTimeout))
+    }
     const check = (): void => {
+      grace = undefined
       if (held) return
       const bound = extended.from.some((peer) => libp2p.getConnections(peer).length > 0) ? extended.bound : peerTimeout
-      const idle = Date.now() - Math.max(local, lastProgress, dialledAt ?? Date.now())
-      if (idle >= bound) controller.abort(new Error(`no peer progress for ${bound} ms`))
-      else timer = setTimeout(check, Math.min(bound - idle, peerTimeout))
+      const idle = Date.now() - Math.max(progressAt(), dialledAt ?? Date.now())
+      if (idle < bound) {
+        graced = false
+        timer = setTimeout(check, Math.min(bound - idle, peerTimeout))
+      } else if (!graced) {
+        // timers run before the loop polls its sockets: woken from a long stall (a loaded machine),
+        // this may run before bytes already waiting for us are read. One turn to read them first.
+        graced = true
+        grace = setImmediate(check)
+      } else {
+        controller.abort(new Error(`no peer progress for ${bound} ms`))
+      }
     }
+    let graced = false
     let held = false
     timer = setTimeout(check, peerTimeout)
     const onStop = (): void => controller.abort()
@@ -156,9 +194,11 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
       hold: () => {
         held = true
         clearTimeout(timer)
+        clearImmediate(grace)
       },
       clear: () => {
         clearTimeout(timer)
+        clearImmediate(grace)
         init.stopSignal.removeEventListener('abort', onStop)
       },
     }
