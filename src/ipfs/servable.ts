@@ -12,8 +12,11 @@
  *   URL) stays home. The blocks of a large tarball's UnixFS DAG are public once the tarball is;
  *   a signed index's blocks are stored marked shared (it holds public packuments only).
  *
- * The verdicts are built from one read of the cache index the first time a peer asks, never for a
- * warm install; what this process caches it learns as it goes (`learn`), and content present but
+ * The verdicts are built from one read of the cache index: started when a serving node starts
+ * (`warm`, in the background), else the first time a peer asks, never for an install that serves
+ * nothing. An ask made while that read is under way is answered as soon as the read has come to an
+ * entry that vouches for its content (only "no" waits for the whole index: a later entry may still
+ * vouch). What this process caches it learns as it goes (`learn`), and content present but
  * unknown (cached by another process since the read) is judged by a re-read that starts after the
  * ask — one for every asker meanwhile, rate-limited — before the peer is told we do not have it.
  * An ask that names its package (the CID protocol's) is first judged by that package's own index
@@ -46,6 +49,11 @@ export interface Servable {
    * servable, with every block of its DAG.
    */
   allow(cid: CID): Promise<void>
+  /**
+   * Starts the read of the whole cache index the verdicts come from, if none has been made (a
+   * fresh `serve` peer's first ask waited 0.2-1.8 s for it under load); settles when it is done.
+   */
+  warm(): Promise<void>
   /** Records that `ref`'s tarball was just cached here (public if its source is, `resolved` or its registry). */
   learn(ref: TarballRef): void
   /** Whether this node may ask peers for `ref` at all (its wants and questions name it). */
@@ -114,18 +122,42 @@ export function createServable (init: ServableInit): Servable {
   let roots: Promise<Roots> | undefined
   let rootsReadAt = 0
 
+  /** The verdicts of the read under way, so far. */
+  let reading: Map<string, boolean> | undefined
+  /** Asks waiting, during a read of the index, for an entry vouching for their content: by single-hash SRI. */
+  const vouchedWaiters = new Map<string, Set<() => void>>()
+  /** Resolves when the read under way meets an entry vouching for one of these SRIs (never if it does not). */
+  const vouchedFor = async (sris: string[]): Promise<true> => await new Promise<true>((resolve) => {
+    const wake = (): void => {
+      for (const sri of sris) vouchedWaiters.get(sri)?.delete(wake)
+      resolve(true)
+    }
+    for (const sri of sris) {
+      let waiters = vouchedWaiters.get(sri)
+      if (waiters === undefined) vouchedWaiters.set(sri, waiters = new Set())
+      waiters.add(wake)
+    }
+  })
   /** Single-hash SRI → public, from the whole cache index. */
   let rescanAfter = RESCAN_INTERVAL
   const scan = async (): Promise<Map<string, boolean>> => {
     scannedAt = Date.now()
     const content = new Map<string, boolean>()
-    for await (const entry of cacache.ls.stream(cachePath) as AsyncIterable<cacache.CacheObject>) {
-      const open = entry.integrity === null || entry.integrity === undefined ? undefined : verdictOf(entry, sharing)
-      if (open === undefined) continue
-      for (const hash of hashesOf(String(entry.integrity))) {
-        const sri = sriOf(hash)
-        content.set(sri, content.get(sri) === true || open)
+    reading = content
+    try {
+      for await (const entry of cacache.ls.stream(cachePath) as AsyncIterable<cacache.CacheObject>) {
+        const open = entry.integrity === null || entry.integrity === undefined ? undefined : verdictOf(entry, sharing)
+        if (open === undefined) continue
+        for (const hash of hashesOf(String(entry.integrity))) {
+          const sri = sriOf(hash)
+          content.set(sri, content.get(sri) === true || open)
+          if (open) for (const wake of vouchedWaiters.get(sri) ?? []) wake()
+        }
       }
+    } finally {
+      // asks still waiting are answered by the whole read (their `read()`)
+      vouchedWaiters.clear()
+      reading = undefined
     }
     rescanAfter = Math.max(RESCAN_INTERVAL, RESCAN_COST_FACTOR * (Date.now() - scannedAt))
     lastRead = content
@@ -205,6 +237,11 @@ export function createServable (init: ServableInit): Servable {
   const contentOpen = async (integrity: string, pkg?: PackageId): Promise<boolean> => {
     // before the first read of the index is done; after it, its verdicts are in memory
     if (pkg !== undefined && lastRead === undefined && (knownOpen(new Map(), integrity) === true || await openByPackage(integrity, pkg) === true)) return true
+    // the first read under way answers "yes" as soon as it meets an entry that says so
+    if (lastRead === undefined && reading !== undefined) {
+      if (knownOpen(reading, integrity) === true) return true
+      if (await Promise.race([read().then(() => false), vouchedFor(hashesOf(integrity).map(sriOf))])) return true
+    }
     const known = knownOpen(await read(), integrity)
     if (known !== undefined) return known
     // cached after our read of the index (by another process)? judged by the next read
@@ -250,6 +287,10 @@ export function createServable (init: ServableInit): Servable {
     async allow (cid) {
       if (!init.serve || everything) return
       await allowTree(cid, 0)
+    },
+    async warm () {
+      if (!init.serve || everything) return
+      await read().then(() => {}, () => {})
     },
     learn (ref) {
       if (everything || !init.serve || sharing.isPrivate({ url: ref.resolved, name: ref.name })) return

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -53,6 +53,30 @@ test('content another process caches while we serve is judged at once: public se
       servable.block(unvouched!),
     ])
     assert.deepEqual(asks, [...Array(10).fill(true), false, false], 'the public tarball served to every asker at once; the private one and the one no entry vouches for not')
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+})
+
+test('a serving node reads its sharing verdicts at start (warm): a first ask after that reads no index', async () => {
+  const work = await mkdtemp(join(tmpdir(), 'ipfs-npm-servable-'))
+  try {
+    const cachePath = join(work, '_cacache')
+    const servable = createServable({
+      cachePath,
+      blockstore: createCacheBlockstore({ cachePath }),
+      index: createCidIndex(join(work, 'cids')),
+      sharing: createSharingPolicy({ flat }),
+      serve: true,
+      inSwarm: false,
+    })
+    const open = await npmCaches(cachePath, 'https://registry.example/a/-/a-1.0.0.tgz')
+    const secret = await npmCaches(cachePath, 'https://npm.corp.example/@corp/c/-/c-1.0.0.tgz')
+    await servable.warm()
+    // the index is gone (the content stays): only the verdicts read at start can answer now
+    await rename(join(cachePath, 'index-v5'), join(work, 'index-elsewhere'))
+    assert.equal(await servable.block(open!), true, 'the public tarball, by the verdicts read at start')
+    assert.equal(await servable.block(secret!), false, 'the private one stays private')
   } finally {
     await rm(work, { recursive: true, force: true })
   }
