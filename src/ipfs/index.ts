@@ -23,7 +23,7 @@ import type { PeerFetcher, TarballRef } from '../types.ts'
 import { startBitswap, type BitswapExchange } from './bitswap.ts'
 import type { PeerShare } from './bitswap-wants.ts'
 import { createCacheBlockstore } from './cache-blockstore.ts'
-import { rawCidFromIntegrity } from './cid.ts'
+import { integrityOfCid, rawCidFromIntegrity } from './cid.ts'
 import { createCidIndex } from './cid-index.ts'
 import { loadCidMaps, parseMapCid } from './cid-map.ts'
 import { createCidAsker, handleCidProtocol } from './cid-protocol.ts'
@@ -193,7 +193,12 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   const index = createCidIndex(join(stateDir, 'cids'))
   const served: ServedCounts = { blocks: 0, bytes: 0 }
   const servable = createServable({ cachePath, blockstore, index, sharing: init.sharing ?? createSharingPolicy({ flat: {} }), serve, inSwarm: psk !== undefined })
-  const serving = createServingBlockstore(blockstore, servable, served)
+  // a want for a large tarball's raw CID comes first (the CID question waits its head start):
+  // its DAG's build starts then, as the question's would, gated the same (localCids.lookup)
+  const serving = createServingBlockstore(blockstore, servable, served, (cid) => {
+    const integrity = integrityOfCid(cid)
+    if (integrity !== undefined && !stopController.signal.aborted) void localCids.lookup(integrity).then(allowed).catch(() => {})
+  })
   const localCids = createLocalCids({
     cachePath,
     blockstore,

@@ -23,8 +23,12 @@ export interface ServedCounts {
   bytes: number
 }
 
-/** Wraps `store` for bitswap; `served` is updated in place. */
-export function createServingBlockstore (store: CacheBlockstore, gate: Servable, served: ServedCounts): Blockstore {
+/**
+ * Wraps `store` for bitswap; `served` is updated in place. `tooLarge` hears of a wanted block we
+ * hold but do not send whole (over 1 MiB: a large tarball's raw CID, served as a UnixFS DAG), so
+ * the node can build that DAG before the asker's CID question comes.
+ */
+export function createServingBlockstore (store: CacheBlockstore, gate: Servable, served: ServedCounts, tooLarge?: (cid: CID) => void): Blockstore {
   const recent = createRecentBlocks({ maxBytes: RECENT_BYTES })
   const keyOf = (cid: CID): string => Buffer.from(cid.multihash.bytes).toString('base64')
   const servable = async (cid: CID): Promise<boolean> => {
@@ -42,6 +46,8 @@ export function createServingBlockstore (store: CacheBlockstore, gate: Servable,
       const key = keyOf(cid)
       const kept = recent.get(key)
       const bytes = kept ?? await store.read(cid, MAX_RAW_BLOCK)
+      // in the background: the DONT_HAVE is not held up
+      if (bytes === undefined && tooLarge !== undefined) void store.size(cid).then((size) => { if (size !== undefined && size > MAX_RAW_BLOCK) tooLarge(cid) }, () => {})
       if (bytes === undefined || !await gate.block(cid)) throw new NotFoundError(`not serving ${cid}`)
       if (kept === undefined) recent.set(key, bytes)
       served.blocks++
