@@ -125,6 +125,8 @@ const nodeStartError = (what: string, err: unknown): Error =>
 const FIRST_PEER_WAIT = 5000
 /** How long a LAN gets to answer mDNS before the first fetch decides "no peers". */
 const MDNS_GRACE = 300
+/** How long stop waits for cache writes under way (a DAG built for an answer). */
+const STOP_WRITES_WAIT = 10_000
 /** How long we take to answer a CID question (may build a DAG from a big tarball). */
 const ANSWER_TIMEOUT = 30_000
 
@@ -430,6 +432,9 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
         stopController.abort()
         await bitswap.stop()
         await libp2p.stop()
+        // a DAG built for an answer is written after it: done before stop returns (a caller may
+        // remove the cache next), unless the disk takes longer than a stop should
+        await untilAborted(localCids.settled(), AbortSignal.timeout(STOP_WRITES_WAIT))
         clearAddressDebounce(libp2p)
         await key.release()
       })()

@@ -60,6 +60,12 @@ export interface LocalCids {
    * Hashed once, remembered in `profileIndex`. Undefined for a large tarball (its root is `prepare`'s).
    */
   profileCid(integrity: string): Promise<CID | undefined>
+  /**
+   * Settles once the writes of every DAG build started so far are done (an answer resolves with
+   * the root before its blocks and index entry are written): the node's stop waits for them, so
+   * a caller removing the cache right after stop does not race with them.
+   */
+  settled(): Promise<void>
 }
 
 /** Returns the lookup; concurrent asks for one tarball share one DAG build. */
@@ -67,6 +73,8 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
   const { cachePath, blockstore, index, packageTarballs, profileIndex, mayName } = init
   /** DAG builds under way, by single-hash integrity: the root is known before the blocks are on disk. */
   const building = new Map<string, Promise<CID>>()
+  /** Those builds' ends, once their writes are done (or failed). */
+  const writing = new Set<Promise<void>>()
 
   /**
    * Builds the cached tarball's DAG and resolves with its root as soon as it is known: the leaves'
@@ -126,7 +134,11 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
       build = started.then(({ root }) => root)
       building.set(integrity, build)
       // a failed write leaves the index without the root: the next ask builds again
-      void started.then(async ({ written }) => written).catch(() => {}).finally(() => building.delete(integrity))
+      const done: Promise<void> = started.then(async ({ written }) => written).catch(() => {}).finally(() => {
+        building.delete(integrity)
+        writing.delete(done)
+      })
+      writing.add(done)
       if (background) await (await started).written
     }
     return await build
@@ -184,6 +196,9 @@ export function createLocalCids (init: LocalCidsInit): LocalCids {
       return pkg === undefined ? undefined : await byPackage(integrity, pkg)
     },
     prepare: async (integrity, build) => byDigest(integrity, build ? 'background' : 'built'),
+    async settled () {
+      while (writing.size > 0) await Promise.all(writing)
+    },
     async profileCid (integrity) {
       if (!await mayName(integrity)) return undefined
       let cid = await profileIndex.get(integrity)

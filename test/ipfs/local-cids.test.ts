@@ -84,3 +84,19 @@ test('a slice whose bytes changed on disk is not served', async () => {
   await assert.rejects(bytesOf(blockstore.get(links[1]!.Hash)), /no block/)
   assert.ok((await bytesOf(blockstore.get(links[0]!.Hash))).equals(data.subarray(0, MiB)), 'the intact leaf is still served')
 })
+
+test('settled waits for the writes of a DAG built for an answer, which resolves before them', async () => {
+  const dir = await tempDir(cleanup, 'local-cids')
+  const cachePath = join(dir, '_cacache')
+  const data = randomBytes(3 * MiB)
+  const integrity = ssri.fromData(data, { algorithms: ['sha512'] }).toString()
+  await cacache.put(cachePath, 'test:settled', data, { integrity, algorithms: ['sha512'] })
+  const { localCids } = localCidsOf(dir)
+  // an answer's build: the root as soon as it is known, its root block and index entry written after
+  const root = await localCids.lookup(integrity)
+  assert.ok(root !== undefined)
+  await localCids.settled()
+  // what stop (which waits for settled) leaves behind is complete: nothing is written after it
+  assert.ok((await createCidIndex(join(dir, 'cids')).get(integrity))?.equals(root), 'the root is indexed')
+  assert.ok(Object.keys(await cacache.ls(cachePath)).includes(`ipfs-npm:block:${root}`), 'the root block is written')
+})
