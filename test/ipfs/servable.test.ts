@@ -28,18 +28,24 @@ async function npmCaches (cachePath: string, url: string): Promise<ReturnType<ty
   return rawCidFromIntegrity(String(integrity))
 }
 
+/** The gate of a serving node outside a swarm over the cache in `work`. */
+function servableOver (work: string): ReturnType<typeof createServable> {
+  const cachePath = join(work, '_cacache')
+  return createServable({
+    cachePath,
+    blockstore: createCacheBlockstore({ cachePath }),
+    index: createCidIndex(join(work, 'cids')),
+    sharing: createSharingPolicy({ flat }),
+    serve: true,
+    inSwarm: false,
+  })
+}
+
 test('content another process caches while we serve is judged at once: public served, private and unvouched not', async () => {
   const work = await mkdtemp(join(tmpdir(), 'ipfs-npm-servable-'))
   try {
     const cachePath = join(work, '_cacache')
-    const servable = createServable({
-      cachePath,
-      blockstore: createCacheBlockstore({ cachePath }),
-      index: createCidIndex(join(work, 'cids')),
-      sharing: createSharingPolicy({ flat }),
-      serve: true,
-      inSwarm: false,
-    })
+    const servable = servableOver(work)
     const first = await npmCaches(cachePath, 'https://registry.example/a/-/a-1.0.0.tgz')
     assert.equal(await servable.block(first!), true, 'a public tarball cached before the first ask')
 
@@ -62,14 +68,7 @@ test('a serving node reads its sharing verdicts at start (warm): a first ask aft
   const work = await mkdtemp(join(tmpdir(), 'ipfs-npm-servable-'))
   try {
     const cachePath = join(work, '_cacache')
-    const servable = createServable({
-      cachePath,
-      blockstore: createCacheBlockstore({ cachePath }),
-      index: createCidIndex(join(work, 'cids')),
-      sharing: createSharingPolicy({ flat }),
-      serve: true,
-      inSwarm: false,
-    })
+    const servable = servableOver(work)
     const open = await npmCaches(cachePath, 'https://registry.example/a/-/a-1.0.0.tgz')
     const secret = await npmCaches(cachePath, 'https://npm.corp.example/@corp/c/-/c-1.0.0.tgz')
     await servable.warm()
