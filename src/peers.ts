@@ -25,6 +25,8 @@ export interface LazyPeersInit {
   serve?: boolean
   /** What is private; the node neither gives nor asks for that outside a swarm. See IpfsNodeInit. */
   sharing?: SharingPolicy
+  /** Whether the node's signed indexes may be used (IpfsNodeInit.indexRecords); default true. */
+  indexRecords?: boolean
   log: (message: string) => void
   /** What the user must hear once (a configured peer that cannot be reached); default: `log`. */
   warn?: (message: string) => void
@@ -46,7 +48,7 @@ export function createLazyPeers (init: LazyPeersInit): LazyPeers {
   const node = (): Promise<IpfsNode | undefined> => {
     if (init.offline) return Promise.resolve(undefined)
     starting ??= import('./ipfs/index.ts').then(async ({ createIpfsNode }) => {
-      const started = await createIpfsNode({ cacheDir: init.cacheDir, options: init.options, packuments: init.packuments, seed: init.seed, serve: init.serve, sharing: init.sharing, log: init.log, warn: init.warn })
+      const started = await createIpfsNode({ cacheDir: init.cacheDir, options: init.options, packuments: init.packuments, seed: init.seed, serve: init.serve, sharing: init.sharing, indexRecords: init.indexRecords, log: init.log, warn: init.warn })
       for (const [integrity, cid] of hints) started.peers.hint?.(integrity, cid)
       hints.clear()
       return started

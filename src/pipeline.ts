@@ -83,7 +83,10 @@ export async function startPipeline (init: PipelineInit): Promise<Pipeline> {
   const sharing = createSharingPolicy({ flat, private: init.options.private })
   // an install's node only fetches unless asked to serve (`--serve`); `serve` seeds unless `--no-serve`
   const serve = init.options.serve ?? init.seed === true
-  const peers = createLazyPeers({ cacheDir, options: init.options, offline, serve, sharing, packuments: answerPackuments({ cacheDir, options: init.options, sharing }), seed: init.seed, log: init.log, warn: (message) => log.warn('ipfs', message) })
+  // signed indexes are read with --index/--scope-index and announced by `serve`; without them
+  // the node runs no gossipsub or fetch (a cost on every peer connection)
+  const indexRecords = init.seed === true || init.options.indexes.length > 0 || init.options.scopeIndexes.length > 0
+  const peers = createLazyPeers({ cacheDir, options: init.options, offline, serve, sharing, indexRecords, packuments: answerPackuments({ cacheDir, options: init.options, sharing }), seed: init.seed, log: init.log, warn: (message) => log.warn('ipfs', message) })
   const npmCache = createTarballCache({ cachePath: join(cacheDir, '_cacache'), registryFor: upstream.registryFor })
   // whatever the cache gains, peers may now fetch from us
   const cache: TarballCache = {

@@ -30,7 +30,7 @@ import { createCidAsker, handleCidProtocol } from './cid-protocol.ts'
 import { dialNamedPeer } from './dial-peer.ts'
 import { fetchCidContent, parseTarballCid } from './fetch-cid.ts'
 import { createFetcher } from './fetcher.ts'
-import { createRecordTransport } from './ipns-transport.ts'
+import { createRecordTransport, refusingRecordTransport } from './ipns-transport.ts'
 import { askPeersForPackument, handlePackumentProtocol, type PeerPackument } from './packument-protocol.ts'
 import { createNodeLibp2p } from './libp2p.ts'
 import { createLocalCids } from './local-cids.ts'
@@ -75,6 +75,12 @@ export interface IpfsNodeInit {
   agentVersion?: string
   /** What the user must hear, once (npm's `npm warn`): a configured peer that cannot be reached. Default: `log`. */
   warn?: (msg: string) => void
+  /**
+   * Whether `indexes` may be used: the node then runs gossipsub and fetch for their IPNS records
+   * (ipns-transport.ts). Without, every connection is cheaper and `indexes` refuses to resolve or
+   * publish. Default true; an install that reads no index and serves nothing turns it off.
+   */
+  indexRecords?: boolean
 }
 
 export interface NodeInfo {
@@ -165,6 +171,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
   const serve = init.serve ?? true
   const libp2p = await createNodeLibp2p({
     lanDhtServer: serve,
+    indexRecords: init.indexRecords,
     privateKey: key.privateKey,
     listen: options.listen,
     mdns: options.mdns,
@@ -361,6 +368,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     },
   }
 
+  const { pubsub, fetch: fetchService } = libp2p.services
   const indexes = createSignedIndexes({
     stateDir,
     log,
@@ -378,7 +386,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
         await servable.allow(cid)
       },
     },
-    records: createRecordTransport({ libp2p, ready: peersOrNone, log }),
+    records: pubsub !== undefined && fetchService !== undefined ? createRecordTransport({ libp2p, pubsub, fetch: fetchService, ready: peersOrNone, log }) : refusingRecordTransport(),
   }, { timeout: options.peerTimeout })
 
   let stopping: Promise<void> | undefined

@@ -24,7 +24,10 @@ const HEARD_PER_NAME = 4
 const DHT_PUT_TIMEOUT = 60_000
 
 export interface RecordTransportInit {
-  libp2p: Libp2p<{ pubsub: GossipSub, fetch: Fetch, lanDHT: SingleKadDHT, aminoDHT?: SingleKadDHT }>
+  libp2p: Libp2p<{ lanDHT: SingleKadDHT, aminoDHT?: SingleKadDHT }>
+  /** The node's gossipsub and fetch services (present only on a node started for index records). */
+  pubsub: GossipSub
+  fetch: Fetch
   /** Settles when configured peers were dialled and the LAN had its moment (a first peer, when there was none). */
   ready(): Promise<void>
   log(msg: string): void
@@ -34,19 +37,19 @@ const keyOf = (routingKey: Uint8Array): string => Buffer.from(routingKey).toStri
 export const recordTopic = (routingKey: Uint8Array): string => `/record/${keyOf(routingKey)}`
 
 export function createRecordTransport (init: RecordTransportInit): IndexRecordTransport {
-  const { libp2p, log } = init
+  const { libp2p, pubsub, fetch, log } = init
   const served = new Map<string, Uint8Array>()
   const heard = new Map<string, Uint8Array[]>()
   const topics = new Map<string, string>()
   const listeners: Array<(routingKey: Uint8Array) => void> = []
 
-  libp2p.services.pubsub.addEventListener('message', (evt: CustomEvent<Message>) => {
+  pubsub.addEventListener('message', (evt: CustomEvent<Message>) => {
     const key = topics.get(evt.detail.topic)
     if (key === undefined || evt.detail.data.byteLength > MAX_RECORD) return
     heard.set(key, [evt.detail.data, ...(heard.get(key) ?? [])].slice(0, HEARD_PER_NAME))
     for (const listener of listeners) listener(Buffer.from(key, 'base64url'))
   })
-  libp2p.services.fetch.registerLookupFunction('/ipns/', async (key) => served.get(keyOf(key)))
+  fetch.registerLookupFunction('/ipns/', async (key) => served.get(keyOf(key)))
 
   /** The DHTs with someone in them to ask or to tell. */
   const dhts = (): SingleKadDHT[] => [libp2p.services.lanDHT, libp2p.services.aminoDHT]
@@ -56,7 +59,7 @@ export function createRecordTransport (init: RecordTransportInit): IndexRecordTr
     const topic = recordTopic(routingKey)
     if (topics.has(topic)) return
     topics.set(topic, keyOf(routingKey))
-    libp2p.services.pubsub.subscribe(topic)
+    pubsub.subscribe(topic)
   }
 
   return {
@@ -71,7 +74,7 @@ export function createRecordTransport (init: RecordTransportInit): IndexRecordTr
       served.set(keyOf(routingKey), record)
       subscribe(routingKey)
       try {
-        await libp2p.services.pubsub.publish(recordTopic(routingKey), record)
+        await pubsub.publish(recordTopic(routingKey), record)
       } catch (err) {
         log(`ipns: announcing a record: ${(err as Error).message}`)
       }
@@ -89,7 +92,7 @@ export function createRecordTransport (init: RecordTransportInit): IndexRecordTr
       const signal = AbortSignal.timeout(timeout)
       const fromPeers = Promise.all(libp2p.getPeers().map(async (peer) => {
         try {
-          const record = await libp2p.services.fetch.fetch(peer, routingKey, { signal })
+          const record = await fetch.fetch(peer, routingKey, { signal })
           return record !== undefined && record.byteLength <= MAX_RECORD ? record : undefined
         } catch {
           return undefined
@@ -107,5 +110,19 @@ export function createRecordTransport (init: RecordTransportInit): IndexRecordTr
       const [answers, stored] = await Promise.all([fromPeers, fromDhts])
       return [...answers.filter((record) => record !== undefined), ...stored.flat(), ...(heard.get(keyOf(routingKey)) ?? [])]
     },
+  }
+}
+
+/**
+ * The transport of a node started without index records (IpfsNodeInit.indexRecords false): an
+ * index used on it is a caller's mistake, so every use but subscribing to announcements throws.
+ */
+export function refusingRecordTransport (): IndexRecordTransport {
+  const refuse = (): never => { throw new Error('this IPFS node was started without signed-index records (indexRecords: false)') }
+  return {
+    onAnnounce () {},
+    serve: refuse,
+    publish: async () => refuse(),
+    find: async () => refuse(),
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The hand-picked libp2p: TCP, Noise, Yamux, identify, ping (the DHT needs it), a LAN Kademlia DHT,
- * mDNS, gossipsub and fetch (how signed indexes' IPNS records travel), and — only when asked for —
+ * mDNS, gossipsub and fetch (how signed indexes' IPNS records travel; only on a node that uses
+ * indexes), and — only when asked for —
  * bootstrap peers with the public (amino) DHT and a private network swarm key. No WebRTC, relays, UPnP, gateways or delegated routing. The datastore is
  * libp2p's in-memory default, so processes sharing a cache never fight over a repo lock.
  */
@@ -60,6 +61,13 @@ export interface Libp2pInit {
    * a loaded peer or host is slow, not gone. Never below libp2p's own bounds (6 s and 10 s).
    */
   handshakeTimeout?: number
+  /**
+   * Whether the node runs gossipsub and fetch, how signed indexes' IPNS records travel
+   * (ipns-transport.ts). A node that never reads, serves or publishes an index (a plain install)
+   * leaves them off: gossipsub opens a stream on every connection and exchanges subscriptions
+   * and heartbeats with each peer for nothing. Default true.
+   */
+  indexRecords?: boolean
 }
 
 /**
@@ -116,12 +124,12 @@ function yamuxWithFewerWindowUpdates (): () => StreamMuxerFactory {
   }
 }
 
-/** The services our node runs; `aminoDHT` only with bootstrap peers. */
+/** The services our node runs; `pubsub` and `fetch` only with index records, `aminoDHT` only with bootstrap peers. */
 export interface NodeServices {
   identify: unknown
   ping: unknown
-  pubsub: GossipSub
-  fetch: Fetch
+  pubsub?: GossipSub
+  fetch?: Fetch
   lanDHT: SingleKadDHT
   aminoDHT?: SingleKadDHT
   [name: string]: unknown
@@ -134,9 +142,6 @@ export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeSe
   const services: Record<string, (components: any) => unknown> = {
     identify: identify(),
     ping: ping(),
-    // index records are announced to whoever listens, even before a mesh has formed
-    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }),
-    fetch: fetch(),
     // on a LAN every address is private: keep only those
     lanDHT: kadDHT({
       protocol: '/ipfs/lan/kad/1.0.0',
@@ -147,6 +152,11 @@ export async function createNodeLibp2p (init: Libp2pInit): Promise<Libp2p<NodeSe
       metricsPrefix: 'libp2p_dht_lan',
       ...records,
     }),
+  }
+  if (init.indexRecords !== false) {
+    // index records are announced to whoever listens, even before a mesh has formed
+    services.pubsub = gossipsub({ allowPublishToZeroTopicPeers: true })
+    services.fetch = fetch()
   }
   const bootstrapList = init.bootstrap.flatMap((address) => address === 'public' ? PUBLIC_BOOTSTRAP : [address])
   if (bootstrapList.length > 0) {
