@@ -4,7 +4,8 @@
  * UnixFS root links its leaves by CID, so the bytes that come out are the CID's bytes or nothing.
  * Only the two codecs a tarball is ever published as are followed: `raw` (one block, ≤ 1 MiB) and
  * `dag-pb` (a UnixFS file, read as fetch-dag.ts reads a tarball's: every leaf wanted at once and
- * written into its place). The wait is bounded by `peerTimeout` of silence, as for tarballs.
+ * written into its place). The wait is bounded by `peerTimeout` of silence, on the same clock as
+ * tarballs' (silence-clock.ts: a large block's bytes count as they arrive).
  */
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
@@ -15,6 +16,7 @@ import type { CacheBlockstore } from './cache-blockstore.ts'
 import { integrityOfCid } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
 import { readUnixfsFile, type Want } from './fetch-dag.ts'
+import { startSilenceClock } from './silence-clock.ts'
 
 const DAG_PB = 0x70
 const CODEC_NAMES: Record<number, string> = { 0x71: 'dag-cbor', 0x0129: 'dag-json', 0x0200: 'json', 0x0297: 'dag-jose', 0x78: 'git-raw', 0x72: 'libp2p-key' }
@@ -55,8 +57,10 @@ export interface FetchCidInit {
   want: Want
   blockstore: CacheBlockstore
   index: CidIndex
-  /** ms of silence (no block arrived) after which nobody is taken to have it. */
+  /** ms of silence (no block arrived, no bytes of one at a useful rate) after which nobody is taken to have it. */
   peerTimeout: number
+  /** A running count of bytes of blocks still coming in (BitswapExchange.arrived). */
+  arrived(): number
   /** How many peers are connected, for the error. */
   connectedPeers(): number
   stopSignal: AbortSignal
@@ -65,19 +69,15 @@ export interface FetchCidInit {
 /** The content of `cid` (a raw block or a UnixFS file), from this node's blocks or its peers. */
 export async function fetchCidContent (cid: CID, init: FetchCidInit): Promise<Uint8Array> {
   const controller = new AbortController()
-  let timer: NodeJS.Timeout | undefined
-  const touch = (): void => {
-    clearTimeout(timer)
-    timer = setTimeout(() => controller.abort(), init.peerTimeout)
-  }
+  let lastBlock = Date.now()
+  const clock = startSilenceClock({ peerTimeout: init.peerTimeout, arrived: () => init.arrived(), lastProgress: () => lastBlock, onSilent: () => controller.abort() })
   const signal = AbortSignal.any([controller.signal, init.stopSignal])
   // every block that arrives is progress; the file's leaves are written into place as they come
   const want: Want = async (block, options) => {
     const bytes = await init.want(block, options)
-    touch()
+    lastBlock = Date.now()
     return bytes
   }
-  touch()
   try {
     if (cid.code === rawCodec.code) {
       // one read, checked against its digest: a block whose file no longer matches comes from peers
@@ -99,6 +99,6 @@ export async function fetchCidContent (cid: CID, init: FetchCidInit): Promise<Ui
     const peers = init.connectedPeers()
     throw cidContentError(`No peer had ${cid} within ${init.peerTimeout} ms (${peers} peer${peers === 1 ? '' : 's'} connected)`, 'E404')
   } finally {
-    clearTimeout(timer)
+    clock.stop()
   }
 }

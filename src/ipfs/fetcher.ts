@@ -31,6 +31,7 @@ import { rawCidFromIntegrity } from './cid.ts'
 import type { CidIndex } from './cid-index.ts'
 import type { CidAsker } from './cid-protocol.ts'
 import { fetchDag } from './fetch-dag.ts'
+import { startSilenceClock } from './silence-clock.ts'
 import { hashesOf, matchesIntegrity, recordVerified, sriOf } from '../integrity.ts'
 import { sleep } from './sleep.ts'
 
@@ -79,21 +80,6 @@ const MAX_IN_FLIGHT = 64
  */
 const MIN_PEER_RATE = 1024 * 1024
 const MAX_EXTRA_SILENCE = 4
-
-/**
- * Bytes of a block still coming in are progress at this rate: each byte buys 1/MIN_BYTE_RATE s
- * of patience (never past now). A peer sending a 1 MiB block slowly but steadily (a loaded seeder
- * serving ten askers at once) is not silent; one trickling a few bytes a second earns that
- * fraction of the time only, so its fetch gives up barely later than on silence.
- */
-const MIN_BYTE_RATE = 16 * 1024
-/**
- * ...and for at most this many peer timeouts past the fetch's last whole block or answer: a peer
- * streaming bytes fast enough but never completing a block (one endless message) costs a bounded
- * wait, (1 + BYTE_PATIENCE) × peerTimeout. An honest peer's 1 MiB block fits in it down to
- * 64 KiB/s at the default 2 s.
- */
-const BYTE_PATIENCE = 8
 
 /** A fetch's clock of silence (see idleController). */
 interface IdleClock {
@@ -149,39 +135,15 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
   const idleController = (): IdleClock & { controller: AbortController, touch: () => void, clear: () => void } => {
     const controller = new AbortController()
     let local = Date.now()
-    let timer: NodeJS.Timeout | undefined
-    let grace: NodeJS.Immediate | undefined
     let extended = { bound: peerTimeout, from: [] as readonly PeerId[] }
-    /** How far bytes of blocks not yet whole carried progress (MIN_BYTE_RATE, BYTE_PATIENCE). */
-    let byteClock = local
-    let bytesSeen = bitswap.arrived()
-    const progressAt = (): number => {
-      const since = Math.max(local, lastProgress)
-      const bytes = bitswap.arrived()
-      byteClock = Math.min(Date.now(), Math.max(byteClock, since) + (bytes - bytesSeen) * 1000 / MIN_BYTE_RATE)
-      bytesSeen = bytes
-      return Math.max(since, Math.min(byteClock, since + BYTE_PATIENCE * peerTimeout))
-    }
-    const check = (): void => {
-      grace = undefined
-      if (held) return
-      const bound = extended.from.some((peer) => libp2p.getConnections(peer).length > 0) ? extended.bound : peerTimeout
-      const idle = Date.now() - Math.max(progressAt(), dialledAt ?? Date.now())
-      if (idle < bound) {
-        graced = false
-        timer = setTimeout(check, Math.min(bound - idle, peerTimeout))
-      } else if (!graced) {
-        // timers run before the loop polls its sockets: woken from a long stall (a loaded machine),
-        // this may run before bytes already waiting for us are read. One turn to read them first.
-        graced = true
-        grace = setImmediate(check)
-      } else {
-        controller.abort(new Error(`no peer progress for ${bound} ms`))
-      }
-    }
-    let graced = false
-    let held = false
-    timer = setTimeout(check, peerTimeout)
+    const clock = startSilenceClock({
+      peerTimeout,
+      arrived: () => bitswap.arrived(),
+      // no silence counts before every named peer was dialled
+      lastProgress: () => dialledAt === undefined ? Date.now() : Math.max(local, lastProgress, dialledAt),
+      bound: () => extended.from.some((peer) => libp2p.getConnections(peer).length > 0) ? extended.bound : peerTimeout,
+      onSilent: (bound) => controller.abort(new Error(`no peer progress for ${bound} ms`)),
+    })
     const onStop = (): void => controller.abort()
     if (init.stopSignal.aborted) controller.abort()
     init.stopSignal.addEventListener('abort', onStop, { once: true })
@@ -191,14 +153,9 @@ export function createFetcher (init: FetcherInit): PeerFetcher {
       expectBlocks: (size, from) => {
         extended = { bound: peerTimeout + Math.min(size / MIN_PEER_RATE * 1000, MAX_EXTRA_SILENCE * peerTimeout), from }
       },
-      hold: () => {
-        held = true
-        clearTimeout(timer)
-        clearImmediate(grace)
-      },
+      hold: () => clock.stop(),
       clear: () => {
-        clearTimeout(timer)
-        clearImmediate(grace)
+        clock.stop()
         init.stopSignal.removeEventListener('abort', onStop)
       },
     }

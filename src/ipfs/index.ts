@@ -409,6 +409,7 @@ export async function createIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
         blockstore,
         index,
         peerTimeout: options.peerTimeout,
+        arrived: () => bitswap.arrived(),
         connectedPeers: () => libp2p.getPeers().length,
         stopSignal: stopController.signal,
       })

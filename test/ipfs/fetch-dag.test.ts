@@ -133,7 +133,7 @@ test('content by CID alone (install <cid>): a UnixFS file arrives whole, then it
   const root = await importTarball([content], p)
   const blockstore = await store()
   const indexed: string[] = []
-  const init = { want: p.want, blockstore, index: { set: async (integrity: string) => { indexed.push(integrity) } } as unknown as CidIndex, peerTimeout: 5000, connectedPeers: () => 1, stopSignal: new AbortController().signal }
+  const init = { want: p.want, blockstore, index: { set: async (integrity: string) => { indexed.push(integrity) } } as unknown as CidIndex, peerTimeout: 5000, arrived: () => 0, connectedPeers: () => 1, stopSignal: new AbortController().signal }
   const bytes = await fetchCidContent(root, init)
   assert.ok(Buffer.from(bytes).equals(content))
   assert.deepEqual(indexed, [integrityOf(content)])
@@ -158,7 +158,7 @@ test('a local block whose file no longer matches its CID is wanted from peers, f
   const small = randomBytes(5000)
   const smallCid = rawCidOf(small)
   await p.put(smallCid, small)
-  const init = { want: p.want, blockstore: await storeWithCorrupt(new Map([[smallCid.toString(), small]]), smallCid), index: { set: async () => {} } as unknown as CidIndex, peerTimeout: 5000, connectedPeers: () => 1, stopSignal: new AbortController().signal }
+  const init = { want: p.want, blockstore: await storeWithCorrupt(new Map([[smallCid.toString(), small]]), smallCid), index: { set: async () => {} } as unknown as CidIndex, peerTimeout: 5000, arrived: () => 0, connectedPeers: () => 1, stopSignal: new AbortController().signal }
   assert.ok(Buffer.from(await fetchCidContent(smallCid, init)).equals(small))
   assert.equal(p.wanted.at(-1), smallCid.toString())
 })

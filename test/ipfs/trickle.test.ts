@@ -1,10 +1,11 @@
 /**
  * Peers that send a block's bytes slowly (test/reliability/hostile-peer.ts, each a real process):
- * the fetcher's silence counts the bytes of a block still coming in, not only whole blocks, so a
- * slow but steady peer is waited for; a peer trickling below MIN_BYTE_RATE (fetcher.ts) still
+ * a fetch's silence (silence-clock.ts) counts the bytes of a block still coming in, not only whole
+ * blocks, so a slow but steady peer is waited for; a peer trickling below MIN_BYTE_RATE still
  * costs about one peer timeout, and one streaming a message it never finishes at most
- * (1 + BYTE_PATIENCE) peer timeouts. Each fetch runs on a fresh node: a node's clock of silence
- * counts every block it received.
+ * (1 + BYTE_PATIENCE) peer timeouts. Both fetches on that clock are tried: tarballs (the fetcher)
+ * and content by CID alone (`install <cid>`). Each fetch runs on a fresh node: a node's clock of
+ * silence counts every block it received.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -15,6 +16,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { after, before, test } from 'node:test'
 import ssri from 'ssri'
+import { rawCidFromIntegrity } from '../../src/ipfs/cid.ts'
 import type { IpfsNode } from '../../src/ipfs/index.ts'
 import type { TarballRef } from '../../src/types.ts'
 import { runCleanup, startNode, tempDir, waitForPeers } from './helpers.ts'
@@ -34,8 +36,8 @@ after(async () => runCleanup(cleanup))
  * A fresh node (its clock of silence has seen nothing yet), which a hostile peer in `mode` dials:
  * a node's own dial of a named peer gets the 1 s peer timeout to reach it, too short under load.
  */
-async function nodeWith (name: string, mode: string, trickleBps: number, extra: object = {}, tarball = { ref, data }): Promise<IpfsNode> {
-  const node = await startNode(cleanup, join(dir, name), { peerTimeout: PEER_TIMEOUT })
+async function nodeWith (name: string, mode: string, trickleBps: number, extra: object = {}, tarball = { ref, data }, peerTimeout = PEER_TIMEOUT): Promise<IpfsNode> {
+  const node = await startNode(cleanup, join(dir, name), { peerTimeout })
   await hostilePeer(mode, trickleBps, { ...extra, dial: node.info().addresses[0] }, tarball)
   await waitForPeers(node, 1, 30_000)
   return node
@@ -66,6 +68,18 @@ async function fetchFrom (mode: string, trickleBps: number): Promise<{ bytes: Ui
   return { bytes, ms: performance.now() - start }
 }
 
+/** The same block by its CID alone (`install <cid>`, fetch-cid.ts): what came, or the error's code. */
+async function contentFrom (mode: string, trickleBps: number, peerTimeout = PEER_TIMEOUT): Promise<{ bytes: Uint8Array | undefined, code: string | undefined, ms: number }> {
+  const node = await nodeWith(`cid-${mode}-${trickleBps}`, mode, trickleBps, {}, { ref, data }, peerTimeout)
+  const start = performance.now()
+  try {
+    const bytes = await node.content(rawCidFromIntegrity(ref.integrity)!.toString())
+    return { bytes, code: undefined, ms: performance.now() - start }
+  } catch (err) {
+    return { bytes: undefined, code: String((err as { code?: unknown }).code), ms: performance.now() - start }
+  }
+}
+
 const exists = async (file: string): Promise<boolean> => access(file).then(() => true, () => false)
 
 test('a peer sending a block slowly but steadily (4 s for 1 MiB, peer timeout 1 s) is waited for', async () => {
@@ -80,6 +94,22 @@ test('a peer trickling below the minimum rate costs about one peer timeout', asy
   console.log(`# 1000 KiB at 2 KiB/s: given up after ${ms.toFixed(0)} ms`)
   assert.equal(bytes, undefined)
   // at 2 KiB/s the block alone would take 8 minutes; the byte patience alone, 9 s
+  assert.ok(ms < 5 * PEER_TIMEOUT, `held the fetch for ${ms} ms`)
+})
+
+test('install <cid>: a peer sending a block slowly but steadily (8 s for 1 MiB, peer timeout 3 s) is waited for', async () => {
+  // 3 s: a fetch by CID alone has no peer's answer to count before the block's first bytes, and
+  // at load 17 those took over 1 s to come. Whole blocks only: E404 3 s after the want.
+  const { bytes, code, ms } = await contentFrom('trickle', 128 * 1024, 3 * PEER_TIMEOUT)
+  console.log(`# install <cid>, 1000 KiB at 128 KiB/s: ${bytes === undefined ? code : 'got it'} after ${ms.toFixed(0)} ms`)
+  assert.ok(bytes !== undefined && Buffer.from(bytes).equals(data), `the slow block arrived (${code})`)
+})
+
+test('install <cid>: a peer trickling below the minimum rate costs about one peer timeout', async () => {
+  const { bytes, code, ms } = await contentFrom('trickle', 2 * 1024)
+  console.log(`# install <cid>, 1000 KiB at 2 KiB/s: ${code} after ${ms.toFixed(0)} ms`)
+  assert.equal(bytes, undefined)
+  assert.equal(code, 'E404')
   assert.ok(ms < 5 * PEER_TIMEOUT, `held the fetch for ${ms} ms`)
 })
 
