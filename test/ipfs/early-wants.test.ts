@@ -6,24 +6,10 @@ import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
-import type { CID } from 'multiformats/cid'
 import { startBitswap } from '../../src/ipfs/bitswap.ts'
 import { rawCidOf } from '../../src/ipfs/cid.ts'
 import { createNodeLibp2p } from '../../src/ipfs/libp2p.ts'
-
-/** An in-memory blockstore with the shape bitswap uses. */
-function memoryBlockstore (): any {
-  const blocks = new Map<string, Uint8Array>()
-  return {
-    async has (cid: CID) { return blocks.has(cid.toString()) },
-    async put (cid: CID, bytes: Uint8Array) { blocks.set(cid.toString(), bytes); return cid },
-    async * get (cid: CID) {
-      const bytes = blocks.get(cid.toString())
-      if (bytes === undefined) throw Object.assign(new Error('not found'), { name: 'NotFoundError' })
-      yield bytes
-    },
-  }
-}
+import { memoryBlockstore } from '../helpers/memory-blockstore.ts'
 
 test('a connected peer takes wants before identify says what it speaks: one that never says still serves us', async (t) => {
   const data = randomBytes(200_000)

@@ -32,30 +32,11 @@ import { decodeMessage, encodeMessage, MessageReader } from '../../src/ipfs/bits
 import { importTarball, MAX_RAW_BLOCK, rawCidFromIntegrity, rawCidOf } from '../../src/ipfs/cid.ts'
 import { CID_PROTOCOL, handleCidProtocol } from '../../src/ipfs/cid-protocol.ts'
 import { createNodeLibp2p } from '../../src/ipfs/libp2p.ts'
+import { memoryBlockstore } from '../helpers/memory-blockstore.ts'
 
 const BITSWAP = '/ipfs/bitswap/1.2.0'
 const config = JSON.parse(await readFile(process.argv[2]!, 'utf8')) as { mode: string, tarballs: Array<{ integrity: string, base64: string }>, slowMs?: number, bombMiB?: number, trickleBps?: number, wantedFile?: string, sentFile?: string, dial?: string }
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** An in-memory blockstore with the shape bitswap and the UnixFS importer use. */
-function memoryBlockstore (onGet: (cid: CID) => Promise<void> = async () => {}): any {
-  const blocks = new Map<string, Uint8Array>()
-  return {
-    async has (cid: CID) { return blocks.has(cid.toString()) },
-    async put (cid: CID, bytes: Uint8Array) { blocks.set(cid.toString(), bytes); return cid },
-    async * get (cid: CID) {
-      const bytes = blocks.get(cid.toString())
-      if (bytes === undefined) throw Object.assign(new Error('not found'), { name: 'NotFoundError' })
-      await onGet(cid)
-      yield bytes
-    },
-    async delete (cid: CID) { blocks.delete(cid.toString()) },
-    async * getAll () {},
-    async * putMany (source: AsyncIterable<{ cid: CID, bytes: Uint8Array }>) { for await (const { cid, bytes } of source) { blocks.set(cid.toString(), bytes); yield cid } },
-    async * getMany () {},
-    async * deleteMany () {},
-  }
-}
 
 /** Varint and length-delimited protobuf fields, enough to write a bitswap Message by hand. */
 function varint (n: number): Buffer {
