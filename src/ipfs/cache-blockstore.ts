@@ -43,10 +43,11 @@ export interface CacheBlockstore extends Blockstore {
   /** Size in bytes of the block, or undefined when absent; a stat, no read. */
   size(cid: CID): Promise<number | undefined>
   /**
-   * The block's bytes, or undefined when it is absent, bigger than `maxBytes` (then not read) or
-   * does not match its CID: `get` without a second stat for the size or a throw for the absent.
+   * The block's bytes, or undefined when it is absent, bigger than `maxBytes` (then not read, and
+   * `tooLarge` is told) or does not match its CID: `get` without a second stat for the size or a
+   * throw for the absent.
    */
-  read(cid: CID, maxBytes: number): Promise<Uint8Array | undefined>
+  read(cid: CID, maxBytes: number, tooLarge?: () => void): Promise<Uint8Array | undefined>
   /**
    * Stores a block that is public by construction (a signed index's: it holds only packuments of
    * registries with no credentials), marked so that a node outside a swarm serves it
@@ -171,8 +172,11 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
    * `matches` them: checked the first time for this identity of the file (remembered under
    * `key`), so a corrupted file is never served.
    */
-  const readChecked = async (integrity: string, slice: Slice | undefined, maxBytes: number, key: string, matches: (bytes: Uint8Array) => boolean): Promise<Uint8Array | undefined> => {
-    if (slice !== undefined && slice.length > maxBytes) return undefined
+  const readChecked = async (integrity: string, slice: Slice | undefined, maxBytes: number, key: string, matches: (bytes: Uint8Array) => boolean, tooLarge?: () => void): Promise<Uint8Array | undefined> => {
+    if (slice !== undefined && slice.length > maxBytes) {
+      tooLarge?.()
+      return undefined
+    }
     let file
     try {
       file = await open(contentPath(cachePath, integrity), 'r')
@@ -184,7 +188,10 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
       // the identity of what is read, taken before the read: a write after it changes it for the next
       const st = await file.stat({ bigint: true })
       const statAt = BigInt(Date.now()) * 1_000_000n
-      if (slice === undefined && st.size > BigInt(maxBytes)) return undefined
+      if (slice === undefined && st.size > BigInt(maxBytes)) {
+        tooLarge?.()
+        return undefined
+      }
       const offset = slice?.offset ?? 0
       const bytes = Buffer.allocUnsafeSlow(slice?.length ?? Number(st.size))
       let filled = 0
@@ -203,22 +210,26 @@ export function createCacheBlockstore (init: CacheBlockstoreInit): CacheBlocksto
       await file.close()
     }
   }
-  const readContent = async (integrity: string, maxBytes: number): Promise<Uint8Array | undefined> =>
-    readChecked(integrity, undefined, maxBytes, integrity, (bytes) => matchesDigest(bytes, integrity))
-  const readSlice = async (cid: CID, slice: Slice, maxBytes: number): Promise<Uint8Array | undefined> =>
-    readChecked(slice.integrity, slice, maxBytes, keyOf(cid), (bytes) => blockMatchesCid(cid, bytes))
+  const readContent = async (integrity: string, maxBytes: number, tooLarge?: () => void): Promise<Uint8Array | undefined> =>
+    readChecked(integrity, undefined, maxBytes, integrity, (bytes) => matchesDigest(bytes, integrity), tooLarge)
+  const readSlice = async (cid: CID, slice: Slice, maxBytes: number, tooLarge?: () => void): Promise<Uint8Array | undefined> =>
+    readChecked(slice.integrity, slice, maxBytes, keyOf(cid), (bytes) => blockMatchesCid(cid, bytes), tooLarge)
 
-  const read = async (cid: CID, maxBytes: number): Promise<Uint8Array | undefined> => {
+  const read = async (cid: CID, maxBytes: number, tooLarge?: () => void): Promise<Uint8Array | undefined> => {
     const pending = writing.get(keyOf(cid))
-    if (pending !== undefined) return pending.byteLength > maxBytes ? undefined : pending
+    if (pending !== undefined) {
+      if (pending.byteLength <= maxBytes) return pending
+      tooLarge?.()
+      return undefined
+    }
     const known = slices.get(keyOf(cid))
-    if (known !== undefined) return await readSlice(cid, known, maxBytes)
+    if (known !== undefined) return await readSlice(cid, known, maxBytes, tooLarge)
     const integrity = locate(cid)
     if (integrity === undefined) return undefined
-    const stored = await readContent(integrity, maxBytes)
+    const stored = await readContent(integrity, maxBytes, tooLarge)
     if (stored !== undefined) return stored
     const slice = await sliceOf(cid)
-    return slice === undefined ? undefined : await readSlice(cid, slice, maxBytes)
+    return slice === undefined ? undefined : await readSlice(cid, slice, maxBytes, tooLarge)
   }
 
   // readable from the moment put is called with bytes in hand (no await before `writing.set`)

@@ -45,9 +45,8 @@ export function createServingBlockstore (store: CacheBlockstore, gate: Servable,
       // failed open, not the gate's look-ups) and before any byte goes out or into `recent`
       const key = keyOf(cid)
       const kept = recent.get(key)
-      const bytes = kept ?? await store.read(cid, MAX_RAW_BLOCK)
-      // in the background: the DONT_HAVE is not held up
-      if (bytes === undefined && tooLarge !== undefined) void store.size(cid).then((size) => { if (size !== undefined && size > MAX_RAW_BLOCK) tooLarge(cid) }, () => {})
+      // told by the read's own stat, so a block we lack still costs one failed open
+      const bytes = kept ?? await store.read(cid, MAX_RAW_BLOCK, tooLarge && (() => tooLarge(cid)))
       if (bytes === undefined || !await gate.block(cid)) throw new NotFoundError(`not serving ${cid}`)
       if (kept === undefined) recent.set(key, bytes)
       served.blocks++
