@@ -9,7 +9,8 @@ import { yamux } from '@libp2p/yamux'
 import { YamuxStream } from '@libp2p/yamux/stream'
 import { createLibp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { createNodeLibp2p, withFewerWindowUpdates } from '../../src/ipfs/libp2p.ts'
+import { createNodeLibp2p } from '../../src/ipfs/libp2p.ts'
+import { withFewerWindowUpdates } from '../../src/ipfs/yamux-windows.ts'
 
 const PROTOCOL = '/ipfs-npm-test/window/1.0.0'
 /** yamux's frame type of a window update (its FrameType.WindowUpdate). */
