@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { squash } from './source-shape.ts'
 
 /** sha256 of @npmcli/arborist 9's lib/dep-valid.js, whitespace runs squashed to one space. */
 const DEP_VALID_SHA256 = 'db89446db296772aaad9baac3954493aa336de381f2c71982989c68be78be6b2'
@@ -80,7 +81,7 @@ export function memoizeDepValid (arboristMain: string): DepValidMemo {
   let semver: { satisfies(version: string, range: string, loose: boolean): boolean }
   try {
     if (cached(join(lib, 'edge.js')) !== undefined || cached(file) !== undefined) return none
-    const source = readFileSync(file, 'utf8').replace(/\s+/g, ' ').trim()
+    const source = squash(readFileSync(file, 'utf8'))
     if (createHash('sha256').update(source).digest('hex') !== DEP_VALID_SHA256) return none
     const requireLib = createRequire(file)
     npa = requireLib('npm-package-arg') as typeof npa

@@ -5,13 +5,14 @@
  * the main thread of `ci` over a kept node_modules. hosted-git-info keeps answers in an LRU
  * cache, but the answer for a spec that is no git URL (nearly all of them) is `undefined`,
  * which lru-cache does not keep: each of those is parsed again on every call. Here every
- * answer, `undefined` included, is kept under the key hosted-git-info itself uses, until a
- * host is added (`addHost`, which can change answers).
+ * answer, `undefined` included, is kept (by the options, then the URL), until a host is added
+ * (`addHost`, which can change answers).
  *
  * Applied only to a hosted-git-info whose `fromUrl` is the source this was written against;
  * any other runs as it is.
  */
 import { createRequire } from 'node:module'
+import { squash } from './source-shape.ts'
 
 /** `GitHost.fromUrl` of hosted-git-info 9, whitespace aside. */
 const FROM_URL_SOURCE = `fromUrl (giturl, opts) {
@@ -31,8 +32,6 @@ const FROM_URL_SOURCE = `fromUrl (giturl, opts) {
 
     return cache.get(key)
   }`
-
-const squash = (text: string): string => text.replace(/\s+/g, ' ').trim()
 
 interface GitHostClass {
   fromUrl(giturl: unknown, opts?: unknown): unknown

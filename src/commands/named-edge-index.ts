@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { squash } from './source-shape.ts'
 
 /** An Arborist Node, as far as this reads it. */
 interface ArbNode {
@@ -57,8 +58,6 @@ const WALK_SOURCE = `[_reloadNamedEdges] (name, rootLoc = this.location) {
       c[_reloadNamedEdges](name, rootLoc)
     }
   }`
-
-const squash = (text: string): string => text.replace(/\s+/g, ' ').trim()
 
 /** The key `edgesOut` (Arborist's case-insensitive map) files a name under. */
 const normalName = (name: string): string => name.normalize('NFKD').toLowerCase()

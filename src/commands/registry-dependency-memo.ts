@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { squash } from './source-shape.ts'
 
 /** `Node#isRegistryDependency` of @npmcli/arborist 9, whitespace aside. */
 const GETTER_SOURCE = `get isRegistryDependency () {
@@ -25,8 +26,6 @@ const GETTER_SOURCE = `get isRegistryDependency () {
     }
     return true
   }`
-
-const squash = (text: string): string => text.replace(/\s+/g, ' ').trim()
 
 export interface RegistryDependencyMemo {
   /** Whether the getter was the expected one (if not, nothing was changed). */
