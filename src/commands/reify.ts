@@ -70,7 +70,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   const where = config.localPrefix
   const arboristMain = require.resolve('@npmcli/arborist')
   deferModules(arboristMain)
-  memoizeDepValid(arboristMain)
+  const depValid = memoizeDepValid(arboristMain)
   const Arborist = require('@npmcli/arborist') as ArboristClass
   installNamedEdgeIndex(arboristMain)
   const workspaces = await selectedWorkspaces(config)
@@ -130,6 +130,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
     throw pipeline.shim.explain(err)
   } finally {
     ended = true
+    depValid.restore()
     gitUrls.restore()
     registryDeps.restore()
     await Promise.all([pool?.close(), pipeline.stop(), previous?.remove()])
