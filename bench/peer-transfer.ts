@@ -28,8 +28,10 @@ const refs = (await readLockTarballs(values.lock)).filter((t) => !t.optional)
 const node = await createIpfsNode({
   cacheDir: values.cache,
   options: { peers: values.peer, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, bootstrap: [], peerTimeout: 5000, swarmKey: undefined },
-  // as an install's node (without --serve): it asks, it gives nothing, it answers no DHT query
+  // as an install's node (without --serve): it asks, it gives nothing, it answers no DHT query,
+  // and with no index configured it runs no gossipsub or fetch (pipeline.ts)
   serve: false,
+  indexRecords: false,
 })
 const profiler = values.profile === undefined ? undefined : new Session()
 if (profiler !== undefined) {
