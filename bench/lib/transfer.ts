@@ -271,6 +271,17 @@ async function manyFetchers (init: TransferInit, peer: Serving): Promise<ManyFet
   }
 }
 
+/**
+ * `, N % sent twice`: what the peers served beyond what the fetcher kept (blocks asked again of
+ * another peer and delivered by both), when above 1 %; bytes a transfer pays for at both ends.
+ */
+function sentTwice (s: ShapeResult): string {
+  const served = s.servedBy.reduce((n, b) => n + b, 0)
+  const fetched = s.runs.reduce((n, r) => n + r.bytes, 0)
+  const extra = served / fetched - 1
+  return Number.isNaN(extra) || extra < 0.01 ? '' : `, ${(extra * 100).toFixed(0)} % sent twice`
+}
+
 /** The results as markdown. */
 export function renderTransfer (r: TransferResults): string[] {
   const lines = [
@@ -278,7 +289,7 @@ export function renderTransfer (r: TransferResults): string[] {
     '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |',
   ]
   for (const s of r.shapes) {
-    lines.push(`| ${s.shape} | ${s.mbPerS.toFixed(1)} | ${s.tarballsPerS.toFixed(0)} | ${s.runs.map((x) => rate(x).mb.toFixed(1)).join(', ')} | ${Number.isNaN(s.firstTarballMs) ? '–' : s.firstTarballMs.toFixed(0)} | ${s.fetchingCpuMsPerMb.toFixed(1)} | ${s.fetchingFaultsPerMb.toFixed(0)} | ${s.servingCpuMsPerMb.toFixed(1)} | ${s.servedBy.map((b) => Number.isNaN(b) ? '–' : `${(b / 1e6).toFixed(0)} MB`).join(' / ')} |`)
+    lines.push(`| ${s.shape} | ${s.mbPerS.toFixed(1)} | ${s.tarballsPerS.toFixed(0)} | ${s.runs.map((x) => rate(x).mb.toFixed(1)).join(', ')} | ${Number.isNaN(s.firstTarballMs) ? '–' : s.firstTarballMs.toFixed(0)} | ${s.fetchingCpuMsPerMb.toFixed(1)} | ${s.fetchingFaultsPerMb.toFixed(0)} | ${s.servingCpuMsPerMb.toFixed(1)} | ${s.servedBy.map((b) => Number.isNaN(b) ? '–' : `${(b / 1e6).toFixed(0)} MB`).join(' / ')}${sentTwice(s)} |`)
   }
   if (typeof r.many === 'string') lines.push('', `- ${r.many}`)
   else if (r.many !== undefined) {
