@@ -19,6 +19,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire, Module } from 'node:module'
 import { join } from 'node:path'
+import { shareWorkspaceMaps } from './workspaces.ts'
 
 /** The module cache, as CommonJS keeps it. */
 type ModuleCache = Record<string, { exports: unknown } | undefined>
@@ -56,6 +57,8 @@ export interface DeferredModules {
   querySelectorAll: boolean
   /** Whether npm-registry-fetch's make-fetch-happen was deferred. */
   makeFetchHappen: boolean
+  /** Whether Arborist's map-workspaces keeps its answers (`shareWorkspaceMaps` of ./workspaces.ts). */
+  workspaceMaps: boolean
 }
 
 /** sigstore, for the pacote whose main file is `pacoteMain`. */
@@ -126,7 +129,8 @@ function deferMakeFetchHappen (registryFetchMain: string): boolean {
 
 /**
  * Defers what it can of the above, for the Arborist whose main file is `arboristMain` (and the
- * pacote it requires), before Arborist is loaded.
+ * pacote it requires), before Arborist is loaded; and makes the map-workspaces it requires keep
+ * its answers (./workspaces.ts).
  *
  * @example
  * deferModules(require.resolve('@npmcli/arborist'))
@@ -141,5 +145,6 @@ export function deferModules (arboristMain: string): DeferredModules {
     sigstore: pacoteMain !== undefined && deferSigstore(pacoteMain),
     querySelectorAll: deferQuerySelectorAll(arboristMain),
     makeFetchHappen: pacoteMain !== undefined && deferMakeFetchHappen(createRequire(pacoteMain).resolve('npm-registry-fetch')),
+    workspaceMaps: shareWorkspaceMaps(arboristMain),
   }
 }
