@@ -8,7 +8,11 @@
  *   modules), which `lib/node.js` calls only from `node.querySelectorAll()` (`npm query`);
  * - make-fetch-happen (with its agents, socks and ip-address, about 50 modules), which
  *   npm-registry-fetch only calls, and only when something is fetched from a registry (a ci
- *   whose tarballs are all in place or in the cache fetches nothing through it).
+ *   whose tarballs are all in place or in the cache fetches nothing through it); and, for the
+ *   same reason, npm-registry-fetch's `lib/check-response.js` (with minipass-fetch and
+ *   iconv-lite, 15 modules), which it calls on every response;
+ * - tar, whose functions pacote calls only to unpack (`lib/fetcher.js`: our extractor does it,
+ *   see src/extract/) and to pack a folder (`lib/dir.js`).
  * Each one's place in the module cache is taken, before its user loads, by a stand-in whose
  * first use loads the real module (which takes the cache entry over) and hands the use on to it.
  *
@@ -18,7 +22,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { createRequire, Module } from 'node:module'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { shareWorkspaceMaps } from './workspaces.ts'
 
 /** The module cache, as CommonJS keeps it. */
@@ -27,6 +31,17 @@ type ModuleCache = Record<string, { exports: unknown } | undefined>
 const cache = createRequire(import.meta.url).cache as ModuleCache
 
 const mentions = (source: string, pattern: string): number => source.match(new RegExp(pattern, 'g'))?.length ?? 0
+
+/**
+ * Whether `source` names `name` (as itself, outside comments) first in the line `required`, then
+ * only in lines that name it once, in a `use` of it (`call`: `name(`; `method`: `name.f(`).
+ */
+function usedOnly (source: string, name: string, required: string, use: 'call' | 'method'): boolean {
+  const itself = `(?<![.\\w$'"\`-])${name}(?![\\w$'"\`-])`
+  const used = new RegExp(use === 'call' ? `${itself}\\(` : `${itself}\\.[A-Za-z_$][\\w$]*\\(`)
+  const naming = source.replace(/\/\*[^]*?\*\//g, '').split('\n').filter((line) => mentions(line, itself) > 0 && !/^\s*\/\//.test(line))
+  return naming.length >= 2 && naming[0] === required && naming.slice(1).every((line) => mentions(line, itself) === 1 && used.test(line))
+}
 
 /**
  * Puts a stand-in for `file` in the module cache, its exports made by `standIn` from a loader
@@ -50,6 +65,43 @@ function defer (file: string, standIn: (load: () => unknown) => unknown): void {
   cache[file] = stand
 }
 
+/** npm-registry-fetch's lib/check-response.js, for the npm-registry-fetch whose main file is `registryFetchMain`. */
+function deferCheckResponse (registryFetchMain: string): boolean {
+  const file = join(dirname(registryFetchMain), 'check-response.js')
+  try {
+    if (cache[registryFetchMain] !== undefined || cache[file] !== undefined) return false
+    if (!usedOnly(readFileSync(registryFetchMain, 'utf8'), 'checkResponse', "const checkResponse = require('./check-response.js')", 'call') ||
+      !/^module\.exports = checkResponse$/m.test(readFileSync(file, 'utf8'))) return false
+  } catch {
+    return false
+  }
+  defer(file, (load) => function checkResponse (this: unknown, ...args: unknown[]): unknown {
+    return (load() as (...a: unknown[]) => unknown).apply(this, args)
+  })
+  return true
+}
+
+/** tar, for the pacote whose main file is `pacoteMain`: its lib/fetcher.js and lib/dir.js call its functions. */
+function deferTar (pacoteMain: string): boolean {
+  const users = ['fetcher.js', 'dir.js'].map((name) => join(dirname(pacoteMain), name))
+  let file: string
+  try {
+    if (cache[pacoteMain] !== undefined || users.some((user) => cache[user] !== undefined)) return false
+    if (!users.every((user) => usedOnly(readFileSync(user, 'utf8'), 'tar', "const tar = require('tar')", 'method'))) return false
+    file = createRequire(users[0]).resolve('tar')
+    if (createRequire(users[1]).resolve('tar') !== file) return false
+  } catch {
+    return false
+  }
+  if (cache[file] !== undefined) return false
+  // pacote reads `tar.x` / `tar.c` when it calls them: any property read loads the real module
+  defer(file, (load) => new Proxy({}, {
+    get: (_, key) => (load() as Record<string | symbol, unknown>)[key],
+    has: (_, key) => key in (load() as object),
+  }))
+  return true
+}
+
 export interface DeferredModules {
   /** Whether sigstore was deferred. */
   sigstore: boolean
@@ -57,6 +109,10 @@ export interface DeferredModules {
   querySelectorAll: boolean
   /** Whether npm-registry-fetch's make-fetch-happen was deferred. */
   makeFetchHappen: boolean
+  /** Whether npm-registry-fetch's lib/check-response.js was deferred. */
+  checkResponse: boolean
+  /** Whether pacote's tar was deferred. */
+  tar: boolean
   /** Whether Arborist's map-workspaces keeps its answers (`shareWorkspaceMaps` of ./workspaces.ts). */
   workspaceMaps: boolean
 }
@@ -111,11 +167,8 @@ function deferMakeFetchHappen (registryFetchMain: string): boolean {
   let file: string
   try {
     if (cache[registryFetchMain] !== undefined) return false
-    const user = readFileSync(registryFetchMain, 'utf8')
     // the require, then calls only: `fetch` named nowhere else as itself (`doFetch`, `fetchBody`, `.fetchRetries` are other names)
-    const naming = user.split('\n').filter((line) => /(?<![.\w])fetch(?!\w)/.test(line) && !/^\s*\/\//.test(line))
-    if (naming.length < 2 || naming[0] !== "const fetch = require('make-fetch-happen')" ||
-      !naming.slice(1).every((line) => mentions(line, '(?<![.\\w])fetch(?!\\w)') === 1 && /(?<![.\w])fetch\(/.test(line))) return false
+    if (!usedOnly(readFileSync(registryFetchMain, 'utf8'), 'fetch', "const fetch = require('make-fetch-happen')", 'call')) return false
     file = createRequire(registryFetchMain).resolve('make-fetch-happen')
   } catch {
     return false
@@ -141,10 +194,16 @@ export function deferModules (arboristMain: string): DeferredModules {
   try {
     pacoteMain = createRequire(arboristMain).resolve('pacote')
   } catch {}
+  let registryFetchMain: string | undefined
+  try {
+    if (pacoteMain !== undefined) registryFetchMain = createRequire(pacoteMain).resolve('npm-registry-fetch')
+  } catch {}
   return {
     sigstore: pacoteMain !== undefined && deferSigstore(pacoteMain),
     querySelectorAll: deferQuerySelectorAll(arboristMain),
-    makeFetchHappen: pacoteMain !== undefined && deferMakeFetchHappen(createRequire(pacoteMain).resolve('npm-registry-fetch')),
+    makeFetchHappen: registryFetchMain !== undefined && deferMakeFetchHappen(registryFetchMain),
+    checkResponse: registryFetchMain !== undefined && deferCheckResponse(registryFetchMain),
+    tar: pacoteMain !== undefined && deferTar(pacoteMain),
     workspaceMaps: shareWorkspaceMaps(arboristMain),
   }
 }
