@@ -5,13 +5,14 @@
  */
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { createInterface } from 'node:readline'
 import type { NpmLocation } from './npm-location.ts'
+
+const require = createRequire(import.meta.url)
 
 /** Runs npm's CLI in-process with `argv` (without node and script). npm owns the process from here. */
 export function handToNpm (npm: NpmLocation, argv: readonly string[]): void {
   process.argv = [process.execPath, npm.cli, ...argv]
-  createRequire(import.meta.url)(npm.cli)
+  require(npm.cli)
 }
 
 /**
@@ -29,6 +30,8 @@ export function runUserNpm (npm: NpmLocation, argv: readonly string[], init: { n
     const rewrite = init.stderr
     const flushed = new Promise<void>((done) => {
       if (rewrite === undefined || child.stderr === null) return done()
+      // node:readline loaded here, not with every start (npm's commands handed over never use it)
+      const { createInterface } = require('node:readline') as typeof import('node:readline')
       const lines = createInterface({ input: child.stderr, crlfDelay: Infinity })
       lines.on('line', (line) => process.stderr.write(`${rewrite(line)}\n`))
       lines.on('close', done)
