@@ -65,6 +65,17 @@ function defer (file: string, standIn: (load: () => unknown) => unknown): void {
   cache[file] = stand
 }
 
+/** The stand-in for a module that is a function its users only call. */
+const calledStandIn = (load: () => unknown): unknown => function (this: unknown, ...args: unknown[]): unknown {
+  return (load() as (...a: unknown[]) => unknown).apply(this, args)
+}
+
+/** The stand-in for a module whose properties its users read only when they use them: any read loads the real module. */
+const readStandIn = (load: () => unknown): unknown => new Proxy({}, {
+  get: (_, key) => (load() as Record<string | symbol, unknown>)[key],
+  has: (_, key) => key in (load() as object),
+})
+
 /** npm-registry-fetch's lib/check-response.js, for the npm-registry-fetch whose main file is `registryFetchMain`. */
 function deferCheckResponse (registryFetchMain: string): boolean {
   const file = join(dirname(registryFetchMain), 'check-response.js')
@@ -75,9 +86,7 @@ function deferCheckResponse (registryFetchMain: string): boolean {
   } catch {
     return false
   }
-  defer(file, (load) => function checkResponse (this: unknown, ...args: unknown[]): unknown {
-    return (load() as (...a: unknown[]) => unknown).apply(this, args)
-  })
+  defer(file, calledStandIn)
   return true
 }
 
@@ -95,10 +104,7 @@ function deferTar (pacoteMain: string): boolean {
   }
   if (cache[file] !== undefined) return false
   // pacote reads `tar.x` / `tar.c` when it calls them: any property read loads the real module
-  defer(file, (load) => new Proxy({}, {
-    get: (_, key) => (load() as Record<string | symbol, unknown>)[key],
-    has: (_, key) => key in (load() as object),
-  }))
+  defer(file, readStandIn)
   return true
 }
 
@@ -133,10 +139,7 @@ function deferSigstore (pacoteMain: string): boolean {
   }
   if (cache[file] !== undefined) return false
   // pacote reads `sigstore.verify` when it calls it: any property read loads the real module
-  defer(file, (load) => new Proxy({}, {
-    get: (_, key) => (load() as Record<string | symbol, unknown>)[key],
-    has: (_, key) => key in (load() as object),
-  }))
+  defer(file, readStandIn)
   return true
 }
 
@@ -156,9 +159,7 @@ function deferQuerySelectorAll (arboristMain: string): boolean {
   } catch {
     return false
   }
-  defer(file, (load) => function querySelectorAll (this: unknown, ...args: unknown[]): unknown {
-    return (load() as (...a: unknown[]) => unknown).apply(this, args)
-  })
+  defer(file, calledStandIn)
   return true
 }
 
@@ -174,9 +175,7 @@ function deferMakeFetchHappen (registryFetchMain: string): boolean {
     return false
   }
   if (cache[file] !== undefined) return false
-  defer(file, (load) => function fetch (this: unknown, ...args: unknown[]): unknown {
-    return (load() as (...a: unknown[]) => unknown).apply(this, args)
-  })
+  defer(file, calledStandIn)
   return true
 }
 
