@@ -23,7 +23,6 @@
 import { readFileSync } from 'node:fs'
 import { createRequire, Module } from 'node:module'
 import { dirname, join } from 'node:path'
-import { shareWorkspaceMaps } from './workspaces.ts'
 
 /** The module cache, as CommonJS keeps it. */
 type ModuleCache = Record<string, { exports: unknown } | undefined>
@@ -119,8 +118,6 @@ export interface DeferredModules {
   checkResponse: boolean
   /** Whether pacote's tar was deferred. */
   tar: boolean
-  /** Whether Arborist's map-workspaces keeps its answers (`shareWorkspaceMaps` of ./workspaces.ts). */
-  workspaceMaps: boolean
 }
 
 /** sigstore, for the pacote whose main file is `pacoteMain`. */
@@ -181,8 +178,7 @@ function deferMakeFetchHappen (registryFetchMain: string): boolean {
 
 /**
  * Defers what it can of the above, for the Arborist whose main file is `arboristMain` (and the
- * pacote it requires), before Arborist is loaded; and makes the map-workspaces it requires keep
- * its answers (./workspaces.ts).
+ * pacote it requires), before Arborist is loaded.
  *
  * @example
  * deferModules(require.resolve('@npmcli/arborist'))
@@ -203,6 +199,5 @@ export function deferModules (arboristMain: string): DeferredModules {
     makeFetchHappen: registryFetchMain !== undefined && deferMakeFetchHappen(registryFetchMain),
     checkResponse: registryFetchMain !== undefined && deferCheckResponse(registryFetchMain),
     tar: pacoteMain !== undefined && deferTar(pacoteMain),
-    workspaceMaps: shareWorkspaceMaps(arboristMain),
   }
 }

@@ -23,7 +23,7 @@ import { memoizeHostedGitUrls } from './hosted-git-memo.ts'
 import { installNamedEdgeIndex } from './named-edge-index.ts'
 import { memoizeRegistryDependency } from './registry-dependency-memo.ts'
 import { reifyOutput } from './reify-output.ts'
-import { selectedWorkspaces } from './workspaces.ts'
+import { selectedWorkspaces, shareWorkspaceMaps } from './workspaces.ts'
 
 const require = createRequire(import.meta.url)
 const { log } = procLog
@@ -70,6 +70,7 @@ export async function runReify (ctx: CommandContext, mode: ReifyMode): Promise<v
   const where = config.localPrefix
   const arboristMain = require.resolve('@npmcli/arborist')
   deferModules(arboristMain)
+  shareWorkspaceMaps(arboristMain)
   const depValid = memoizeDepValid(arboristMain)
   const Arborist = require('@npmcli/arborist') as ArboristClass
   installNamedEdgeIndex(arboristMain)
